@@ -1,0 +1,232 @@
+//! Builds the test binaries with cargo and reports each one the moment it is linked.
+//!
+//! tempo never compiles anything itself: it runs `cargo test --no-run` with JSON
+//! messages and reads them as they stream, so that a later stage can start listing
+//! and running a binary while cargo is still compiling the rest of the workspace.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use cargo_metadata::{Message, Metadata, MetadataCommand, PackageId};
+
+use crate::error::{Error, Result};
+use crate::options::CargoOptions;
+use crate::test_id::{BinaryId, TargetKind};
+
+/// The path of the cargo that invoked tempo (cargo sets `CARGO` for subcommands), or `cargo`.
+pub fn cargo_program() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// What tempo knows about a workspace package, from `cargo metadata`.
+#[derive(Debug)]
+pub struct PackageInfo {
+    /// The package's name, as written in its manifest.
+    pub name: String,
+    /// Its version.
+    pub version: cargo_metadata::semver::Version,
+    /// The path of its Cargo.toml.
+    pub manifest_path: PathBuf,
+    /// Its authors.
+    pub authors: Vec<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its homepage.
+    pub homepage: Option<String>,
+    /// Its repository.
+    pub repository: Option<String>,
+    /// Its license expression.
+    pub license: Option<String>,
+    /// Its license file.
+    pub license_file: Option<String>,
+    /// Its `rust-version`.
+    pub rust_version: Option<String>,
+    /// Its readme.
+    pub readme: Option<String>,
+}
+
+impl PackageInfo {
+    /// The directory that holds the package's manifest: tests run there, as under `cargo test`.
+    pub fn root(&self) -> &Path {
+        self.manifest_path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+/// The workspace as `cargo metadata` describes it.
+#[derive(Debug)]
+pub struct Workspace {
+    /// The workspace root directory.
+    pub root: PathBuf,
+    /// The target directory.
+    pub target_dir: PathBuf,
+    /// Workspace members and path dependencies, by package id.
+    pub packages: HashMap<PackageId, Arc<PackageInfo>>,
+}
+
+/// Reads the workspace's metadata with `cargo metadata --no-deps`.
+pub fn workspace(opts: &CargoOptions) -> Result<Workspace> {
+    if let Some(path) = &opts.manifest_path
+        && !path.is_file()
+    {
+        return Err(Error::ManifestNotFound(path.clone()));
+    }
+    let mut cmd = MetadataCommand::new();
+    cmd.cargo_path(cargo_program()).no_deps();
+    if let Some(path) = &opts.manifest_path {
+        cmd.manifest_path(path);
+    }
+    if let Some(dir) = &opts.target_dir {
+        // `cargo metadata` has no --target-dir; the environment variable has the same effect.
+        cmd.env("CARGO_TARGET_DIR", dir);
+    }
+    let metadata = cmd.exec().map_err(|e| match e {
+        cargo_metadata::Error::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::CargoNotFound { program: cargo_program().to_string_lossy().into_owned(), source }
+        }
+        cargo_metadata::Error::CargoMetadata { stderr } => Error::Metadata(stderr.trim().to_owned()),
+        other => Error::Metadata(other.to_string()),
+    })?;
+    Ok(workspace_from_metadata(metadata))
+}
+
+fn workspace_from_metadata(metadata: Metadata) -> Workspace {
+    let packages = metadata
+        .packages
+        .into_iter()
+        .map(|p| {
+            let info = PackageInfo {
+                name: p.name.to_string(),
+                version: p.version,
+                manifest_path: p.manifest_path.into_std_path_buf(),
+                authors: p.authors,
+                description: p.description,
+                homepage: p.homepage,
+                repository: p.repository,
+                license: p.license,
+                license_file: p.license_file.map(|f| f.to_string()),
+                rust_version: p.rust_version.map(|v| v.to_string()),
+                readme: p.readme.map(|r| r.to_string()),
+            };
+            (p.id, Arc::new(info))
+        })
+        .collect();
+    Workspace {
+        root: metadata.workspace_root.into_std_path_buf(),
+        target_dir: metadata.target_directory.into_std_path_buf(),
+        packages,
+    }
+}
+
+/// What a package's build script left behind for the package's tests.
+#[derive(Debug, Default, Clone)]
+pub struct BuildScriptOutput {
+    /// The script's `OUT_DIR`.
+    pub out_dir: Option<PathBuf>,
+    /// `cargo:rustc-env=K=V` pairs.
+    pub env: Vec<(String, String)>,
+    /// `cargo:rustc-link-search` directories, for the dynamic-library path.
+    pub linked_paths: Vec<PathBuf>,
+}
+
+/// A compiled test binary, ready to be listed and run.
+#[derive(Debug)]
+pub struct TestBinary {
+    /// nextest-style binary id.
+    pub id: BinaryId,
+    /// Path of the executable.
+    pub path: PathBuf,
+    /// The target's kind.
+    pub kind: TargetKind,
+    /// The target's name (the crate name for libraries, before `-` becomes `_`).
+    pub target_name: String,
+    /// The package it belongs to.
+    pub package: Arc<PackageInfo>,
+    /// The package's build-script output, if it has a build script.
+    pub build_script: Option<BuildScriptOutput>,
+    /// `CARGO_BIN_EXE_<name>` values: the package's binary targets built so far.
+    pub bin_exes: Vec<(String, PathBuf)>,
+}
+
+/// Something that happened during the build.
+#[derive(Debug)]
+pub enum BuildEvent {
+    /// A test binary was linked.
+    Binary(Arc<TestBinary>),
+}
+
+/// Runs `cargo test --no-run` and calls `on_event` for each test binary as cargo links it.
+///
+/// Compiler diagnostics are rendered by cargo onto tempo's stderr, as cargo shows them.
+/// Returns once cargo has exited; a failed build is [`Error::BuildFailed`].
+pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMut(BuildEvent)) -> Result<()> {
+    let program = cargo_program();
+    let mut cmd = Command::new(&program);
+    cmd.args(["test", "--no-run", "--message-format", "json-render-diagnostics"])
+        .args(&opts.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().map_err(|source| Error::CargoNotFound {
+        program: program.to_string_lossy().into_owned(),
+        source,
+    })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+
+    let mut scripts: HashMap<PackageId, BuildScriptOutput> = HashMap::new();
+    let mut bins: HashMap<PackageId, Vec<(String, PathBuf)>> = HashMap::new();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        match message.map_err(Error::BuildMessages)? {
+            Message::BuildScriptExecuted(script) => {
+                scripts.insert(
+                    script.package_id,
+                    BuildScriptOutput {
+                        out_dir: Some(script.out_dir.into_std_path_buf()),
+                        env: script.env,
+                        linked_paths: script
+                            .linked_paths
+                            .iter()
+                            .map(|p| {
+                                // Entries look like `native=/path` or just `/path`.
+                                let s = p.as_str();
+                                PathBuf::from(s.split_once('=').map_or(s, |(_, path)| path))
+                            })
+                            .collect(),
+                    },
+                );
+            }
+            Message::CompilerArtifact(artifact) => {
+                let Some(executable) = artifact.executable else { continue };
+                let kind = TargetKind::from_cargo(&artifact.target.kind.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+                if !artifact.profile.test {
+                    if kind == TargetKind::Bin {
+                        bins.entry(artifact.package_id)
+                            .or_default()
+                            .push((artifact.target.name.clone(), executable.into_std_path_buf()));
+                    }
+                    continue;
+                }
+                let Some(package) = workspace.packages.get(&artifact.package_id) else { continue };
+                let binary = TestBinary {
+                    id: BinaryId::new(&package.name, kind, &artifact.target.name),
+                    path: executable.into_std_path_buf(),
+                    kind,
+                    target_name: artifact.target.name.clone(),
+                    package: Arc::clone(package),
+                    build_script: scripts.get(&artifact.package_id).cloned(),
+                    bin_exes: bins.get(&artifact.package_id).cloned().unwrap_or_default(),
+                };
+                on_event(BuildEvent::Binary(Arc::new(binary)));
+            }
+            _ => {}
+        }
+    }
+    let status = child.wait().map_err(Error::BuildMessages)?;
+    if !status.success() {
+        return Err(Error::BuildFailed { status: status.to_string() });
+    }
+    Ok(())
+}

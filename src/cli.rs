@@ -1,0 +1,265 @@
+//! The command line as the user typed it: clap's types live here and nowhere else.
+//!
+//! [`crate::options`] turns these raw flags into the resolved settings that the rest
+//! of tempo uses, so that no stage downstream ever looks at a clap type.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, exit_code};
+
+/// `cargo` invokes subcommands as `cargo-tempo tempo ARGS`, so the top level is a
+/// one-variant `cargo` command.
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", styles = clap::builder::styling::Styles::styled())]
+pub enum CargoCli {
+    /// A parallel test runner for Rust workspaces.
+    Tempo(TempoCli),
+}
+
+/// The arguments after `cargo tempo`.
+#[derive(Debug, Args)]
+#[command(version, about = "A parallel test runner for Rust workspaces", long_about = None)]
+pub struct TempoCli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// tempo's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the workspace's tests and run them, each in its own process.
+    Run(RunArgs),
+    /// Build the workspace's tests and list them.
+    List(ListArgs),
+}
+
+/// Options that are handed to `cargo test --no-run` unchanged.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Cargo options")]
+pub struct CargoArgs {
+    /// Package(s) to test.
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// Test all packages in the workspace.
+    #[arg(long)]
+    pub workspace: bool,
+    /// Exclude packages from the test (with --workspace).
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+    /// Test only this package's library.
+    #[arg(long)]
+    pub lib: bool,
+    /// Test all binaries.
+    #[arg(long)]
+    pub bins: bool,
+    /// Test only the named binary.
+    #[arg(long = "bin", value_name = "NAME")]
+    pub bin: Vec<String>,
+    /// Test all integration tests.
+    #[arg(long)]
+    pub tests: bool,
+    /// Test only the named integration test.
+    #[arg(long = "test", value_name = "NAME")]
+    pub test: Vec<String>,
+    /// Test all examples.
+    #[arg(long)]
+    pub examples: bool,
+    /// Test only the named example.
+    #[arg(long = "example", value_name = "NAME")]
+    pub example: Vec<String>,
+    /// Test all benchmarks.
+    #[arg(long)]
+    pub benches: bool,
+    /// Test only the named benchmark.
+    #[arg(long = "bench", value_name = "NAME")]
+    pub bench: Vec<String>,
+    /// Test all targets.
+    #[arg(long)]
+    pub all_targets: bool,
+    /// Space or comma separated list of features to activate.
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all available features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Build artifacts in release mode, with optimizations.
+    #[arg(short = 'r', long)]
+    pub release: bool,
+    /// Build artifacts with the specified Cargo profile.
+    #[arg(long, value_name = "NAME")]
+    pub cargo_profile: Option<String>,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Require Cargo.lock to be up to date.
+    #[arg(long)]
+    pub locked: bool,
+    /// Run without accessing the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Require Cargo.lock and the cache to be up to date.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Use verbose output for the build (-vv very verbose).
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Which tests to run, by name.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Test selection")]
+pub struct FilterArgs {
+    /// Run only the tests whose names contain one of these substrings.
+    #[arg(value_name = "FILTERS")]
+    pub filters: Vec<String>,
+    /// Match the FILTERS and --skip patterns against whole test names instead of substrings.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip the tests whose names contain this substring (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub skip: Vec<String>,
+    /// Run only the ignored tests.
+    #[arg(long, conflicts_with = "include_ignored")]
+    pub ignored: bool,
+    /// Run the ignored tests as well as the others.
+    #[arg(long)]
+    pub include_ignored: bool,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum ColorArg {
+    /// Colour when writing to a terminal, honouring NO_COLOR and CLICOLOR_FORCE.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Options shared by every subcommand that reports.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorArg,
+}
+
+/// `cargo tempo run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// How many tests to run at once [default: the number of available cores].
+    #[arg(short = 'j', long = "test-threads", value_name = "N", env = "TEMPO_TEST_THREADS", help_heading = "Runner")]
+    pub test_threads: Option<ThreadsArg>,
+    /// Keep starting tests after a failure.
+    #[arg(long, overrides_with = "fail_fast", help_heading = "Runner")]
+    pub no_fail_fast: bool,
+    /// Stop starting tests after the first failure (the default).
+    #[arg(long, overrides_with = "no_fail_fast", help_heading = "Runner")]
+    pub fail_fast: bool,
+    /// Run tests one at a time with their output passed straight through.
+    #[arg(long, alias = "nocapture", help_heading = "Runner")]
+    pub no_capture: bool,
+    /// Build the test binaries, but don't run them.
+    #[arg(long, help_heading = "Runner")]
+    pub no_run: bool,
+}
+
+/// `cargo tempo list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// How to print the list.
+    #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
+    pub message_format: ListFormatArg,
+}
+
+/// Formats for `cargo tempo list`.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum ListFormatArg {
+    /// Grouped by binary, for people.
+    #[default]
+    Human,
+    /// One `<binary-id> <test-name>` per line, as cargo-nextest prints it.
+    Oneline,
+}
+
+/// A thread count as typed: a positive number, `num-cpus`, or a negative offset from the core count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadsArg {
+    /// Exactly this many.
+    Count(usize),
+    /// The core count plus this (negative) offset.
+    Offset(isize),
+    /// The core count.
+    NumCpus,
+}
+
+impl std::str::FromStr for ThreadsArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "num-cpus" {
+            return Ok(ThreadsArg::NumCpus);
+        }
+        match s.parse::<isize>() {
+            Ok(0) => Err("the thread count must not be 0".into()),
+            Ok(n) if n > 0 => Ok(ThreadsArg::Count(n as usize)),
+            Ok(n) => Ok(ThreadsArg::Offset(n)),
+            Err(_) => Err(format!("expected a number of threads or `num-cpus`, found `{s}`")),
+        }
+    }
+}
+
+/// Parses the process's arguments, runs the command and returns the exit code.
+pub fn main() -> i32 {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    // Run directly as `cargo-tempo run ...`, there is no `tempo` word to skip.
+    if args.get(1).is_none_or(|a| a != "tempo") {
+        args.insert(1, "tempo".into());
+    }
+    let cli = match CargoCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { exit_code::USAGE } else { exit_code::OK };
+        }
+    };
+    let CargoCli::Tempo(tempo) = cli;
+    match crate::options::dispatch(tempo.command) {
+        Ok(code) => code,
+        Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            // The reader went away (`cargo tempo list | head`): stop quietly, as ripgrep does.
+            exit_code::OK
+        }
+        Err(err) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
+}

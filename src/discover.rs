@@ -1,0 +1,113 @@
+//! Asks each test binary which tests it holds, the way libtest answers.
+//!
+//! Each binary is run twice with `--list --format terse`: once for every test and once
+//! with `--ignored` to learn which of them are ignored. Binaries are listed in parallel,
+//! from the package directory and with the environment they will later run in, because
+//! custom harnesses may decide what exists from either.
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::build::TestBinary;
+use crate::env::BinaryEnv;
+use crate::error::{Error, Result};
+
+/// One test case as the binary reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    /// The full libtest name, `module::path::test`.
+    pub name: String,
+    /// Whether it is `#[ignore]`d.
+    pub ignored: bool,
+}
+
+/// A binary and the tests it holds, sorted by name.
+#[derive(Debug)]
+pub struct ListedBinary {
+    /// The binary.
+    pub binary: Arc<TestBinary>,
+    /// Its environment, computed once for listing and running.
+    pub env: Arc<BinaryEnv>,
+    /// Its tests.
+    pub tests: Vec<TestCase>,
+}
+
+/// Parses libtest's `--list --format terse` output: `name: test` lines; benchmarks are not tests.
+pub fn parse_terse(stdout: &str) -> std::result::Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for line in stdout.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_suffix(": test") {
+            names.push(name.to_owned());
+        } else if line.ends_with(": benchmark") {
+            continue;
+        } else {
+            return Err(format!("unexpected line in the test list: {line:?}"));
+        }
+    }
+    Ok(names)
+}
+
+fn run_list(binary: &TestBinary, env: &BinaryEnv, ignored: bool) -> Result<Vec<String>> {
+    let mut cmd = Command::new(&binary.path);
+    cmd.args(["--list", "--format", "terse"]);
+    if ignored {
+        cmd.arg("--ignored");
+    }
+    cmd.current_dir(binary.package.root())
+        .envs(env.vars.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    let fail = |reason: String, stderr: &[u8]| Error::ListFailed {
+        binary_id: binary.id.to_string(),
+        path: binary.path.clone(),
+        reason,
+        stderr: String::from_utf8_lossy(stderr).trim_end().to_owned(),
+    };
+    let out = cmd.output().map_err(|e| fail(format!("could not start it: {e}"), &[]))?;
+    if !out.status.success() {
+        return Err(fail(format!("it exited with {}", out.status), &out.stderr));
+    }
+    let stdout = std::str::from_utf8(&out.stdout).map_err(|_| fail("its list is not valid UTF-8".into(), &out.stderr))?;
+    parse_terse(stdout).map_err(|reason| fail(reason, &out.stderr))
+}
+
+/// Lists one binary's tests.
+pub fn list_binary(binary: Arc<TestBinary>, env: Arc<BinaryEnv>) -> Result<ListedBinary> {
+    let (all, ignored) = rayon::join(|| run_list(&binary, &env, false), || run_list(&binary, &env, true));
+    let ignored: HashSet<String> = ignored?.into_iter().collect();
+    let mut tests: Vec<TestCase> = all?
+        .into_iter()
+        .map(|name| {
+            let ignored = ignored.contains(&name);
+            TestCase { name, ignored }
+        })
+        .collect();
+    tests.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(ListedBinary { binary, env, tests })
+}
+
+/// Lists many binaries at once; the first failure (in binary order) is the error.
+pub fn list_all(binaries: Vec<(Arc<TestBinary>, Arc<BinaryEnv>)>) -> Result<Vec<ListedBinary>> {
+    binaries.into_par_iter().map(|(b, e)| list_binary(b, e)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terse_lists_skip_benchmarks() {
+        let names = parse_terse("a::b: test\nc: benchmark\n\nd: test\n").unwrap();
+        assert_eq!(names, ["a::b", "d"]);
+    }
+
+    #[test]
+    fn garbage_in_a_list_is_an_error() {
+        assert!(parse_terse("running 1 test\n").is_err());
+    }
+}

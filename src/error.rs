@@ -1,0 +1,116 @@
+//! Every way tempo can fail before or around a test run, each with one documented exit code.
+//!
+//! Test failures are not errors: they are outcomes, reported through events, and they
+//! map to [`exit_code::TEST_RUN_FAILED`] at the very end. What lives here is what stops
+//! tempo from producing a trustworthy run at all.
+
+use std::path::PathBuf;
+
+/// The process exit codes tempo uses. Where cargo-nextest has a code for the same
+/// situation, tempo uses the same number so that CI scripts keep working.
+pub mod exit_code {
+    /// Every selected test passed.
+    pub const OK: i32 = 0;
+    /// Arguments could not be parsed (clap's convention).
+    pub const USAGE: i32 = 2;
+    /// No test was run, because the filters matched nothing (nextest: `NO_TESTS_RUN`).
+    pub const NO_TESTS_RUN: i32 = 4;
+    /// A filter expression could not be parsed (nextest: `INVALID_FILTERSET`).
+    pub const INVALID_FILTER: i32 = 94;
+    /// The configuration, the environment or tempo's own set-up is broken (nextest: `SETUP_ERROR`).
+    pub const SETUP_ERROR: i32 = 96;
+    /// At least one test failed, timed out or crashed (nextest: `TEST_RUN_FAILED`).
+    pub const TEST_RUN_FAILED: i32 = 100;
+    /// Cargo failed to build the test binaries (nextest: `BUILD_FAILED`).
+    pub const BUILD_FAILED: i32 = 101;
+    /// A test binary could not list its tests (nextest: `TEST_LIST_CREATION_FAILED`).
+    pub const TEST_LIST_FAILED: i32 = 104;
+    /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
+    pub const WRITE_OUTPUT_ERROR: i32 = 110;
+    /// The run was interrupted by SIGINT (128 + 2).
+    pub const INTERRUPTED: i32 = 130;
+    /// The run was stopped by SIGTERM (128 + 15).
+    pub const TERMINATED: i32 = 143;
+}
+
+/// An error that ends a tempo invocation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Cargo itself could not be started.
+    #[error("failed to run `{program}`: {source}; is cargo installed and on PATH?")]
+    CargoNotFound {
+        /// The program tempo tried to start.
+        program: String,
+        /// Why starting it failed.
+        source: std::io::Error,
+    },
+
+    /// The manifest path given on the command line does not exist.
+    #[error("failed to find the manifest `{0}`: no such file; pass the path of a Cargo.toml with --manifest-path")]
+    ManifestNotFound(PathBuf),
+
+    /// `cargo metadata` failed.
+    #[error("failed to read the workspace metadata: {0}")]
+    Metadata(String),
+
+    /// `cargo test --no-run` failed.
+    #[error("failed to build the test binaries (cargo exited with {status}); see cargo's messages above")]
+    BuildFailed {
+        /// Cargo's exit status, as text.
+        status: String,
+    },
+
+    /// Cargo's JSON message stream could not be read.
+    #[error("failed to read cargo's build messages: {0}")]
+    BuildMessages(#[source] std::io::Error),
+
+    /// A test binary could not list its tests.
+    #[error("failed to list the tests of `{binary_id}` ({path}): {reason}\n{stderr}")]
+    ListFailed {
+        /// The binary's id.
+        binary_id: String,
+        /// Its path on disk.
+        path: PathBuf,
+        /// What went wrong, in a few words.
+        reason: String,
+        /// What the binary printed on stderr, if anything.
+        stderr: String,
+    },
+
+    /// A test process could not be spawned.
+    #[error("failed to start test binary {path}: {source}")]
+    Spawn {
+        /// The binary tempo tried to run.
+        path: PathBuf,
+        /// Why spawning failed.
+        source: std::io::Error,
+    },
+
+    /// Writing tempo's output failed.
+    #[error("failed to write output: {0}")]
+    Output(#[source] std::io::Error),
+
+    /// The command line was valid for clap but makes no sense as a whole.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The exit code this error ends tempo with.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::BuildFailed { .. } => exit_code::BUILD_FAILED,
+            Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
+            Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
+            Error::Usage(_) => exit_code::USAGE,
+            Error::CargoNotFound { .. }
+            | Error::ManifestNotFound(_)
+            | Error::Metadata(_)
+            | Error::BuildMessages(_)
+            | Error::Spawn { .. } => exit_code::SETUP_ERROR,
+        }
+    }
+}
+
+/// A tempo result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,166 @@
+//! Runs one test attempt in its own process and watches it until it is over.
+//!
+//! This is the hot path: one spawn per test. The binary is started directly (no shell,
+//! no re-exec of tempo) in a new process group, with stdin closed and stdout and stderr
+//! piped. One thread then waits on both pipes and on a pidfd at once, so it learns of
+//! the exit, of output and of timeouts without busy-waiting.
+
+use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::capture::CaptureBuf;
+use super::unix;
+use crate::env::per_test_vars;
+use crate::plan::TestInstance;
+use crate::report::events::{ExecutionResult, ExitStatus, Outcome, ResourceUsage};
+
+/// How to run one attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptSpec {
+    /// Attempt number, 1-based.
+    pub attempt: u32,
+    /// The slot it runs in.
+    pub slot: usize,
+    /// Capture output (false: inherit tempo's stdout and stderr).
+    pub capture: bool,
+    /// The most bytes kept per stream.
+    pub output_cap: usize,
+    /// How long output pipes may stay open after the test exited before it counts as leaky.
+    pub leak_timeout: Duration,
+    /// How long leftover processes get between SIGTERM and SIGKILL.
+    pub grace_period: Duration,
+}
+
+/// Builds the command for one test: `BIN --exact NAME --nocapture [--ignored]`.
+fn command(test: &TestInstance, spec: &AttemptSpec) -> Command {
+    let mut cmd = Command::new(&test.binary.path);
+    cmd.arg("--exact").arg(&test.name).arg("--nocapture");
+    if test.ignored {
+        cmd.arg("--ignored");
+    }
+    cmd.current_dir(test.binary.package.root());
+    cmd.envs(test.env.vars.iter().map(|(k, v)| (k, v)));
+    for (k, v) in per_test_vars(&test.name, spec.attempt, spec.slot) {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null());
+    if spec.capture {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    // A group of its own, so that the test and everything it starts can be signalled as one.
+    cmd.process_group(0);
+    cmd
+}
+
+/// Runs one attempt to completion. `run_start` anchors the result's start time.
+pub fn run_attempt(test: &TestInstance, spec: &AttemptSpec, run_start: Instant) -> ExecutionResult {
+    let started = Instant::now();
+    let start = started.saturating_duration_since(run_start);
+    let mut child = match command(test, spec).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return ExecutionResult {
+                outcome: Outcome::ExecFail,
+                exit: None,
+                start,
+                duration: started.elapsed(),
+                usage: ResourceUsage::default(),
+                stdout: Default::default(),
+                stderr: Default::default(),
+                error: Some(format!("failed to start {}: {e}", test.binary.path.display())),
+            };
+        }
+    };
+    let pid = child.id();
+    let pidfd = unix::pidfd_open(pid);
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut out_buf = CaptureBuf::new(spec.output_cap);
+    let mut err_buf = CaptureBuf::new(spec.output_cap);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut exited_at: Option<Instant> = None;
+
+    loop {
+        if exited_at.is_some() && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        let timeout = match exited_at {
+            // The test is gone but something still holds its pipes: wait out the leak timeout.
+            Some(at) => {
+                let left = spec.leak_timeout.saturating_sub(at.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                Some(left)
+            }
+            None if pidfd.is_none() => Some(Duration::from_millis(10)),
+            None => None,
+        };
+        let pidfd_ref = if exited_at.is_none() { pidfd.as_ref().map(|f| f as _) } else { None };
+        let ready = match unix::poll_readable(
+            [stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref],
+            timeout,
+        ) {
+            Ok(r) => r,
+            Err(_) => [stdout.is_some(), stderr.is_some(), false],
+        };
+        if ready[0] {
+            drain_once(&mut stdout, &mut out_buf, &mut chunk);
+        }
+        if ready[1] {
+            drain_once(&mut stderr, &mut err_buf, &mut chunk);
+        }
+        if exited_at.is_none() && (ready[2] || (pidfd.is_none() && unix::has_exited(pid))) {
+            exited_at = Some(Instant::now());
+        }
+    }
+    let ended = exited_at.unwrap_or_else(Instant::now);
+    let (exit, usage) = match unix::reap(pid) {
+        Ok(r) => r,
+        Err(_) => (ExitStatus::Code(-1), ResourceUsage::default()),
+    };
+    end_leftovers(pid, spec.grace_period);
+    let outcome = match exit {
+        ExitStatus::Code(0) => Outcome::Pass,
+        other => Outcome::Fail(other),
+    };
+    ExecutionResult {
+        outcome,
+        exit: Some(exit),
+        start,
+        duration: ended.duration_since(started),
+        usage,
+        stdout: out_buf.finish(),
+        stderr: err_buf.finish(),
+        error: None,
+    }
+}
+
+/// Reads what is available from a ready pipe; closes it at end of file.
+fn drain_once<R: Read>(pipe: &mut Option<R>, buf: &mut CaptureBuf, chunk: &mut [u8]) {
+    let Some(reader) = pipe.as_mut() else { return };
+    match reader.read(chunk) {
+        Ok(0) => *pipe = None,
+        Ok(n) => buf.push(&chunk[..n]),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        Err(_) => *pipe = None,
+    }
+}
+
+/// Ends whatever the test left running in its group: SIGTERM, then SIGKILL after the grace period.
+fn end_leftovers(pgid: u32, grace: Duration) {
+    if !unix::group_alive(pgid) {
+        return;
+    }
+    unix::signal_group(pgid, unix::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if !unix::group_alive(pgid) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    unix::signal_group(pgid, unix::SIGKILL);
+}

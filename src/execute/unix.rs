@@ -1,0 +1,113 @@
+//! The Unix process calls tempo makes, kept behind one seam.
+//!
+//! Everything that touches process groups, signals, pidfds and rusage lives here, so
+//! the rest of the runner speaks in terms of "the test's group" and "its usage".
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::process::{Pid, PidfdFlags, Signal};
+
+use crate::report::events::{ExitStatus, ResourceUsage};
+
+/// Opens a pidfd, which becomes readable when the process exits (Linux 5.3 and later).
+/// `None` where the kernel has no pidfds; callers then poll with a short timeout.
+pub fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    let pid = Pid::from_raw(pid as i32)?;
+    rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok()
+}
+
+/// Whether the process has exited, without reaping it (so its pid, and with it the
+/// process group id, stays reserved until [`reap`]).
+pub fn has_exited(pid: u32) -> bool {
+    // SAFETY: waitid only writes into the siginfo we own.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
+        rc == 0 && info.si_pid() != 0
+    }
+}
+
+/// Reaps the exited process and returns its status with its own rusage. `getrusage`
+/// on children would sum every test at once; `wait4` reports this one alone.
+pub fn reap(pid: u32) -> io::Result<(ExitStatus, ResourceUsage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data that wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals.
+        let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+        if rc >= 0 {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    let exit = if libc::WIFSIGNALED(status) {
+        ExitStatus::Signal { signal: libc::WTERMSIG(status), core_dumped: libc::WCOREDUMP(status) }
+    } else {
+        ExitStatus::Code(libc::WEXITSTATUS(status))
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    let usage = ResourceUsage {
+        user: tv(usage.ru_utime),
+        system: tv(usage.ru_stime),
+        // Linux reports ru_maxrss in kilobytes.
+        max_rss: (usage.ru_maxrss as u64) * 1024,
+    };
+    Ok((exit, usage))
+}
+
+/// Sends `signal` to every process in the group. Returns false if the group is gone.
+pub fn signal_group(pgid: u32, signal: Signal) -> bool {
+    match Pid::from_raw(pgid as i32) {
+        Some(pid) => rustix::process::kill_process_group(pid, signal).is_ok(),
+        None => false,
+    }
+}
+
+/// Whether any process is left in the group.
+pub fn group_alive(pgid: u32) -> bool {
+    match Pid::from_raw(pgid as i32) {
+        Some(pid) => rustix::process::test_kill_process_group(pid).is_ok(),
+        None => false,
+    }
+}
+
+/// SIGTERM.
+pub const SIGTERM: Signal = Signal::TERM;
+/// SIGKILL.
+pub const SIGKILL: Signal = Signal::KILL;
+
+/// Waits until one of `fds` is readable (or hung up), or the timeout passes.
+/// Returns, for each fd, whether it is ready.
+pub fn poll_readable<const N: usize>(fds: [Option<&dyn AsFd>; N], timeout: Option<Duration>) -> io::Result<[bool; N]> {
+    let mut pollfds: Vec<PollFd<'_>> = Vec::with_capacity(N);
+    let mut index = [usize::MAX; N];
+    for (i, fd) in fds.iter().enumerate() {
+        if let Some(fd) = fd {
+            index[i] = pollfds.len();
+            pollfds.push(PollFd::from_borrowed_fd(fd.as_fd(), PollFlags::IN));
+        }
+    }
+    let ts = timeout.map(|t| rustix::event::Timespec {
+        tv_sec: t.as_secs() as _,
+        tv_nsec: t.subsec_nanos() as _,
+    });
+    match rustix::event::poll(&mut pollfds, ts.as_ref()) {
+        Ok(_) => {}
+        Err(rustix::io::Errno::INTR) => return Ok([false; N]),
+        Err(e) => return Err(e.into()),
+    }
+    let mut ready = [false; N];
+    for i in 0..N {
+        if index[i] != usize::MAX {
+            ready[i] = !pollfds[index[i]].revents().is_empty();
+        }
+    }
+    Ok(ready)
+}

@@ -1,0 +1,20 @@
+//! tempo runs the tests of a Rust workspace in parallel, each in its own process.
+//!
+//! Data flows through the stages named by the modules: [`build`] compiles the test
+//! binaries, [`discover`] asks each binary for its tests, [`plan`] decides which tests
+//! run and how, [`schedule`] orders them and admits them to slots, [`execute`] runs
+//! them, and [`report`] turns the resulting [`report::events::Event`] stream into
+//! everything people and machines read. [`cli`] and [`options`] are the front door.
+
+pub mod build;
+pub mod cli;
+pub mod discover;
+pub mod env;
+pub mod error;
+pub mod execute;
+pub mod options;
+pub mod pipeline;
+pub mod plan;
+pub mod report;
+pub mod schedule;
+pub mod test_id;

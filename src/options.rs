@@ -1,0 +1,298 @@
+//! Resolved settings: what the raw command line means once defaults are applied.
+//!
+//! This is the second of the two argument stages. Everything downstream of here takes
+//! these plain types, never clap's, so a later config file can feed the same fields.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::cli::{CargoArgs, ColorArg, Command, FilterArgs, ListArgs, ListFormatArg, RunArgs, ThreadsArg};
+use crate::error::Result;
+
+/// How `cargo test --no-run` is invoked.
+#[derive(Debug, Clone, Default)]
+pub struct CargoOptions {
+    /// The arguments that pass through to cargo, already rendered.
+    pub args: Vec<OsString>,
+    /// `--manifest-path`, also used for `cargo metadata`.
+    pub manifest_path: Option<PathBuf>,
+    /// `--target-dir`, also used for `cargo metadata`.
+    pub target_dir: Option<PathBuf>,
+}
+
+impl CargoOptions {
+    fn from_args(a: CargoArgs) -> CargoOptions {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut push = |flag: &str, value: Option<&str>| {
+            args.push(flag.into());
+            if let Some(v) = value {
+                args.push(v.into());
+            }
+        };
+        for p in &a.packages {
+            push("--package", Some(p));
+        }
+        for (on, flag) in [
+            (a.workspace, "--workspace"),
+            (a.lib, "--lib"),
+            (a.bins, "--bins"),
+            (a.tests, "--tests"),
+            (a.examples, "--examples"),
+            (a.benches, "--benches"),
+            (a.all_targets, "--all-targets"),
+            (a.all_features, "--all-features"),
+            (a.no_default_features, "--no-default-features"),
+            (a.release, "--release"),
+            (a.locked, "--locked"),
+            (a.offline, "--offline"),
+            (a.frozen, "--frozen"),
+        ] {
+            if on {
+                push(flag, None);
+            }
+        }
+        for (values, flag) in [
+            (&a.exclude, "--exclude"),
+            (&a.bin, "--bin"),
+            (&a.test, "--test"),
+            (&a.example, "--example"),
+            (&a.bench, "--bench"),
+            (&a.features, "--features"),
+        ] {
+            for v in values {
+                push(flag, Some(v));
+            }
+        }
+        if let Some(p) = &a.cargo_profile {
+            push("--profile", Some(p));
+        }
+        for _ in 0..a.verbose {
+            push("-v", None);
+        }
+        if let Some(dir) = &a.target_dir {
+            args.push("--target-dir".into());
+            args.push(dir.into());
+        }
+        if let Some(path) = &a.manifest_path {
+            args.push("--manifest-path".into());
+            args.push(path.into());
+        }
+        CargoOptions { args, manifest_path: a.manifest_path, target_dir: a.target_dir }
+    }
+}
+
+/// Which ignored tests take part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunIgnored {
+    /// Only the tests that are not ignored (libtest's default).
+    #[default]
+    Default,
+    /// Only the ignored tests (`--ignored`).
+    Only,
+    /// Both (`--include-ignored`).
+    All,
+}
+
+/// Name-based test selection, with libtest's meaning.
+#[derive(Debug, Clone, Default)]
+pub struct NameFilter {
+    /// Substrings (or, with `exact`, whole names); a test must match one when any are given.
+    pub patterns: Vec<String>,
+    /// Match whole names instead of substrings.
+    pub exact: bool,
+    /// Patterns that exclude a test.
+    pub skip: Vec<String>,
+    /// Which ignored tests take part.
+    pub run_ignored: RunIgnored,
+}
+
+impl NameFilter {
+    fn from_args(a: FilterArgs) -> NameFilter {
+        let run_ignored = if a.ignored {
+            RunIgnored::Only
+        } else if a.include_ignored {
+            RunIgnored::All
+        } else {
+            RunIgnored::Default
+        };
+        NameFilter { patterns: a.filters, exact: a.exact, skip: a.skip, run_ignored }
+    }
+
+    fn matches_pattern(&self, pattern: &str, name: &str) -> bool {
+        if self.exact { name == pattern } else { name.contains(pattern) }
+    }
+
+    /// Whether the test `name` is selected by its name alone (ignoring the ignored flag).
+    pub fn matches_name(&self, name: &str) -> bool {
+        let included = self.patterns.is_empty() || self.patterns.iter().any(|p| self.matches_pattern(p, name));
+        included && !self.skip.iter().any(|p| self.matches_pattern(p, name))
+    }
+
+    /// Whether a test with this ignored flag takes part.
+    pub fn matches_ignored(&self, ignored: bool) -> bool {
+        match self.run_ignored {
+            RunIgnored::Default => !ignored,
+            RunIgnored::Only => ignored,
+            RunIgnored::All => true,
+        }
+    }
+}
+
+/// Colour choice, resolved later against the terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Color {
+    /// Colour when the output is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorArg> for Color {
+    fn from(c: ColorArg) -> Color {
+        match c {
+            ColorArg::Auto => Color::Auto,
+            ColorArg::Always => Color::Always,
+            ColorArg::Never => Color::Never,
+        }
+    }
+}
+
+/// Everything `cargo tempo run` needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Which tests.
+    pub filter: NameFilter,
+    /// How many tests at once.
+    pub test_threads: usize,
+    /// Stop starting tests after the first failure.
+    pub fail_fast: bool,
+    /// Capture output (false: one test at a time, output passed through).
+    pub capture: bool,
+    /// Build only.
+    pub no_run: bool,
+    /// Colour.
+    pub color: Color,
+}
+
+/// How `cargo tempo list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Grouped by binary.
+    Human,
+    /// `<binary-id> <test-name>` per line.
+    Oneline,
+}
+
+/// Everything `cargo tempo list` needs.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Which tests.
+    pub filter: NameFilter,
+    /// Output format.
+    pub format: ListFormat,
+    /// Colour.
+    pub color: Color,
+}
+
+/// The number of cores tempo may use.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Resolves a thread count against the core count; never less than 1.
+pub fn resolve_threads(arg: ThreadsArg, cores: usize) -> usize {
+    match arg {
+        ThreadsArg::Count(n) => n,
+        ThreadsArg::NumCpus => cores,
+        ThreadsArg::Offset(off) => (cores as isize + off).max(1) as usize,
+    }
+}
+
+impl RunOptions {
+    fn from_args(a: RunArgs) -> RunOptions {
+        let cores = available_cores();
+        let capture = !a.no_capture;
+        let test_threads = if capture { a.test_threads.map_or(cores, |t| resolve_threads(t, cores)) } else { 1 };
+        RunOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            filter: NameFilter::from_args(a.filter),
+            test_threads,
+            fail_fast: !a.no_fail_fast,
+            capture,
+            no_run: a.no_run,
+            color: a.output.color.into(),
+        }
+    }
+}
+
+impl ListOptions {
+    fn from_args(a: ListArgs) -> ListOptions {
+        ListOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            filter: NameFilter::from_args(a.filter),
+            format: match a.message_format {
+                ListFormatArg::Human => ListFormat::Human,
+                ListFormatArg::Oneline => ListFormat::Oneline,
+            },
+            color: a.output.color.into(),
+        }
+    }
+}
+
+/// Resolves a parsed command and runs it, returning the exit code.
+pub fn dispatch(command: Command) -> Result<i32> {
+    match command {
+        Command::Run(args) => crate::pipeline::run(RunOptions::from_args(args)),
+        Command::List(args) => crate::pipeline::list(ListOptions::from_args(args)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(patterns: &[&str], exact: bool, skip: &[&str]) -> NameFilter {
+        NameFilter {
+            patterns: patterns.iter().map(|s| s.to_string()).collect(),
+            exact,
+            skip: skip.iter().map(|s| s.to_string()).collect(),
+            run_ignored: RunIgnored::Default,
+        }
+    }
+
+    #[test]
+    fn substring_filters_select_like_libtest() {
+        let f = filter(&["parse"], false, &["unparse"]);
+        assert!(f.matches_name("parse_one"));
+        assert!(f.matches_name("nested::parse_roundtrip"));
+        assert!(!f.matches_name("unparse"));
+        assert!(!f.matches_name("adds"));
+    }
+
+    #[test]
+    fn exact_filters_match_whole_names() {
+        let f = filter(&["parse_one"], true, &[]);
+        assert!(f.matches_name("parse_one"));
+        assert!(!f.matches_name("parse_one_more"));
+    }
+
+    #[test]
+    fn no_patterns_select_everything() {
+        assert!(filter(&[], false, &[]).matches_name("anything"));
+    }
+
+    #[test]
+    fn thread_counts_resolve_against_cores() {
+        assert_eq!(resolve_threads(ThreadsArg::Count(8), 2), 8);
+        assert_eq!(resolve_threads(ThreadsArg::NumCpus, 2), 2);
+        assert_eq!(resolve_threads(ThreadsArg::Offset(-1), 4), 3);
+        assert_eq!(resolve_threads(ThreadsArg::Offset(-8), 4), 1);
+    }
+}

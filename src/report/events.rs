@@ -1,0 +1,252 @@
+//! The contract between the runner and everything that reports on a run.
+//!
+//! Every reporter (the terminal, JUnit, the history, the timeline, CPU accounting)
+//! reads the same events and nothing else, so each carries what all of them need:
+//! which test, which attempt, which slot, when it started relative to the run, how
+//! long it took, how much CPU it used, and what it printed.
+
+use std::time::{Duration, SystemTime};
+
+use crate::plan::TestRef;
+
+/// Facts fixed at the start of a run.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// A unique id for the run.
+    pub run_id: String,
+    /// The profile in use.
+    pub profile: String,
+    /// Wall-clock time the run started.
+    pub started_at: SystemTime,
+    /// How many tests will run.
+    pub test_count: usize,
+    /// How many listed tests were left out.
+    pub skipped: usize,
+    /// How many binaries hold the tests that will run.
+    pub binary_count: usize,
+    /// The number of slots, the most tests that run at once.
+    pub slots: usize,
+    /// The number of cores available to the run.
+    pub cores: usize,
+}
+
+/// How one test process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal ended it.
+    Signal {
+        /// The signal number.
+        signal: i32,
+        /// Whether it dumped core.
+        core_dumped: bool,
+    },
+}
+
+/// The result of one attempt of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It exited with code 0.
+    Pass,
+    /// It exited with another code or was killed by a signal of its own making.
+    Fail(ExitStatus),
+    /// tempo ended it for running too long.
+    Timeout,
+    /// It could not be started at all.
+    ExecFail,
+}
+
+impl Outcome {
+    /// Whether the attempt counts as a success.
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Pass)
+    }
+}
+
+/// What a test process printed on one stream, possibly shortened.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedOutput {
+    /// The bytes kept: the whole output, or its head and tail joined by a marker.
+    pub bytes: Vec<u8>,
+    /// How many bytes were dropped from the middle to stay within the cap.
+    pub dropped: u64,
+}
+
+impl CapturedOutput {
+    /// Whether nothing was printed.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty() && self.dropped == 0
+    }
+}
+
+/// CPU and memory a test process used, read from `wait4`'s rusage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceUsage {
+    /// User CPU time.
+    pub user: Duration,
+    /// System CPU time.
+    pub system: Duration,
+    /// Peak resident set size, in bytes.
+    pub max_rss: u64,
+}
+
+impl ResourceUsage {
+    /// User plus system time.
+    pub fn cpu(&self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// Everything known about one finished attempt.
+#[derive(Debug, Clone)]
+pub struct ExecutionResult {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The process's exit status, when it ran.
+    pub exit: Option<ExitStatus>,
+    /// When it started, measured from the start of the run.
+    pub start: Duration,
+    /// How long it ran.
+    pub duration: Duration,
+    /// CPU and memory it used.
+    pub usage: ResourceUsage,
+    /// Its standard output.
+    pub stdout: CapturedOutput,
+    /// Its standard error.
+    pub stderr: CapturedOutput,
+    /// Why it could not be started, for [`Outcome::ExecFail`].
+    pub error: Option<String>,
+}
+
+/// A test attempt finished.
+#[derive(Debug, Clone)]
+pub struct TestFinished {
+    /// The test.
+    pub test: TestRef,
+    /// The slot it ran in (0-based).
+    pub slot: usize,
+    /// This attempt's number (1-based).
+    pub attempt: u32,
+    /// The most attempts this test may have.
+    pub max_attempts: u32,
+    /// What happened.
+    pub result: ExecutionResult,
+    /// Whether another attempt follows.
+    pub will_retry: bool,
+}
+
+/// The final tally of a run, computed by the runner once for every reporter.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    /// Tests planned to run.
+    pub planned: usize,
+    /// Tests that finished (after their last attempt).
+    pub finished: usize,
+    /// Tests whose last attempt passed (flaky ones included).
+    pub passed: usize,
+    /// Passed only after failing first.
+    pub flaky: usize,
+    /// Failed (timeouts and exec failures included).
+    pub failed: usize,
+    /// Of the failed, how many timed out.
+    pub timed_out: usize,
+    /// Of the failed, how many could not be started.
+    pub exec_failed: usize,
+    /// Tests left out by filters or the ignored flag.
+    pub skipped: usize,
+    /// Planned tests that never started, because the run stopped early.
+    pub not_run: usize,
+    /// Wall time from the first test started to the last one finished.
+    pub wall: Duration,
+    /// Sum of every attempt's duration.
+    pub test_time: Duration,
+    /// Sum of every attempt's user+system CPU.
+    pub cpu: Duration,
+    /// The slots the run had.
+    pub slots: usize,
+    /// The cores the run had.
+    pub cores: usize,
+    /// Per slot, the time it spent running tests.
+    pub slot_busy: Vec<Duration>,
+    /// The longest single attempt.
+    pub longest: Duration,
+}
+
+impl RunStats {
+    /// CPU ÷ (wall × cores): how much of the machine the tests used.
+    pub fn utilization(&self) -> f64 {
+        let denom = self.wall.as_secs_f64() * self.cores.max(1) as f64;
+        if denom > 0.0 { self.cpu.as_secs_f64() / denom } else { 0.0 }
+    }
+
+    /// The average number of cores busy over the run.
+    pub fn busy_cores(&self) -> f64 {
+        let wall = self.wall.as_secs_f64();
+        if wall > 0.0 { self.cpu.as_secs_f64() / wall } else { 0.0 }
+    }
+
+    /// A lower bound on the run's wall time: no schedule could have finished sooner.
+    /// It is the largest of the longest test, the CPU time spread over every core, and
+    /// the test time spread over every slot.
+    pub fn lower_bound(&self) -> Duration {
+        let cpu_bound = self.cpu.div_f64(self.cores.max(1) as f64);
+        let slot_bound = self.test_time.div_f64(self.slots.max(1) as f64);
+        self.longest.max(cpu_bound).max(slot_bound)
+    }
+
+    /// lower bound ÷ actual wall time, 1.0 being a perfect schedule.
+    pub fn efficiency(&self) -> f64 {
+        let wall = self.wall.as_secs_f64();
+        if wall > 0.0 { (self.lower_bound().as_secs_f64() / wall).min(1.0) } else { 1.0 }
+    }
+}
+
+/// Why a run stopped starting tests before it ran them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// A test failed and fail-fast is on.
+    TestFailure,
+    /// tempo received a signal.
+    Signal(i32),
+}
+
+/// One thing that happened during a run.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The run is about to start its first test.
+    RunStarted(RunInfo),
+    /// A test attempt started.
+    TestStarted {
+        /// The test.
+        test: TestRef,
+        /// Its slot.
+        slot: usize,
+        /// Attempt number (1-based).
+        attempt: u32,
+        /// Time since the run started.
+        at: Duration,
+    },
+    /// A test attempt has run for another slow-timeout period.
+    TestSlow {
+        /// The test.
+        test: TestRef,
+        /// Its slot.
+        slot: usize,
+        /// Attempt number.
+        attempt: u32,
+        /// How long it has run so far.
+        elapsed: Duration,
+    },
+    /// A test attempt finished.
+    TestFinished(Box<TestFinished>),
+    /// The run stops starting new tests.
+    RunCancelling {
+        /// Why.
+        reason: CancelReason,
+        /// How many tests are still running.
+        running: usize,
+    },
+    /// The run is over.
+    RunFinished(RunStats),
+}

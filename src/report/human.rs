@@ -1,0 +1,217 @@
+//! The terminal reporter: a status line per finished test, failure output, and the summary.
+//!
+//! The layout follows cargo-nextest's, so that people moving over read it at a glance.
+//! The last line is always `tempo: N passed, N failed, N skipped`, which CI log
+//! scrapers read.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use anstyle::Style;
+
+use super::Reporter;
+use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, TestFinished};
+use super::style::{Styles, sanitize};
+use crate::plan::TestInstance;
+
+/// Writes human-readable progress and results.
+pub struct HumanReporter<W: Write> {
+    out: W,
+    styles: Styles,
+    raw_controls: bool,
+    failures: Vec<Box<TestFinished>>,
+    flaky: Vec<Box<TestFinished>>,
+    cancel: Option<CancelReason>,
+}
+
+impl<W: Write> HumanReporter<W> {
+    /// A reporter writing to `out`; `colored` paints statuses, `terminal` lets test
+    /// output's control codes through unescaped.
+    pub fn new(out: W, colored: bool, terminal: bool) -> Self {
+        HumanReporter {
+            out,
+            styles: if colored { Styles::colored() } else { Styles::default() },
+            raw_controls: terminal,
+            failures: Vec::new(),
+            flaky: Vec::new(),
+            cancel: None,
+        }
+    }
+
+    fn status_line(&mut self, label: &str, style: Style, duration: Duration, test: &TestInstance, note: &str) -> io::Result<()> {
+        let s = &self.styles;
+        writeln!(
+            self.out,
+            "{style}{label:>12}{style:#} [{:>8.3}s] {}{}{:#} {}{note}",
+            duration.as_secs_f64(),
+            s.binary,
+            test.binary_id(),
+            s.binary,
+            test.name,
+        )
+    }
+
+    fn write_output(&mut self, finished: &TestFinished) -> io::Result<()> {
+        let r = &finished.result;
+        let test = &finished.test;
+        let style = self.styles.fail;
+        if let Some(error) = &r.error {
+            writeln!(self.out, "{style}--- ERROR: {:>13}{style:#} {} {}\n{error}", "", test.binary_id(), test.name)?;
+        }
+        for (label, output) in [("STDOUT", &r.stdout), ("STDERR", &r.stderr)] {
+            if output.is_empty() {
+                continue;
+            }
+            writeln!(self.out, "{style}--- {label}: {:>13}{style:#} {} {} ---", "", test.binary_id(), test.name)?;
+            let text = sanitize(&output.bytes, self.raw_controls);
+            self.out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                writeln!(self.out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, f: &TestFinished) -> io::Result<()> {
+        let (label, style) = label_for(&f.result, f.will_retry, f.attempt, &self.styles);
+        let note = if f.attempt > 1 || f.will_retry { format!(" (attempt {}/{})", f.attempt, f.max_attempts) } else { String::new() };
+        self.status_line(&label, style, f.result.duration, &f.test, &note)?;
+        if !f.result.outcome.is_success() {
+            self.write_output(f)?;
+            if !f.will_retry {
+                self.failures.push(Box::new(f.clone()));
+            }
+        } else if f.attempt > 1 {
+            self.flaky.push(Box::new(f.clone()));
+        }
+        Ok(())
+    }
+
+    fn summary(&mut self, stats: &RunStats) -> io::Result<()> {
+        let s = self.styles;
+        writeln!(self.out, "------------")?;
+        let ran = stats.finished;
+        let of_planned = if ran < stats.planned { format!("{ran}/{}", stats.planned) } else { ran.to_string() };
+        let mut parts = vec![format!("{}{}{:#} passed", s.count, stats.passed, s.count)];
+        if stats.flaky > 0 {
+            parts.push(format!("{} flaky", stats.flaky));
+        }
+        parts.push(format!("{}{}{:#} failed", s.count, stats.failed, s.count));
+        if stats.timed_out > 0 {
+            parts.push(format!("{} timed out", stats.timed_out));
+        }
+        parts.push(format!("{}{}{:#} skipped", s.count, stats.skipped, s.count));
+        let head = if stats.failed > 0 { s.fail } else { s.pass };
+        writeln!(
+            self.out,
+            "{head}{:>12}{head:#} [{:>8.3}s] {of_planned} {} run: {}",
+            "Summary",
+            stats.wall.as_secs_f64(),
+            if ran == 1 { "test" } else { "tests" },
+            parts.join(", ")
+        )?;
+        for f in std::mem::take(&mut self.flaky) {
+            let note = format!(" (passed on attempt {}/{})", f.attempt, f.max_attempts);
+            self.status_line("FLAKY", s.warn, f.result.duration, &f.test, &note)?;
+        }
+        for f in std::mem::take(&mut self.failures) {
+            let (label, style) = label_for(&f.result, false, f.attempt, &s);
+            self.status_line(&label, style, f.result.duration, &f.test, "")?;
+        }
+        if stats.not_run > 0 {
+            let why = match self.cancel {
+                Some(CancelReason::Signal(_)) => "the run was interrupted",
+                _ => "of a test failure (use --no-fail-fast to run them all)",
+            };
+            writeln!(self.out, "{}{:>12}{:#} {}/{} tests were not run because {why}", s.warn, "warning:", s.warn, stats.not_run, stats.planned)?;
+        }
+        writeln!(
+            self.out,
+            "{:>12} wall {:.2}s, test time {:.2}s, cpu {:.2}s, utilization {:.0}% ({:.2} of {} cores busy), lower bound {:.2}s, efficiency {:.0}%",
+            "Timing",
+            stats.wall.as_secs_f64(),
+            stats.test_time.as_secs_f64(),
+            stats.cpu.as_secs_f64(),
+            stats.utilization() * 100.0,
+            stats.busy_cores(),
+            stats.cores,
+            stats.lower_bound().as_secs_f64(),
+            stats.efficiency() * 100.0,
+        )?;
+        writeln!(self.out, "tempo: {} passed, {} failed, {} skipped", stats.passed, stats.failed, stats.skipped)
+    }
+}
+
+/// The status word for one attempt, nextest-style.
+fn label_for(result: &ExecutionResult, will_retry: bool, attempt: u32, s: &Styles) -> (String, Style) {
+    match result.outcome {
+        Outcome::Pass if attempt > 1 => ("TRY PASS".into(), s.warn),
+        Outcome::Pass => ("PASS".into(), s.pass),
+        _ if will_retry => (format!("TRY {attempt} {}", failure_word(result)), s.warn),
+        _ => (failure_word(result), s.fail),
+    }
+}
+
+fn failure_word(result: &ExecutionResult) -> String {
+    match result.outcome {
+        Outcome::Timeout => "TIMEOUT".into(),
+        Outcome::ExecFail => "EXECFAIL".into(),
+        Outcome::Fail(ExitStatus::Signal { signal, .. }) => signal_name(signal),
+        _ => "FAIL".into(),
+    }
+}
+
+/// `SIGSEGV` and friends, for the status column.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => return format!("SIG{signal}"),
+    };
+    name.into()
+}
+
+impl<W: Write> Reporter for HumanReporter<W> {
+    fn report(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::RunStarted(info) => {
+                let s = self.styles.heading;
+                writeln!(
+                    self.out,
+                    "{s}{:>12}{s:#} {} {} across {} {} ({} skipped) on {} slots",
+                    "Starting",
+                    info.test_count,
+                    if info.test_count == 1 { "test" } else { "tests" },
+                    info.binary_count,
+                    if info.binary_count == 1 { "binary" } else { "binaries" },
+                    info.skipped,
+                    info.slots,
+                )?;
+            }
+            Event::TestStarted { .. } => {}
+            Event::TestSlow { test, elapsed, .. } => {
+                self.status_line("SLOW", self.styles.warn, *elapsed, test, "")?;
+            }
+            Event::TestFinished(f) => self.finished(f)?,
+            Event::RunCancelling { reason, running } => {
+                self.cancel = Some(*reason);
+                let why = match reason {
+                    CancelReason::TestFailure => "a test failed".to_owned(),
+                    CancelReason::Signal(sig) => format!("tempo received {}", signal_name(*sig)),
+                };
+                let s = self.styles.warn;
+                writeln!(self.out, "{s}{:>12}{s:#} because {why}, {running} tests still running", "Cancelling")?;
+            }
+            Event::RunFinished(stats) => self.summary(stats)?,
+        }
+        Ok(())
+    }
+}
