@@ -47,6 +47,10 @@ pub struct PackageInfo {
     pub rust_version: Option<String>,
     /// Its readme.
     pub readme: Option<String>,
+    /// The names of its binary targets, for `CARGO_BIN_EXE_<name>`.
+    pub bin_targets: Vec<String>,
+    /// Whether it has a build script, whose output its tests must see.
+    pub has_build_script: bool,
 }
 
 impl PackageInfo {
@@ -110,6 +114,8 @@ fn workspace_from_metadata(metadata: Metadata) -> Workspace {
                 license_file: p.license_file.map(|f| f.to_string()),
                 rust_version: p.rust_version.map(|v| v.to_string()),
                 readme: p.readme.map(|r| r.to_string()),
+                bin_targets: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
+                has_build_script: p.targets.iter().any(|t| t.is_custom_build()),
             };
             (p.id, Arc::new(info))
         })
@@ -147,8 +153,26 @@ pub struct TestBinary {
     pub package: Arc<PackageInfo>,
     /// The package's build-script output, if it has a build script.
     pub build_script: Option<BuildScriptOutput>,
-    /// `CARGO_BIN_EXE_<name>` values: the package's binary targets built so far.
-    pub bin_exes: Vec<(String, PathBuf)>,
+}
+
+impl TestBinary {
+    /// The profile's output directory (`target/debug`): test binaries live in its
+    /// `deps` directory, and examples in its `examples` directory.
+    pub fn profile_dir(&self) -> Option<&Path> {
+        self.path.parent().and_then(Path::parent)
+    }
+
+    /// `CARGO_BIN_EXE_<name>` values: where cargo puts the package's binaries, beside
+    /// the `deps` directory that holds the test binary. They are computed rather than
+    /// read from cargo's messages, because cargo reports fresh artifacts in any order.
+    pub fn bin_exes(&self) -> Vec<(String, PathBuf)> {
+        let Some(profile_dir) = self.profile_dir() else { return Vec::new() };
+        self.package
+            .bin_targets
+            .iter()
+            .map(|name| (name.clone(), profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))))
+            .collect()
+    }
 }
 
 /// Something that happened during the build.
@@ -177,13 +201,13 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
     let stdout = child.stdout.take().expect("stdout is piped");
 
     let mut scripts: HashMap<PackageId, BuildScriptOutput> = HashMap::new();
-    let mut bins: HashMap<PackageId, Vec<(String, PathBuf)>> = HashMap::new();
+    // Test binaries whose package's build-script output has not been reported yet:
+    // cargo reports fresh units in any order, so a test binary may arrive first.
+    let mut waiting: HashMap<PackageId, Vec<TestBinary>> = HashMap::new();
     for message in Message::parse_stream(BufReader::new(stdout)) {
         match message.map_err(Error::BuildMessages)? {
             Message::BuildScriptExecuted(script) => {
-                scripts.insert(
-                    script.package_id,
-                    BuildScriptOutput {
+                let output = BuildScriptOutput {
                         out_dir: Some(script.out_dir.into_std_path_buf()),
                         env: script.env,
                         linked_paths: script
@@ -195,18 +219,17 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
                                 PathBuf::from(s.split_once('=').map_or(s, |(_, path)| path))
                             })
                             .collect(),
-                    },
-                );
+                };
+                for mut binary in waiting.remove(&script.package_id).unwrap_or_default() {
+                    binary.build_script = Some(output.clone());
+                    on_event(BuildEvent::Binary(Arc::new(binary)));
+                }
+                scripts.insert(script.package_id, output);
             }
             Message::CompilerArtifact(artifact) => {
                 let Some(executable) = artifact.executable else { continue };
                 let kind = TargetKind::from_cargo(&artifact.target.kind.iter().map(|k| k.to_string()).collect::<Vec<_>>());
                 if !artifact.profile.test {
-                    if kind == TargetKind::Bin {
-                        bins.entry(artifact.package_id)
-                            .or_default()
-                            .push((artifact.target.name.clone(), executable.into_std_path_buf()));
-                    }
                     continue;
                 }
                 let Some(package) = workspace.packages.get(&artifact.package_id) else { continue };
@@ -217,12 +240,20 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
                     target_name: artifact.target.name.clone(),
                     package: Arc::clone(package),
                     build_script: scripts.get(&artifact.package_id).cloned(),
-                    bin_exes: bins.get(&artifact.package_id).cloned().unwrap_or_default(),
                 };
-                on_event(BuildEvent::Binary(Arc::new(binary)));
+                if package.has_build_script && binary.build_script.is_none() {
+                    waiting.entry(artifact.package_id).or_default().push(binary);
+                } else {
+                    on_event(BuildEvent::Binary(Arc::new(binary)));
+                }
             }
             _ => {}
         }
+    }
+    // A build script that reported nothing (it can't happen with cargo today) must not
+    // lose its package's tests.
+    for binary in waiting.into_values().flatten() {
+        on_event(BuildEvent::Binary(Arc::new(binary)));
     }
     let status = child.wait().map_err(Error::BuildMessages)?;
     if !status.success() {

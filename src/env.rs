@@ -79,7 +79,7 @@ impl BinaryEnv {
         set("CARGO_PKG_RUST_VERSION", opt(&pkg.rust_version).as_ref());
         set("CARGO_PKG_README", opt(&pkg.readme).as_ref());
 
-        for (name, path) in &binary.bin_exes {
+        for (name, path) in &binary.bin_exes() {
             set(&format!("CARGO_BIN_EXE_{name}"), path.as_os_str());
             set(&format!("NEXTEST_BIN_EXE_{name}"), path.as_os_str());
         }
@@ -95,11 +95,9 @@ impl BinaryEnv {
             lib_dirs.extend(script.linked_paths.iter().cloned());
         }
         // cargo puts the deps directory and the profile directory on the library path.
-        if let Some(deps) = binary.path.parent() {
-            lib_dirs.push(deps.to_path_buf());
-            if let Some(profile_dir) = deps.parent() {
-                lib_dirs.push(profile_dir.to_path_buf());
-            }
+        if let Some(profile_dir) = binary.profile_dir() {
+            lib_dirs.push(profile_dir.join("deps"));
+            lib_dirs.push(profile_dir.to_path_buf());
         }
         if let Some(sysroot) = sysroot_lib() {
             lib_dirs.push(sysroot.to_path_buf());

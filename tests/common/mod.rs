@@ -1,0 +1,134 @@
+//! Shared helpers for the end-to-end tests: run the real `cargo-tempo` binary against
+//! the fixture workspaces, each built once per test run in a target directory of its own.
+
+#![allow(dead_code, reason = "each test binary uses its own subset of these helpers")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The main fixture workspace.
+pub fn fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/workspace")
+}
+
+/// Where fixtures are built: outside the outer `cargo test`'s own target directory
+/// lock, and shared by every test binary so each fixture is compiled once per run.
+pub fn fixture_target_dir() -> PathBuf {
+    repo_root().join("target/fixture-target")
+}
+
+/// A `cargo-tempo tempo ...` command with a clean, predictable environment.
+pub fn tempo(manifest_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tempo"));
+    cmd.arg("tempo");
+    cmd.current_dir(manifest_dir);
+    cmd.env("CARGO_TARGET_DIR", fixture_target_dir());
+    for var in ["TEMPO_TEST_THREADS", "NO_COLOR", "CLICOLOR_FORCE", "CARGO_TERM_COLOR", "RUST_BACKTRACE"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Builds the main fixture's tests once per process (cargo makes later builds no-ops).
+pub fn build_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["test", "--no-run", "--quiet", "--manifest-path"])
+            .arg(fixture().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", fixture_target_dir())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the fixture workspace must build");
+    });
+}
+
+/// Runs a command and returns its output, printing both streams when `expected` differs.
+pub fn run_expecting(cmd: &mut Command, expected: i32) -> Output {
+    let out = cmd.output().expect("cargo-tempo runs");
+    let code = out.status.code().unwrap_or(-1);
+    assert_eq!(
+        code,
+        expected,
+        "unexpected exit code for {cmd:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// One test's expected outcome, as written in `expected.toml`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Expected {
+    pub binary_id: String,
+    pub name: String,
+    pub outcome: String,
+    pub ignored_outcome: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ExpectedFile {
+    test: Vec<Expected>,
+}
+
+/// The expected outcomes of a fixture workspace.
+pub fn expected(workspace: &Path) -> Vec<Expected> {
+    let text = std::fs::read_to_string(workspace.join("expected.toml")).expect("expected.toml exists");
+    toml::from_str::<ExpectedFile>(&text).expect("expected.toml parses").test
+}
+
+/// Parses tempo's status lines (`        PASS [   0.004s] bin test`) into (binary id, name) → status word.
+pub fn statuses(stdout: &str) -> BTreeMap<(String, String), String> {
+    let mut map = BTreeMap::new();
+    for line in stdout.lines() {
+        let Some((status, rest)) = line.split_once(" [") else { continue };
+        let Some((_, rest)) = rest.split_once("s] ") else { continue };
+        let status = status.trim();
+        if status.is_empty() || status.contains(' ') && !status.starts_with("TRY") {
+            continue;
+        }
+        let Some((binary, name)) = rest.split_once(' ') else { continue };
+        let name = name.split(" (").next().unwrap_or(name);
+        if status == "Summary" {
+            continue;
+        }
+        map.entry((binary.to_owned(), name.to_owned())).or_insert_with(|| status.to_owned());
+    }
+    map
+}
+
+/// The last line of the output.
+pub fn last_line(stdout: &str) -> &str {
+    stdout.lines().last().unwrap_or_default()
+}
+
+/// Replaces durations and other run-to-run noise so output can be snapshotted.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut line = line.to_owned();
+        // Status durations: `[   0.004s]`.
+        while let Some(start) = line.find(" [") {
+            let Some(end) = line[start..].find("s]") else { break };
+            let inner = &line[start + 2..start + end];
+            if inner.trim().parse::<f64>().is_err() {
+                break;
+            }
+            line.replace_range(start..start + end + 2, " [DURATION]");
+        }
+        if line.trim_start().starts_with("Timing ") {
+            line = "      Timing [TIMING]".into();
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
