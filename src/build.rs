@@ -89,9 +89,14 @@ pub fn workspace(opts: &CargoOptions) -> Result<Workspace> {
     }
     let metadata = cmd.exec().map_err(|e| match e {
         cargo_metadata::Error::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
-            Error::CargoNotFound { program: cargo_program().to_string_lossy().into_owned(), source }
+            Error::CargoNotFound {
+                program: cargo_program().to_string_lossy().into_owned(),
+                source,
+            }
         }
-        cargo_metadata::Error::CargoMetadata { stderr } => Error::Metadata(stderr.trim().to_owned()),
+        cargo_metadata::Error::CargoMetadata { stderr } => {
+            Error::Metadata(stderr.trim().to_owned())
+        }
         other => Error::Metadata(other.to_string()),
     })?;
     Ok(workspace_from_metadata(metadata))
@@ -114,7 +119,12 @@ fn workspace_from_metadata(metadata: Metadata) -> Workspace {
                 license_file: p.license_file.map(|f| f.to_string()),
                 rust_version: p.rust_version.map(|v| v.to_string()),
                 readme: p.readme.map(|r| r.to_string()),
-                bin_targets: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
+                bin_targets: p
+                    .targets
+                    .iter()
+                    .filter(|t| t.is_bin())
+                    .map(|t| t.name.clone())
+                    .collect(),
                 has_build_script: p.targets.iter().any(|t| t.is_custom_build()),
             };
             (p.id, Arc::new(info))
@@ -166,11 +176,18 @@ impl TestBinary {
     /// the `deps` directory that holds the test binary. They are computed rather than
     /// read from cargo's messages, because cargo reports fresh artifacts in any order.
     pub fn bin_exes(&self) -> Vec<(String, PathBuf)> {
-        let Some(profile_dir) = self.profile_dir() else { return Vec::new() };
+        let Some(profile_dir) = self.profile_dir() else {
+            return Vec::new();
+        };
         self.package
             .bin_targets
             .iter()
-            .map(|name| (name.clone(), profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))))
+            .map(|name| {
+                (
+                    name.clone(),
+                    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)),
+                )
+            })
             .collect()
     }
 }
@@ -186,14 +203,23 @@ pub enum BuildEvent {
 ///
 /// Compiler diagnostics are rendered by cargo onto tempo's stderr, as cargo shows them.
 /// Returns once cargo has exited; a failed build is [`Error::BuildFailed`].
-pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMut(BuildEvent)) -> Result<()> {
+pub fn build(
+    opts: &CargoOptions,
+    workspace: &Workspace,
+    mut on_event: impl FnMut(BuildEvent),
+) -> Result<()> {
     let program = cargo_program();
     let mut cmd = Command::new(&program);
-    cmd.args(["test", "--no-run", "--message-format", "json-render-diagnostics"])
-        .args(&opts.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "test",
+        "--no-run",
+        "--message-format",
+        "json-render-diagnostics",
+    ])
+    .args(&opts.args)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     let mut child = cmd.spawn().map_err(|source| Error::CargoNotFound {
         program: program.to_string_lossy().into_owned(),
         source,
@@ -208,17 +234,17 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
         match message.map_err(Error::BuildMessages)? {
             Message::BuildScriptExecuted(script) => {
                 let output = BuildScriptOutput {
-                        out_dir: Some(script.out_dir.into_std_path_buf()),
-                        env: script.env,
-                        linked_paths: script
-                            .linked_paths
-                            .iter()
-                            .map(|p| {
-                                // Entries look like `native=/path` or just `/path`.
-                                let s = p.as_str();
-                                PathBuf::from(s.split_once('=').map_or(s, |(_, path)| path))
-                            })
-                            .collect(),
+                    out_dir: Some(script.out_dir.into_std_path_buf()),
+                    env: script.env,
+                    linked_paths: script
+                        .linked_paths
+                        .iter()
+                        .map(|p| {
+                            // Entries look like `native=/path` or just `/path`.
+                            let s = p.as_str();
+                            PathBuf::from(s.split_once('=').map_or(s, |(_, path)| path))
+                        })
+                        .collect(),
                 };
                 for mut binary in waiting.remove(&script.package_id).unwrap_or_default() {
                     binary.build_script = Some(output.clone());
@@ -227,12 +253,23 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
                 scripts.insert(script.package_id, output);
             }
             Message::CompilerArtifact(artifact) => {
-                let Some(executable) = artifact.executable else { continue };
-                let kind = TargetKind::from_cargo(&artifact.target.kind.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+                let Some(executable) = artifact.executable else {
+                    continue;
+                };
+                let kind = TargetKind::from_cargo(
+                    &artifact
+                        .target
+                        .kind
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>(),
+                );
                 if !artifact.profile.test {
                     continue;
                 }
-                let Some(package) = workspace.packages.get(&artifact.package_id) else { continue };
+                let Some(package) = workspace.packages.get(&artifact.package_id) else {
+                    continue;
+                };
                 let binary = TestBinary {
                     id: BinaryId::new(&package.name, kind, &artifact.target.name),
                     path: executable.into_std_path_buf(),
@@ -257,7 +294,9 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
     }
     let status = child.wait().map_err(Error::BuildMessages)?;
     if !status.success() {
-        return Err(Error::BuildFailed { status: status.to_string() });
+        return Err(Error::BuildFailed {
+            status: status.to_string(),
+        });
     }
     Ok(())
 }

@@ -168,7 +168,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// How many tests to run at once [default: the number of available cores].
-    #[arg(short = 'j', long = "test-threads", value_name = "N", env = "TEMPO_TEST_THREADS", help_heading = "Runner")]
+    #[arg(
+        short = 'j',
+        long = "test-threads",
+        value_name = "N",
+        env = "TEMPO_TEST_THREADS",
+        help_heading = "Runner"
+    )]
     pub test_threads: Option<ThreadsArg>,
     /// Keep starting tests after a failure.
     #[arg(long, overrides_with = "fail_fast", help_heading = "Runner")]
@@ -230,7 +236,9 @@ impl std::str::FromStr for ThreadsArg {
             Ok(0) => Err("the thread count must not be 0".into()),
             Ok(n) if n > 0 => Ok(ThreadsArg::Count(n as usize)),
             Ok(n) => Ok(ThreadsArg::Offset(n)),
-            Err(_) => Err(format!("expected a number of threads or `num-cpus`, found `{s}`")),
+            Err(_) => Err(format!(
+                "expected a number of threads or `num-cpus`, found `{s}`"
+            )),
         }
     }
 }
@@ -246,7 +254,11 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() { exit_code::USAGE } else { exit_code::OK };
+            return if err.use_stderr() {
+                exit_code::USAGE
+            } else {
+                exit_code::OK
+            };
         }
     };
     let CargoCli::Tempo(tempo) = cli;

@@ -46,7 +46,9 @@ pub enum Error {
     },
 
     /// The manifest path given on the command line does not exist.
-    #[error("failed to find the manifest `{0}`: no such file; pass the path of a Cargo.toml with --manifest-path")]
+    #[error(
+        "failed to find the manifest `{0}`: no such file; pass the path of a Cargo.toml with --manifest-path"
+    )]
     ManifestNotFound(PathBuf),
 
     /// `cargo metadata` failed.
@@ -54,7 +56,9 @@ pub enum Error {
     Metadata(String),
 
     /// `cargo test --no-run` failed.
-    #[error("failed to build the test binaries (cargo exited with {status}); see cargo's messages above")]
+    #[error(
+        "failed to build the test binaries (cargo exited with {status}); see cargo's messages above"
+    )]
     BuildFailed {
         /// Cargo's exit status, as text.
         status: String,

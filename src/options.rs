@@ -6,7 +6,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::cli::{CargoArgs, ColorArg, Command, FilterArgs, ListArgs, ListFormatArg, RunArgs, ThreadsArg};
+use crate::cli::{
+    CargoArgs, ColorArg, Command, FilterArgs, ListArgs, ListFormatArg, RunArgs, ThreadsArg,
+};
 use crate::error::Result;
 
 /// How `cargo test --no-run` is invoked.
@@ -77,7 +79,11 @@ impl CargoOptions {
             args.push("--manifest-path".into());
             args.push(path.into());
         }
-        CargoOptions { args, manifest_path: a.manifest_path, target_dir: a.target_dir }
+        CargoOptions {
+            args,
+            manifest_path: a.manifest_path,
+            target_dir: a.target_dir,
+        }
     }
 }
 
@@ -115,16 +121,26 @@ impl NameFilter {
         } else {
             RunIgnored::Default
         };
-        NameFilter { patterns: a.filters, exact: a.exact, skip: a.skip, run_ignored }
+        NameFilter {
+            patterns: a.filters,
+            exact: a.exact,
+            skip: a.skip,
+            run_ignored,
+        }
     }
 
     fn matches_pattern(&self, pattern: &str, name: &str) -> bool {
-        if self.exact { name == pattern } else { name.contains(pattern) }
+        if self.exact {
+            name == pattern
+        } else {
+            name.contains(pattern)
+        }
     }
 
     /// Whether the test `name` is selected by its name alone (ignoring the ignored flag).
     pub fn matches_name(&self, name: &str) -> bool {
-        let included = self.patterns.is_empty() || self.patterns.iter().any(|p| self.matches_pattern(p, name));
+        let included =
+            self.patterns.is_empty() || self.patterns.iter().any(|p| self.matches_pattern(p, name));
         included && !self.skip.iter().any(|p| self.matches_pattern(p, name))
     }
 
@@ -219,7 +235,11 @@ impl RunOptions {
     fn from_args(a: RunArgs) -> RunOptions {
         let cores = available_cores();
         let capture = !a.no_capture;
-        let test_threads = if capture { a.test_threads.map_or(cores, |t| resolve_threads(t, cores)) } else { 1 };
+        let test_threads = if capture {
+            a.test_threads.map_or(cores, |t| resolve_threads(t, cores))
+        } else {
+            1
+        };
         RunOptions {
             cargo: CargoOptions::from_args(a.cargo),
             filter: NameFilter::from_args(a.filter),

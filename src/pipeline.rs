@@ -36,7 +36,11 @@ fn build_binaries(cargo: &CargoOptions) -> Result<(Workspace, Vec<Arc<TestBinary
     Ok((workspace, binaries))
 }
 
-fn prepare(workspace: Workspace, binaries: Vec<Arc<TestBinary>>, filter: &NameFilter) -> Result<Prepared> {
+fn prepare(
+    workspace: Workspace,
+    binaries: Vec<Arc<TestBinary>>,
+    filter: &NameFilter,
+) -> Result<Prepared> {
     let run_env = RunEnv {
         run_id: env::new_run_id(),
         profile: "default".into(),
@@ -51,7 +55,11 @@ fn prepare(workspace: Workspace, binaries: Vec<Arc<TestBinary>>, filter: &NameFi
         .collect();
     let listed: Vec<ListedBinary> = discover::list_all(with_env)?;
     let plan = TestPlan::new(listed, filter);
-    Ok(Prepared { workspace, run_env, plan })
+    Ok(Prepared {
+        workspace,
+        run_env,
+        plan,
+    })
 }
 
 fn use_color(color: Color, terminal: bool) -> bool {
@@ -71,7 +79,11 @@ pub fn list(opts: ListOptions) -> Result<i32> {
     let prepared = prepare(workspace, binaries, &opts.filter)?;
     let stdout = std::io::stdout();
     let colored = use_color(opts.color, stdout.is_terminal());
-    let styles = if colored { Styles::colored() } else { Styles::default() };
+    let styles = if colored {
+        Styles::colored()
+    } else {
+        Styles::default()
+    };
     write_list(&mut stdout.lock(), &prepared.plan, opts.format, &styles).map_err(Error::Output)?;
     Ok(exit_code::OK)
 }
@@ -111,8 +123,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let colored = use_color(opts.color, terminal);
-    let mut reporter = HumanReporter::new(std::io::LineWriter::new(stdout.lock()), colored, terminal);
+    let mut reporter =
+        HumanReporter::new(std::io::LineWriter::new(stdout.lock()), colored, terminal);
     let stats = execute::run(prepared.plan, info, &config, &mut reporter).map_err(Error::Output)?;
     std::io::stdout().flush().map_err(Error::Output)?;
-    Ok(if stats.failed > 0 { exit_code::TEST_RUN_FAILED } else { exit_code::OK })
+    Ok(match stats.signal {
+        Some(sig) => 128 + sig,
+        None if stats.failed > 0 => exit_code::TEST_RUN_FAILED,
+        None => exit_code::OK,
+    })
 }

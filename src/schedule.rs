@@ -39,7 +39,7 @@ impl Scheduler {
     }
 
     /// The next attempt to start, if a slot is free and the run goes on.
-    pub fn next(&mut self) -> Option<Dispatch> {
+    pub fn next_dispatch(&mut self) -> Option<Dispatch> {
         if self.cancelled {
             return None;
         }
@@ -47,7 +47,11 @@ impl Scheduler {
         let (test, attempt) = self.pending.pop_front()?;
         self.slot_busy[slot] = true;
         self.running += 1;
-        Some(Dispatch { test, attempt, slot })
+        Some(Dispatch {
+            test,
+            attempt,
+            slot,
+        })
     }
 
     /// Frees the slot of a finished attempt.
@@ -79,7 +83,10 @@ impl Scheduler {
 
     /// Tests that were never started.
     pub fn not_started(&self) -> usize {
-        self.pending.iter().filter(|(_, attempt)| *attempt == 1).count()
+        self.pending
+            .iter()
+            .filter(|(_, attempt)| *attempt == 1)
+            .count()
     }
 
     /// Whether nothing runs and nothing more will start.

@@ -20,7 +20,12 @@ pub struct CaptureBuf {
 impl CaptureBuf {
     /// A buffer that keeps at most `cap` bytes.
     pub fn new(cap: usize) -> CaptureBuf {
-        CaptureBuf { head: Vec::new(), tail: VecDeque::new(), half: cap / 2, dropped: 0 }
+        CaptureBuf {
+            head: Vec::new(),
+            tail: VecDeque::new(),
+            half: cap / 2,
+            dropped: 0,
+        }
     }
 
     /// Appends bytes, dropping from the middle once the cap is reached.
@@ -49,10 +54,19 @@ impl CaptureBuf {
     pub fn finish(self) -> CapturedOutput {
         let mut bytes = self.head;
         if self.dropped > 0 {
-            bytes.extend_from_slice(format!("\n[... tempo dropped {} bytes of output here ...]\n", self.dropped).as_bytes());
+            bytes.extend_from_slice(
+                format!(
+                    "\n[... tempo dropped {} bytes of output here ...]\n",
+                    self.dropped
+                )
+                .as_bytes(),
+            );
         }
         bytes.extend(self.tail);
-        CapturedOutput { bytes, dropped: self.dropped }
+        CapturedOutput {
+            bytes,
+            dropped: self.dropped,
+        }
     }
 }
 
@@ -89,6 +103,7 @@ mod tests {
         buf.push(b"1234");
         let out = buf.finish();
         assert_eq!(out.dropped, 1004 - 8);
-        assert!(out.bytes.ends_with(b"xx1234"));
+        assert!(out.bytes.starts_with(b"xxxx\n[..."));
+        assert!(out.bytes.ends_with(b"]\n1234"));
     }
 }

@@ -12,13 +12,18 @@ pub mod process;
 mod unix;
 
 use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::plan::{TestPlan, TestRef};
 use crate::report::Reporter;
-use crate::report::events::{CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished};
+use crate::report::events::{
+    CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished,
+};
 use crate::schedule::{Dispatch, Scheduler};
 use process::AttemptSpec;
 
@@ -57,10 +62,65 @@ impl Default for RunnerConfig {
 
 enum Msg {
     Finished(Dispatch, ExecutionResult),
+    Signal(i32),
+}
+
+/// The process group of the test running in each slot (0 when idle), so that the
+/// coordinator can forward signals without asking the workers.
+struct RunningGroups(Vec<AtomicU32>);
+
+impl RunningGroups {
+    fn signal_all(&self, signal: rustix::process::Signal) {
+        for pgid in &self.0 {
+            let pgid = pgid.load(Ordering::Acquire);
+            if pgid != 0 {
+                unix::signal_group(pgid, signal);
+            }
+        }
+    }
+}
+
+/// Forwards SIGINT, SIGTERM and SIGHUP to the coordinator for as long as it lives.
+struct SignalForwarder {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SignalForwarder {
+    fn start(tx: Sender<Msg>) -> io::Result<SignalForwarder> {
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let handle = signals.handle();
+        let thread = std::thread::spawn(move || {
+            for sig in signals.forever() {
+                if tx.send(Msg::Signal(sig)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(SignalForwarder {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for SignalForwarder {
+    fn drop(&mut self) {
+        // Closing unregisters the handlers, so a later Ctrl-C ends tempo as usual.
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Runs every test of the plan and reports each event; returns the final tally.
-pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut dyn Reporter) -> io::Result<RunStats> {
+pub fn run(
+    plan: TestPlan,
+    info: RunInfo,
+    config: &RunnerConfig,
+    reporter: &mut dyn Reporter,
+) -> io::Result<RunStats> {
     let run_start = Instant::now();
     let mut scheduler = Scheduler::new(plan.tests.iter().cloned(), config.slots);
     let mut stats = RunStats {
@@ -75,15 +135,30 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
     let (msg_tx, msg_rx) = crossbeam_channel::unbounded::<Msg>();
+    let _signals = SignalForwarder::start(msg_tx.clone())?;
+    let groups = RunningGroups((0..config.slots).map(|_| AtomicU32::new(0)).collect());
     let mut last_end = Duration::ZERO;
     let result = std::thread::scope(|scope| -> io::Result<()> {
         for _ in 0..config.slots {
             let job_rx = job_rx.clone();
             let msg_tx = msg_tx.clone();
-            scope.spawn(move || worker(job_rx, msg_tx, config, run_start));
+            let groups = &groups;
+            scope.spawn(move || worker(job_rx, msg_tx, config, run_start, groups));
         }
         drop(msg_tx);
-        let outcome = coordinate(&mut scheduler, &job_tx, &msg_rx, config, run_start, reporter, &mut stats, &mut last_end);
+        let mut coordinator = Coordinator {
+            scheduler: &mut scheduler,
+            jobs: &job_tx,
+            results: &msg_rx,
+            config,
+            run_start,
+            reporter,
+            stats: &mut stats,
+            last_end: &mut last_end,
+            groups: &groups,
+            kill_at: None,
+        };
+        let outcome = coordinator.coordinate();
         drop(job_tx);
         outcome
     });
@@ -94,7 +169,13 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
     Ok(stats)
 }
 
-fn worker(jobs: Receiver<Dispatch>, results: Sender<Msg>, config: &RunnerConfig, run_start: Instant) {
+fn worker(
+    jobs: Receiver<Dispatch>,
+    results: Sender<Msg>,
+    config: &RunnerConfig,
+    run_start: Instant,
+    groups: &RunningGroups,
+) {
     for job in jobs {
         let spec = AttemptSpec {
             attempt: job.attempt,
@@ -104,64 +185,127 @@ fn worker(jobs: Receiver<Dispatch>, results: Sender<Msg>, config: &RunnerConfig,
             leak_timeout: config.leak_timeout,
             grace_period: config.grace_period,
         };
-        let result = process::run_attempt(&job.test, &spec, run_start);
+        let group = &groups.0[job.slot];
+        let result = process::run_attempt(&job.test, &spec, run_start, |pid| {
+            group.store(pid, Ordering::Release)
+        });
         if results.send(Msg::Finished(job, result)).is_err() {
             return;
         }
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "the coordinator's state, passed once from one caller")]
-fn coordinate(
-    scheduler: &mut Scheduler,
-    jobs: &Sender<Dispatch>,
-    results: &Receiver<Msg>,
-    config: &RunnerConfig,
+/// The coordinating thread's state for one run.
+struct Coordinator<'a> {
+    scheduler: &'a mut Scheduler,
+    jobs: &'a Sender<Dispatch>,
+    results: &'a Receiver<Msg>,
+    config: &'a RunnerConfig,
     run_start: Instant,
-    reporter: &mut dyn Reporter,
-    stats: &mut RunStats,
-    last_end: &mut Duration,
-) -> io::Result<()> {
-    loop {
-        while let Some(dispatch) = scheduler.next() {
-            reporter.report(&Event::TestStarted {
-                test: dispatch.test.clone(),
-                slot: dispatch.slot,
-                attempt: dispatch.attempt,
-                at: run_start.elapsed(),
-            })?;
-            jobs.send(dispatch).expect("workers outlive the coordinator");
+    reporter: &'a mut dyn Reporter,
+    stats: &'a mut RunStats,
+    last_end: &'a mut Duration,
+    groups: &'a RunningGroups,
+    /// After a signal: when whatever still runs gets SIGKILL.
+    kill_at: Option<Instant>,
+}
+
+impl Coordinator<'_> {
+    fn coordinate(&mut self) -> io::Result<()> {
+        loop {
+            while let Some(dispatch) = self.scheduler.next_dispatch() {
+                self.reporter.report(&Event::TestStarted {
+                    test: dispatch.test.clone(),
+                    slot: dispatch.slot,
+                    attempt: dispatch.attempt,
+                    at: self.run_start.elapsed(),
+                })?;
+                self.jobs
+                    .send(dispatch)
+                    .expect("workers outlive the coordinator");
+            }
+            if self.scheduler.is_done() {
+                return Ok(());
+            }
+            let msg = match self.kill_at {
+                Some(at) => match self.results.recv_deadline(at) {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.groups.signal_all(unix::SIGKILL);
+                        self.kill_at = Some(Instant::now() + Duration::from_secs(1));
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                },
+                None => match self.results.recv() {
+                    Ok(msg) => msg,
+                    Err(_) => return Ok(()),
+                },
+            };
+            match msg {
+                Msg::Finished(dispatch, result) => self.finished(dispatch, result)?,
+                Msg::Signal(sig) => self.signalled(sig)?,
+            }
         }
-        if scheduler.is_done() {
+    }
+
+    fn signalled(&mut self, sig: i32) -> io::Result<()> {
+        if self.stats.signal.is_some() {
+            // A second signal: stop waiting for anything.
+            self.groups.signal_all(unix::SIGKILL);
             return Ok(());
         }
-        let Ok(Msg::Finished(dispatch, result)) = results.recv() else {
-            return Ok(());
-        };
+        self.stats.signal = Some(sig);
+        self.scheduler.cancel();
+        let forwarded = rustix::process::Signal::from_named_raw(sig).unwrap_or(unix::SIGTERM);
+        self.groups.signal_all(forwarded);
+        self.kill_at = Some(Instant::now() + self.config.grace_period);
+        self.reporter.report(&Event::RunCancelling {
+            reason: CancelReason::Signal(sig),
+            running: self.scheduler.running(),
+        })
+    }
+
+    fn finished(&mut self, dispatch: Dispatch, result: ExecutionResult) -> io::Result<()> {
+        let scheduler = &mut *self.scheduler;
+        let config = self.config;
         scheduler.finished(dispatch.slot);
-        let will_retry = !result.outcome.is_success() && dispatch.attempt < config.max_attempts && !scheduler.is_cancelled();
-        record(stats, &dispatch, &result, will_retry, last_end);
+        let will_retry = !result.outcome.is_success()
+            && dispatch.attempt < config.max_attempts
+            && !scheduler.is_cancelled();
+        record(self.stats, &dispatch, &result, will_retry, self.last_end);
         let failed_for_good = !result.outcome.is_success() && !will_retry;
         let test: TestRef = dispatch.test.clone();
-        reporter.report(&Event::TestFinished(Box::new(TestFinished {
-            test: test.clone(),
-            slot: dispatch.slot,
-            attempt: dispatch.attempt,
-            max_attempts: config.max_attempts,
-            result,
-            will_retry,
-        })))?;
+        self.reporter
+            .report(&Event::TestFinished(Box::new(TestFinished {
+                test: test.clone(),
+                slot: dispatch.slot,
+                attempt: dispatch.attempt,
+                max_attempts: config.max_attempts,
+                result,
+                will_retry,
+            })))?;
         if will_retry {
             scheduler.retry(test, dispatch.attempt + 1);
         } else if failed_for_good && config.fail_fast && !scheduler.is_cancelled() {
             scheduler.cancel();
-            reporter.report(&Event::RunCancelling { reason: CancelReason::TestFailure, running: scheduler.running() })?;
+            self.reporter.report(&Event::RunCancelling {
+                reason: CancelReason::TestFailure,
+                running: scheduler.running(),
+            })?;
         }
+        Ok(())
     }
 }
 
 /// Folds one finished attempt into the tally.
-fn record(stats: &mut RunStats, dispatch: &Dispatch, result: &ExecutionResult, will_retry: bool, last_end: &mut Duration) {
+fn record(
+    stats: &mut RunStats,
+    dispatch: &Dispatch,
+    result: &ExecutionResult,
+    will_retry: bool,
+    last_end: &mut Duration,
+) {
     stats.test_time += result.duration;
     stats.cpu += result.usage.cpu();
     stats.longest = stats.longest.max(result.duration);

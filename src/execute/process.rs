@@ -54,8 +54,15 @@ fn command(test: &TestInstance, spec: &AttemptSpec) -> Command {
     cmd
 }
 
-/// Runs one attempt to completion. `run_start` anchors the result's start time.
-pub fn run_attempt(test: &TestInstance, spec: &AttemptSpec, run_start: Instant) -> ExecutionResult {
+/// Runs one attempt to completion. `run_start` anchors the result's start time;
+/// `publish_group` learns the test's process group id when it starts and 0 once it is
+/// about to be reaped, so that signals can be forwarded to it meanwhile.
+pub fn run_attempt(
+    test: &TestInstance,
+    spec: &AttemptSpec,
+    run_start: Instant,
+    publish_group: impl Fn(u32),
+) -> ExecutionResult {
     let started = Instant::now();
     let start = started.saturating_duration_since(run_start);
     let mut child = match command(test, spec).spawn() {
@@ -69,11 +76,15 @@ pub fn run_attempt(test: &TestInstance, spec: &AttemptSpec, run_start: Instant) 
                 usage: ResourceUsage::default(),
                 stdout: Default::default(),
                 stderr: Default::default(),
-                error: Some(format!("failed to start {}: {e}", test.binary.path.display())),
+                error: Some(format!(
+                    "failed to start {}: {e}",
+                    test.binary.path.display()
+                )),
             };
         }
     };
     let pid = child.id();
+    publish_group(pid);
     let pidfd = unix::pidfd_open(pid);
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -98,9 +109,17 @@ pub fn run_attempt(test: &TestInstance, spec: &AttemptSpec, run_start: Instant) 
             None if pidfd.is_none() => Some(Duration::from_millis(10)),
             None => None,
         };
-        let pidfd_ref = if exited_at.is_none() { pidfd.as_ref().map(|f| f as _) } else { None };
+        let pidfd_ref = if exited_at.is_none() {
+            pidfd.as_ref().map(|f| f as _)
+        } else {
+            None
+        };
         let ready = match unix::poll_readable(
-            [stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref],
+            [
+                stdout.as_ref().map(|f| f as _),
+                stderr.as_ref().map(|f| f as _),
+                pidfd_ref,
+            ],
             timeout,
         ) {
             Ok(r) => r,
@@ -117,6 +136,7 @@ pub fn run_attempt(test: &TestInstance, spec: &AttemptSpec, run_start: Instant) 
         }
     }
     let ended = exited_at.unwrap_or_else(Instant::now);
+    publish_group(0);
     let (exit, usage) = match unix::reap(pid) {
         Ok(r) => r,
         Err(_) => (ExitStatus::Code(-1), ResourceUsage::default()),

@@ -10,7 +10,9 @@ use std::time::Duration;
 use anstyle::Style;
 
 use super::Reporter;
-use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, TestFinished};
+use super::events::{
+    CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, TestFinished,
+};
 use super::style::{Styles, sanitize};
 use crate::plan::TestInstance;
 
@@ -19,8 +21,8 @@ pub struct HumanReporter<W: Write> {
     out: W,
     styles: Styles,
     raw_controls: bool,
-    failures: Vec<Box<TestFinished>>,
-    flaky: Vec<Box<TestFinished>>,
+    failures: Vec<TestFinished>,
+    flaky: Vec<TestFinished>,
     cancel: Option<CancelReason>,
 }
 
@@ -30,7 +32,11 @@ impl<W: Write> HumanReporter<W> {
     pub fn new(out: W, colored: bool, terminal: bool) -> Self {
         HumanReporter {
             out,
-            styles: if colored { Styles::colored() } else { Styles::default() },
+            styles: if colored {
+                Styles::colored()
+            } else {
+                Styles::default()
+            },
             raw_controls: terminal,
             failures: Vec::new(),
             flaky: Vec::new(),
@@ -38,7 +44,14 @@ impl<W: Write> HumanReporter<W> {
         }
     }
 
-    fn status_line(&mut self, label: &str, style: Style, duration: Duration, test: &TestInstance, note: &str) -> io::Result<()> {
+    fn status_line(
+        &mut self,
+        label: &str,
+        style: Style,
+        duration: Duration,
+        test: &TestInstance,
+        note: &str,
+    ) -> io::Result<()> {
         let s = &self.styles;
         writeln!(
             self.out,
@@ -56,13 +69,25 @@ impl<W: Write> HumanReporter<W> {
         let test = &finished.test;
         let style = self.styles.fail;
         if let Some(error) = &r.error {
-            writeln!(self.out, "{style}--- ERROR: {:>13}{style:#} {} {}\n{error}", "", test.binary_id(), test.name)?;
+            writeln!(
+                self.out,
+                "{style}--- ERROR: {:>13}{style:#} {} {}\n{error}",
+                "",
+                test.binary_id(),
+                test.name
+            )?;
         }
         for (label, output) in [("STDOUT", &r.stdout), ("STDERR", &r.stderr)] {
             if output.is_empty() {
                 continue;
             }
-            writeln!(self.out, "{style}--- {label}: {:>13}{style:#} {} {} ---", "", test.binary_id(), test.name)?;
+            writeln!(
+                self.out,
+                "{style}--- {label}: {:>13}{style:#} {} {} ---",
+                "",
+                test.binary_id(),
+                test.name
+            )?;
             let text = sanitize(&output.bytes, self.raw_controls);
             self.out.write_all(text.as_bytes())?;
             if !text.ends_with('\n') {
@@ -74,15 +99,19 @@ impl<W: Write> HumanReporter<W> {
 
     fn finished(&mut self, f: &TestFinished) -> io::Result<()> {
         let (label, style) = label_for(&f.result, f.will_retry, f.attempt, &self.styles);
-        let note = if f.attempt > 1 || f.will_retry { format!(" (attempt {}/{})", f.attempt, f.max_attempts) } else { String::new() };
+        let note = if f.attempt > 1 || f.will_retry {
+            format!(" (attempt {}/{})", f.attempt, f.max_attempts)
+        } else {
+            String::new()
+        };
         self.status_line(&label, style, f.result.duration, &f.test, &note)?;
         if !f.result.outcome.is_success() {
             self.write_output(f)?;
             if !f.will_retry {
-                self.failures.push(Box::new(f.clone()));
+                self.failures.push(f.clone());
             }
         } else if f.attempt > 1 {
-            self.flaky.push(Box::new(f.clone()));
+            self.flaky.push(f.clone());
         }
         Ok(())
     }
@@ -91,7 +120,11 @@ impl<W: Write> HumanReporter<W> {
         let s = self.styles;
         writeln!(self.out, "------------")?;
         let ran = stats.finished;
-        let of_planned = if ran < stats.planned { format!("{ran}/{}", stats.planned) } else { ran.to_string() };
+        let of_planned = if ran < stats.planned {
+            format!("{ran}/{}", stats.planned)
+        } else {
+            ran.to_string()
+        };
         let mut parts = vec![format!("{}{}{:#} passed", s.count, stats.passed, s.count)];
         if stats.flaky > 0 {
             parts.push(format!("{} flaky", stats.flaky));
@@ -123,7 +156,11 @@ impl<W: Write> HumanReporter<W> {
                 Some(CancelReason::Signal(_)) => "the run was interrupted",
                 _ => "of a test failure (use --no-fail-fast to run them all)",
             };
-            writeln!(self.out, "{}{:>12}{:#} {}/{} tests were not run because {why}", s.warn, "warning:", s.warn, stats.not_run, stats.planned)?;
+            writeln!(
+                self.out,
+                "{}{:>12}{:#} {}/{} tests were not run because {why}",
+                s.warn, "warning:", s.warn, stats.not_run, stats.planned
+            )?;
         }
         writeln!(
             self.out,
@@ -138,12 +175,21 @@ impl<W: Write> HumanReporter<W> {
             stats.lower_bound().as_secs_f64(),
             stats.efficiency() * 100.0,
         )?;
-        writeln!(self.out, "tempo: {} passed, {} failed, {} skipped", stats.passed, stats.failed, stats.skipped)
+        writeln!(
+            self.out,
+            "tempo: {} passed, {} failed, {} skipped",
+            stats.passed, stats.failed, stats.skipped
+        )
     }
 }
 
 /// The status word for one attempt, nextest-style.
-fn label_for(result: &ExecutionResult, will_retry: bool, attempt: u32, s: &Styles) -> (String, Style) {
+fn label_for(
+    result: &ExecutionResult,
+    will_retry: bool,
+    attempt: u32,
+    s: &Styles,
+) -> (String, Style) {
     match result.outcome {
         Outcome::Pass if attempt > 1 => ("TRY PASS".into(), s.warn),
         Outcome::Pass => ("PASS".into(), s.pass),
@@ -186,14 +232,23 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 let s = self.styles.heading;
                 writeln!(
                     self.out,
-                    "{s}{:>12}{s:#} {} {} across {} {} ({} skipped) on {} slots",
+                    "{s}{:>12}{s:#} {} {} across {} {} ({} skipped) on {} {}",
                     "Starting",
                     info.test_count,
-                    if info.test_count == 1 { "test" } else { "tests" },
+                    if info.test_count == 1 {
+                        "test"
+                    } else {
+                        "tests"
+                    },
                     info.binary_count,
-                    if info.binary_count == 1 { "binary" } else { "binaries" },
+                    if info.binary_count == 1 {
+                        "binary"
+                    } else {
+                        "binaries"
+                    },
                     info.skipped,
                     info.slots,
+                    if info.slots == 1 { "slot" } else { "slots" },
                 )?;
             }
             Event::TestStarted { .. } => {}
@@ -208,7 +263,11 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     CancelReason::Signal(sig) => format!("tempo received {}", signal_name(*sig)),
                 };
                 let s = self.styles.warn;
-                writeln!(self.out, "{s}{:>12}{s:#} because {why}, {running} tests still running", "Cancelling")?;
+                writeln!(
+                    self.out,
+                    "{s}{:>12}{s:#} because {why}, {running} tests still running",
+                    "Cancelling"
+                )?;
             }
             Event::RunFinished(stats) => self.summary(stats)?,
         }

@@ -1,7 +1,10 @@
 //! Shared helpers for the end-to-end tests: run the real `cargo-tempo` binary against
 //! the fixture workspaces, each built once per test run in a target directory of its own.
 
-#![allow(dead_code, reason = "each test binary uses its own subset of these helpers")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own subset of these helpers"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +33,14 @@ pub fn tempo(manifest_dir: &Path) -> Command {
     cmd.arg("tempo");
     cmd.current_dir(manifest_dir);
     cmd.env("CARGO_TARGET_DIR", fixture_target_dir());
-    for var in ["TEMPO_TEST_THREADS", "NO_COLOR", "CLICOLOR_FORCE", "CARGO_TERM_COLOR", "RUST_BACKTRACE"] {
+    for var in [
+        "COLUMNS",
+        "TEMPO_TEST_THREADS",
+        "NO_COLOR",
+        "CLICOLOR_FORCE",
+        "CARGO_TERM_COLOR",
+        "RUST_BACKTRACE",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -81,26 +91,36 @@ struct ExpectedFile {
 
 /// The expected outcomes of a fixture workspace.
 pub fn expected(workspace: &Path) -> Vec<Expected> {
-    let text = std::fs::read_to_string(workspace.join("expected.toml")).expect("expected.toml exists");
-    toml::from_str::<ExpectedFile>(&text).expect("expected.toml parses").test
+    let text =
+        std::fs::read_to_string(workspace.join("expected.toml")).expect("expected.toml exists");
+    toml::from_str::<ExpectedFile>(&text)
+        .expect("expected.toml parses")
+        .test
 }
 
 /// Parses tempo's status lines (`        PASS [   0.004s] bin test`) into (binary id, name) → status word.
 pub fn statuses(stdout: &str) -> BTreeMap<(String, String), String> {
     let mut map = BTreeMap::new();
     for line in stdout.lines() {
-        let Some((status, rest)) = line.split_once(" [") else { continue };
-        let Some((_, rest)) = rest.split_once("s] ") else { continue };
+        let Some((status, rest)) = line.split_once(" [") else {
+            continue;
+        };
+        let Some((_, rest)) = rest.split_once("s] ") else {
+            continue;
+        };
         let status = status.trim();
         if status.is_empty() || status.contains(' ') && !status.starts_with("TRY") {
             continue;
         }
-        let Some((binary, name)) = rest.split_once(' ') else { continue };
+        let Some((binary, name)) = rest.split_once(' ') else {
+            continue;
+        };
         let name = name.split(" (").next().unwrap_or(name);
         if status == "Summary" {
             continue;
         }
-        map.entry((binary.to_owned(), name.to_owned())).or_insert_with(|| status.to_owned());
+        map.entry((binary.to_owned(), name.to_owned()))
+            .or_insert_with(|| status.to_owned());
     }
     map
 }
@@ -117,12 +137,24 @@ pub fn normalize(text: &str) -> String {
         let mut line = line.to_owned();
         // Status durations: `[   0.004s]`.
         while let Some(start) = line.find(" [") {
-            let Some(end) = line[start..].find("s]") else { break };
+            let Some(end) = line[start..].find("s]") else {
+                break;
+            };
             let inner = &line[start + 2..start + end];
             if inner.trim().parse::<f64>().is_err() {
                 break;
             }
             line.replace_range(start..start + end + 2, " [DURATION]");
+        }
+        // Panic messages name the thread's id: `thread 'x' (12345) panicked`.
+        if let Some(at) = line.find(") panicked at")
+            && let Some(open) = line[..at].rfind(" (")
+        {
+            line.replace_range(open..at + 1, " (TID)");
+        }
+        // libtest's own summary: `finished in 0.00s`.
+        if let Some(at) = line.find("; finished in ") {
+            line.replace_range(at.., "; finished in [TIME]");
         }
         if line.trim_start().starts_with("Timing ") {
             line = "      Timing [TIMING]".into();

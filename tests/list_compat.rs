@@ -1,0 +1,93 @@
+//! `cargo tempo list --message-format oneline` prints exactly what
+//! `cargo nextest list --message-format oneline` prints, filters included.
+//! cargo-nextest is installed on every machine tempo is developed and tested on.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// The name filters both tools accept: tempo directly, nextest after `--` (libtest's syntax).
+const FILTER_CASES: &[&[&str]] = &[
+    &[],
+    &["parse"],
+    &["parse", "tests::"],
+    &["--exact", "parse_one"],
+    &["--exact", "parse_one", "a::d"],
+    &["--skip", "parse"],
+    &["parse", "--skip", "unparse"],
+    &["--exact", "--skip", "unparse", "parse"],
+    &["--ignored"],
+    &["--include-ignored"],
+    &["--include-ignored", "slow"],
+    &["a::b"],
+];
+
+fn nextest_list(workspace: &Path, cargo_args: &[&str], filters: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["nextest", "list", "--message-format", "oneline"])
+        .args(cargo_args)
+        .current_dir(workspace)
+        .env("CARGO_TARGET_DIR", fixture_target_dir());
+    if !filters.is_empty() {
+        cmd.arg("--").args(filters);
+    }
+    let out = cmd.output().expect("cargo nextest runs");
+    assert!(
+        out.status.success(),
+        "cargo nextest list failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn tempo_list(workspace: &Path, cargo_args: &[&str], filters: &[&str]) -> String {
+    let out = run_expecting(
+        tempo(workspace)
+            .args(["list", "--message-format", "oneline"])
+            .args(cargo_args)
+            .args(filters),
+        0,
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn oneline_lists_match_nextest_on_the_fixture() {
+    build_fixture();
+    for filters in FILTER_CASES {
+        let ours = tempo_list(&fixture(), &[], filters);
+        let theirs = nextest_list(&fixture(), &[], filters);
+        assert!(
+            !ours.is_empty(),
+            "every case selects some tests: {filters:?}"
+        );
+        assert_eq!(ours, theirs, "lists differ for filters {filters:?}");
+    }
+}
+
+#[test]
+fn oneline_lists_match_nextest_with_cargo_options() {
+    build_fixture();
+    for cargo_args in [
+        &["-p", "beta-tool"][..],
+        &["--lib"],
+        &["--tests"],
+        &["--bins"],
+        &["--examples"],
+        &["--test", "arith"],
+    ] {
+        let ours = tempo_list(&fixture(), cargo_args, &[]);
+        let theirs = nextest_list(&fixture(), cargo_args, &[]);
+        assert!(
+            !ours.is_empty(),
+            "every case selects some tests: {cargo_args:?}"
+        );
+        assert_eq!(
+            ours, theirs,
+            "lists differ for cargo options {cargo_args:?}"
+        );
+    }
+}
