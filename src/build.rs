@@ -89,14 +89,9 @@ pub fn workspace(opts: &CargoOptions) -> Result<Workspace> {
     }
     let metadata = cmd.exec().map_err(|e| match e {
         cargo_metadata::Error::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
-            Error::CargoNotFound {
-                program: cargo_program().to_string_lossy().into_owned(),
-                source,
-            }
+            Error::CargoNotFound { program: cargo_program().to_string_lossy().into_owned(), source }
         }
-        cargo_metadata::Error::CargoMetadata { stderr } => {
-            Error::Metadata(stderr.trim().to_owned())
-        }
+        cargo_metadata::Error::CargoMetadata { stderr } => Error::Metadata(stderr.trim().to_owned()),
         other => Error::Metadata(other.to_string()),
     })?;
     Ok(workspace_from_metadata(metadata))
@@ -119,12 +114,7 @@ fn workspace_from_metadata(metadata: Metadata) -> Workspace {
                 license_file: p.license_file.map(|f| f.to_string()),
                 rust_version: p.rust_version.map(|v| v.to_string()),
                 readme: p.readme.map(|r| r.to_string()),
-                bin_targets: p
-                    .targets
-                    .iter()
-                    .filter(|t| t.is_bin())
-                    .map(|t| t.name.clone())
-                    .collect(),
+                bin_targets: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
                 has_build_script: p.targets.iter().any(|t| t.is_custom_build()),
             };
             (p.id, Arc::new(info))
@@ -182,12 +172,7 @@ impl TestBinary {
         self.package
             .bin_targets
             .iter()
-            .map(|name| {
-                (
-                    name.clone(),
-                    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)),
-                )
-            })
+            .map(|name| (name.clone(), profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))))
             .collect()
     }
 }
@@ -203,27 +188,17 @@ pub enum BuildEvent {
 ///
 /// Compiler diagnostics are rendered by cargo onto tempo's stderr, as cargo shows them.
 /// Returns once cargo has exited; a failed build is [`Error::BuildFailed`].
-pub fn build(
-    opts: &CargoOptions,
-    workspace: &Workspace,
-    mut on_event: impl FnMut(BuildEvent),
-) -> Result<()> {
+pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMut(BuildEvent)) -> Result<()> {
     let program = cargo_program();
     let mut cmd = Command::new(&program);
-    cmd.args([
-        "test",
-        "--no-run",
-        "--message-format",
-        "json-render-diagnostics",
-    ])
-    .args(&opts.args)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().map_err(|source| Error::CargoNotFound {
-        program: program.to_string_lossy().into_owned(),
-        source,
-    })?;
+    cmd.args(["test", "--no-run", "--message-format", "json-render-diagnostics"])
+        .args(&opts.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| Error::CargoNotFound { program: program.to_string_lossy().into_owned(), source })?;
     let stdout = child.stdout.take().expect("stdout is piped");
 
     let mut scripts: HashMap<PackageId, BuildScriptOutput> = HashMap::new();
@@ -256,14 +231,8 @@ pub fn build(
                 let Some(executable) = artifact.executable else {
                     continue;
                 };
-                let kind = TargetKind::from_cargo(
-                    &artifact
-                        .target
-                        .kind
-                        .iter()
-                        .map(|k| k.to_string())
-                        .collect::<Vec<_>>(),
-                );
+                let kind =
+                    TargetKind::from_cargo(&artifact.target.kind.iter().map(|k| k.to_string()).collect::<Vec<_>>());
                 if !artifact.profile.test {
                     continue;
                 }
@@ -294,9 +263,7 @@ pub fn build(
     }
     let status = child.wait().map_err(Error::BuildMessages)?;
     if !status.success() {
-        return Err(Error::BuildFailed {
-            status: status.to_string(),
-        });
+        return Err(Error::BuildFailed { status: status.to_string() });
     }
     Ok(())
 }

@@ -149,6 +149,18 @@ pub enum ColorArg {
     Never,
 }
 
+/// Where the configuration comes from.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Config")]
+pub struct ConfigArgs {
+    /// The config profile to use [default: `default`; env: TEMPO_PROFILE, then NEXTEST_PROFILE].
+    #[arg(short = 'P', long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Read this config file instead of `.config/tempo.toml` or `.config/nextest.toml`.
+    #[arg(long, value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+}
+
 /// Options shared by every subcommand that reports.
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Output")]
@@ -164,6 +176,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub cargo: CargoArgs,
     #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
     pub filter: FilterArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -173,9 +187,13 @@ pub struct RunArgs {
         long = "test-threads",
         value_name = "N",
         env = "TEMPO_TEST_THREADS",
+        allow_negative_numbers = true,
         help_heading = "Runner"
     )]
     pub test_threads: Option<ThreadsArg>,
+    /// Retry each failing test up to N times (overrides the profile's `retries`).
+    #[arg(long, value_name = "N", env = "TEMPO_RETRIES", help_heading = "Runner")]
+    pub retries: Option<u32>,
     /// Keep starting tests after a failure.
     #[arg(long, overrides_with = "fail_fast", help_heading = "Runner")]
     pub no_fail_fast: bool,
@@ -195,6 +213,8 @@ pub struct RunArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
     #[command(flatten)]
@@ -236,9 +256,7 @@ impl std::str::FromStr for ThreadsArg {
             Ok(0) => Err("the thread count must not be 0".into()),
             Ok(n) if n > 0 => Ok(ThreadsArg::Count(n as usize)),
             Ok(n) => Ok(ThreadsArg::Offset(n)),
-            Err(_) => Err(format!(
-                "expected a number of threads or `num-cpus`, found `{s}`"
-            )),
+            Err(_) => Err(format!("expected a number of threads or `num-cpus`, found `{s}`")),
         }
     }
 }
@@ -254,19 +272,17 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() {
-                exit_code::USAGE
-            } else {
-                exit_code::OK
-            };
+            return if err.use_stderr() { exit_code::USAGE } else { exit_code::OK };
         }
     };
     let CargoCli::Tempo(tempo) = cli;
+    let is_list = matches!(tempo.command, Command::List(_));
     match crate::options::dispatch(tempo.command) {
         Ok(code) => code,
         Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            // The reader went away (`cargo tempo list | head`): stop quietly, as ripgrep does.
-            exit_code::OK
+            // The reader went away (`cargo tempo list | head`): stop quietly, as ripgrep
+            // does. A run whose report was cut short has not shown that its tests passed.
+            if is_list { exit_code::OK } else { exit_code::WRITE_OUTPUT_ERROR }
         }
         Err(err) => {
             let _ = std::io::stdout().flush();

@@ -59,32 +59,25 @@ fn run_list(binary: &TestBinary, env: &BinaryEnv, ignored: bool) -> Result<Vec<S
     if ignored {
         cmd.arg("--ignored");
     }
-    cmd.current_dir(binary.package.root())
-        .envs(env.vars.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
+    cmd.current_dir(binary.package.root()).envs(env.vars.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
     let fail = |reason: String, stderr: &[u8]| Error::ListFailed {
         binary_id: binary.id.to_string(),
         path: binary.path.clone(),
         reason,
         stderr: String::from_utf8_lossy(stderr).trim_end().to_owned(),
     };
-    let out = cmd
-        .output()
-        .map_err(|e| fail(format!("could not start it: {e}"), &[]))?;
+    let out = cmd.output().map_err(|e| fail(format!("could not start it: {e}"), &[]))?;
     if !out.status.success() {
         return Err(fail(format!("it exited with {}", out.status), &out.stderr));
     }
-    let stdout = std::str::from_utf8(&out.stdout)
-        .map_err(|_| fail("its list is not valid UTF-8".into(), &out.stderr))?;
+    let stdout =
+        std::str::from_utf8(&out.stdout).map_err(|_| fail("its list is not valid UTF-8".into(), &out.stderr))?;
     parse_terse(stdout).map_err(|reason| fail(reason, &out.stderr))
 }
 
 /// Lists one binary's tests.
 pub fn list_binary(binary: Arc<TestBinary>, env: Arc<BinaryEnv>) -> Result<ListedBinary> {
-    let (all, ignored) = rayon::join(
-        || run_list(&binary, &env, false),
-        || run_list(&binary, &env, true),
-    );
+    let (all, ignored) = rayon::join(|| run_list(&binary, &env, false), || run_list(&binary, &env, true));
     let ignored: HashSet<String> = ignored?.into_iter().collect();
     let mut tests: Vec<TestCase> = all?
         .into_iter()
@@ -97,12 +90,9 @@ pub fn list_binary(binary: Arc<TestBinary>, env: Arc<BinaryEnv>) -> Result<Liste
     Ok(ListedBinary { binary, env, tests })
 }
 
-/// Lists many binaries at once; the first failure (in binary order) is the error.
+/// Lists many binaries at once; if several fail, one of their errors is returned.
 pub fn list_all(binaries: Vec<(Arc<TestBinary>, Arc<BinaryEnv>)>) -> Result<Vec<ListedBinary>> {
-    binaries
-        .into_par_iter()
-        .map(|(b, e)| list_binary(b, e))
-        .collect()
+    binaries.into_par_iter().map(|(b, e)| list_binary(b, e)).collect()
 }
 
 #[cfg(test)]

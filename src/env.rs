@@ -29,11 +29,8 @@ pub struct RunEnv {
 }
 
 /// The name of the platform's dynamic-library search path variable.
-pub const DYLIB_PATH_VAR: &str = if cfg!(target_os = "macos") {
-    "DYLD_FALLBACK_LIBRARY_PATH"
-} else {
-    "LD_LIBRARY_PATH"
-};
+pub const DYLIB_PATH_VAR: &str =
+    if cfg!(target_os = "macos") { "DYLD_FALLBACK_LIBRARY_PATH" } else { "LD_LIBRARY_PATH" };
 
 /// The sysroot's library directory, for tests built with `-C prefer-dynamic`; asked of rustc once.
 fn sysroot_lib() -> Option<&'static Path> {
@@ -41,14 +38,9 @@ fn sysroot_lib() -> Option<&'static Path> {
     SYSROOT
         .get_or_init(|| {
             let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-            let out = std::process::Command::new(rustc)
-                .args(["--print", "sysroot"])
-                .output()
-                .ok()?;
+            let out = std::process::Command::new(rustc).args(["--print", "sysroot"]).output().ok()?;
             let root = String::from_utf8(out.stdout).ok()?;
-            out.status
-                .success()
-                .then(|| PathBuf::from(root.trim()).join("lib"))
+            out.status.success().then(|| PathBuf::from(root.trim()).join("lib"))
         })
         .as_deref()
 }
@@ -71,10 +63,7 @@ impl BinaryEnv {
         set("CARGO_MANIFEST_DIR", pkg.root().as_os_str());
         set("CARGO_MANIFEST_PATH", pkg.manifest_path.as_os_str());
         set("CARGO_PKG_NAME", pkg.name.as_ref());
-        set(
-            "CARGO_CRATE_NAME",
-            binary.target_name.replace('-', "_").as_ref(),
-        );
+        set("CARGO_CRATE_NAME", binary.target_name.replace('-', "_").as_ref());
         let v = &pkg.version;
         set("CARGO_PKG_VERSION", v.to_string().as_ref());
         set("CARGO_PKG_VERSION_MAJOR", v.major.to_string().as_ref());
@@ -152,21 +141,11 @@ pub fn per_test_vars(name: &str, attempt: u32, slot: usize) -> [(&'static str, S
 pub fn new_run_id() -> String {
     let mut bytes = [0u8; 16];
     if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }

@@ -17,8 +17,13 @@ pub mod exit_code {
     pub const NO_TESTS_RUN: i32 = 4;
     /// A filter expression could not be parsed (nextest: `INVALID_FILTERSET`).
     pub const INVALID_FILTER: i32 = 94;
-    /// The configuration, the environment or tempo's own set-up is broken (nextest: `SETUP_ERROR`).
+    /// The environment or tempo's own set-up is broken: cargo is missing, the manifest
+    /// does not exist (nextest: `SETUP_ERROR`).
     pub const SETUP_ERROR: i32 = 96;
+    /// The config file is broken, or names a profile that does not exist. nextest reports
+    /// these as setup errors too; tempo keeps them apart so that CI can tell them from a
+    /// broken machine.
+    pub const CONFIG_ERROR: i32 = 97;
     /// At least one test failed, timed out or crashed (nextest: `TEST_RUN_FAILED`).
     pub const TEST_RUN_FAILED: i32 = 100;
     /// Cargo failed to build the test binaries (nextest: `BUILD_FAILED`).
@@ -46,9 +51,7 @@ pub enum Error {
     },
 
     /// The manifest path given on the command line does not exist.
-    #[error(
-        "failed to find the manifest `{0}`: no such file; pass the path of a Cargo.toml with --manifest-path"
-    )]
+    #[error("failed to find the manifest `{0}`: no such file; pass the path of a Cargo.toml with --manifest-path")]
     ManifestNotFound(PathBuf),
 
     /// `cargo metadata` failed.
@@ -56,9 +59,7 @@ pub enum Error {
     Metadata(String),
 
     /// `cargo test --no-run` failed.
-    #[error(
-        "failed to build the test binaries (cargo exited with {status}); see cargo's messages above"
-    )]
+    #[error("failed to build the test binaries (cargo exited with {status}); see cargo's messages above")]
     BuildFailed {
         /// Cargo's exit status, as text.
         status: String,
@@ -81,22 +82,13 @@ pub enum Error {
         stderr: String,
     },
 
-    /// A test process could not be spawned.
-    #[error("failed to start test binary {path}: {source}")]
-    Spawn {
-        /// The binary tempo tried to run.
-        path: PathBuf,
-        /// Why spawning failed.
-        source: std::io::Error,
-    },
-
     /// Writing tempo's output failed.
     #[error("failed to write output: {0}")]
     Output(#[source] std::io::Error),
 
-    /// The command line was valid for clap but makes no sense as a whole.
-    #[error("{0}")]
-    Usage(String),
+    /// The config file is broken or names something that does not exist.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl Error {
@@ -106,12 +98,10 @@ impl Error {
             Error::BuildFailed { .. } => exit_code::BUILD_FAILED,
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
-            Error::Usage(_) => exit_code::USAGE,
-            Error::CargoNotFound { .. }
-            | Error::ManifestNotFound(_)
-            | Error::Metadata(_)
-            | Error::BuildMessages(_)
-            | Error::Spawn { .. } => exit_code::SETUP_ERROR,
+            Error::Config(_) => exit_code::CONFIG_ERROR,
+            Error::CargoNotFound { .. } | Error::ManifestNotFound(_) | Error::Metadata(_) | Error::BuildMessages(_) => {
+                exit_code::SETUP_ERROR
+            }
         }
     }
 }

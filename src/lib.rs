@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod config;
 pub mod discover;
 pub mod env;
 pub mod error;

@@ -6,9 +6,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::cli::{
-    CargoArgs, ColorArg, Command, FilterArgs, ListArgs, ListFormatArg, RunArgs, ThreadsArg,
-};
+use crate::cli::{CargoArgs, ColorArg, Command, ConfigArgs, FilterArgs, ListArgs, ListFormatArg, RunArgs, ThreadsArg};
 use crate::error::Result;
 
 /// How `cargo test --no-run` is invoked.
@@ -79,11 +77,7 @@ impl CargoOptions {
             args.push("--manifest-path".into());
             args.push(path.into());
         }
-        CargoOptions {
-            args,
-            manifest_path: a.manifest_path,
-            target_dir: a.target_dir,
-        }
+        CargoOptions { args, manifest_path: a.manifest_path, target_dir: a.target_dir }
     }
 }
 
@@ -121,26 +115,16 @@ impl NameFilter {
         } else {
             RunIgnored::Default
         };
-        NameFilter {
-            patterns: a.filters,
-            exact: a.exact,
-            skip: a.skip,
-            run_ignored,
-        }
+        NameFilter { patterns: a.filters, exact: a.exact, skip: a.skip, run_ignored }
     }
 
     fn matches_pattern(&self, pattern: &str, name: &str) -> bool {
-        if self.exact {
-            name == pattern
-        } else {
-            name.contains(pattern)
-        }
+        if self.exact { name == pattern } else { name.contains(pattern) }
     }
 
     /// Whether the test `name` is selected by its name alone (ignoring the ignored flag).
     pub fn matches_name(&self, name: &str) -> bool {
-        let included =
-            self.patterns.is_empty() || self.patterns.iter().any(|p| self.matches_pattern(p, name));
+        let included = self.patterns.is_empty() || self.patterns.iter().any(|p| self.matches_pattern(p, name));
         included && !self.skip.iter().any(|p| self.matches_pattern(p, name))
     }
 
@@ -176,17 +160,41 @@ impl From<ColorArg> for Color {
     }
 }
 
-/// Everything `cargo tempo run` needs.
+/// Which config file and profile to use.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOptions {
+    /// The profile: the command line, else `TEMPO_PROFILE`, else `NEXTEST_PROFILE`, else `default`.
+    pub profile: String,
+    /// An explicit config file.
+    pub config_file: Option<PathBuf>,
+}
+
+impl ConfigOptions {
+    fn from_args(a: ConfigArgs) -> ConfigOptions {
+        let profile = a
+            .profile
+            .or_else(|| std::env::var("TEMPO_PROFILE").ok().filter(|s| !s.is_empty()))
+            .or_else(|| std::env::var("NEXTEST_PROFILE").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "default".into());
+        ConfigOptions { profile, config_file: a.config_file }
+    }
+}
+
+/// Everything `cargo tempo run` needs. Options left `None` fall back to the profile.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// How to build.
     pub cargo: CargoOptions,
+    /// Config file and profile.
+    pub config: ConfigOptions,
     /// Which tests.
     pub filter: NameFilter,
     /// How many tests at once.
-    pub test_threads: usize,
+    pub test_threads: Option<ThreadsArg>,
+    /// How many times to retry a failing test.
+    pub retries: Option<u32>,
     /// Stop starting tests after the first failure.
-    pub fail_fast: bool,
+    pub fail_fast: Option<bool>,
     /// Capture output (false: one test at a time, output passed through).
     pub capture: bool,
     /// Build only.
@@ -209,6 +217,8 @@ pub enum ListFormat {
 pub struct ListOptions {
     /// How to build.
     pub cargo: CargoOptions,
+    /// Config file and profile.
+    pub config: ConfigOptions,
     /// Which tests.
     pub filter: NameFilter,
     /// Output format.
@@ -233,18 +243,21 @@ pub fn resolve_threads(arg: ThreadsArg, cores: usize) -> usize {
 
 impl RunOptions {
     fn from_args(a: RunArgs) -> RunOptions {
-        let cores = available_cores();
         let capture = !a.no_capture;
-        let test_threads = if capture {
-            a.test_threads.map_or(cores, |t| resolve_threads(t, cores))
+        let fail_fast = if a.no_fail_fast {
+            Some(false)
+        } else if a.fail_fast {
+            Some(true)
         } else {
-            1
+            None
         };
         RunOptions {
             cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
             filter: NameFilter::from_args(a.filter),
-            test_threads,
-            fail_fast: !a.no_fail_fast,
+            test_threads: a.test_threads,
+            retries: a.retries,
+            fail_fast,
             capture,
             no_run: a.no_run,
             color: a.output.color.into(),
@@ -256,6 +269,7 @@ impl ListOptions {
     fn from_args(a: ListArgs) -> ListOptions {
         ListOptions {
             cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
             filter: NameFilter::from_args(a.filter),
             format: match a.message_format {
                 ListFormatArg::Human => ListFormat::Human,

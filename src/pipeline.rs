@@ -8,11 +8,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::build::{self, BuildEvent, TestBinary, Workspace};
+use crate::config::{Config, FlakyResult, Profile, RetryPolicy};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
 use crate::error::{Error, Result, exit_code};
 use crate::execute::{self, RunnerConfig};
-use crate::options::{CargoOptions, Color, ListOptions, NameFilter, RunOptions, available_cores};
+use crate::options::{
+    CargoOptions, Color, ConfigOptions, ListOptions, NameFilter, RunOptions, available_cores, resolve_threads,
+};
 use crate::plan::TestPlan;
 use crate::report::events::RunInfo;
 use crate::report::human::HumanReporter;
@@ -26,26 +29,27 @@ struct Prepared {
     plan: TestPlan,
 }
 
-fn build_binaries(cargo: &CargoOptions) -> Result<(Workspace, Vec<Arc<TestBinary>>)> {
+/// Reads the workspace and its config (so that a config error stops tempo before
+/// anything is built), then builds the test binaries.
+fn build_binaries(cargo: &CargoOptions, config: &ConfigOptions) -> Result<(Workspace, Profile, Vec<Arc<TestBinary>>)> {
     env::warm_up();
     let workspace = build::workspace(cargo)?;
+    let profile = Config::load(&workspace.root, config.config_file.as_deref())?.profile(&config.profile)?;
     let mut binaries = Vec::new();
     build::build(cargo, &workspace, |event| match event {
         BuildEvent::Binary(binary) => binaries.push(binary),
     })?;
-    Ok((workspace, binaries))
+    Ok((workspace, profile, binaries))
 }
 
 fn prepare(
     workspace: Workspace,
+    profile: &Profile,
     binaries: Vec<Arc<TestBinary>>,
     filter: &NameFilter,
 ) -> Result<Prepared> {
-    let run_env = RunEnv {
-        run_id: env::new_run_id(),
-        profile: "default".into(),
-        workspace_root: workspace.root.clone(),
-    };
+    let run_env =
+        RunEnv { run_id: env::new_run_id(), profile: profile.name.clone(), workspace_root: workspace.root.clone() };
     let with_env = binaries
         .into_iter()
         .map(|b| {
@@ -55,55 +59,60 @@ fn prepare(
         .collect();
     let listed: Vec<ListedBinary> = discover::list_all(with_env)?;
     let plan = TestPlan::new(listed, filter);
-    Ok(Prepared {
-        workspace,
-        run_env,
-        plan,
-    })
+    Ok(Prepared { workspace, run_env, plan })
 }
 
-fn use_color(color: Color, terminal: bool) -> bool {
-    match color_choice(color) {
-        anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi => true,
-        anstream::ColorChoice::Never => false,
-        anstream::ColorChoice::Auto => {
-            terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                || std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0")
-        }
-    }
+fn use_color(color: Color, stream: &impl anstream::stream::RawStream) -> bool {
+    // anstream decides `auto` from the terminal, NO_COLOR, CLICOLOR and CLICOLOR_FORCE.
+    let choice = match color_choice(color) {
+        anstream::ColorChoice::Auto => anstream::AutoStream::choice(stream),
+        explicit => explicit,
+    };
+    !matches!(choice, anstream::ColorChoice::Never)
 }
 
 /// `cargo tempo list`.
 pub fn list(opts: ListOptions) -> Result<i32> {
-    let (workspace, binaries) = build_binaries(&opts.cargo)?;
-    let prepared = prepare(workspace, binaries, &opts.filter)?;
+    let (workspace, profile, binaries) = build_binaries(&opts.cargo, &opts.config)?;
+    let prepared = prepare(workspace, &profile, binaries, &opts.filter)?;
     let stdout = std::io::stdout();
-    let colored = use_color(opts.color, stdout.is_terminal());
-    let styles = if colored {
-        Styles::colored()
-    } else {
-        Styles::default()
-    };
+    let colored = use_color(opts.color, &stdout);
+    let styles = if colored { Styles::colored() } else { Styles::default() };
     write_list(&mut stdout.lock(), &prepared.plan, opts.format, &styles).map_err(Error::Output)?;
     Ok(exit_code::OK)
 }
 
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
-    let (workspace, binaries) = build_binaries(&opts.cargo)?;
+    let (workspace, profile, binaries) = build_binaries(&opts.cargo, &opts.config)?;
     if opts.no_run {
         return Ok(exit_code::OK);
     }
-    let prepared = prepare(workspace, binaries, &opts.filter)?;
+    let prepared = prepare(workspace, &profile, binaries, &opts.filter)?;
     let _ = &prepared.workspace;
     if prepared.plan.tests.is_empty() {
-        eprintln!(
-            "error: no tests to run: the filters matched none of the {} tests found",
-            prepared.plan.skipped
-        );
+        eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
         return Ok(exit_code::NO_TESTS_RUN);
     }
     let cores = available_cores();
+    // The command line beats the environment (folded in by clap), which beats the profile.
+    let slots = if !opts.capture {
+        1
+    } else {
+        match opts.test_threads {
+            Some(t) => resolve_threads(t, cores),
+            None => profile.test_threads.resolve(cores),
+        }
+    };
+    let retries = match opts.retries {
+        Some(count) => RetryPolicy { count, ..profile.retries.clone() },
+        None => profile.retries.clone(),
+    };
+    let max_fail = match opts.fail_fast {
+        Some(true) => Some(1),
+        Some(false) => None,
+        None => profile.fail_fast.max_fail,
+    };
     let info = RunInfo {
         run_id: prepared.run_env.run_id.clone(),
         profile: prepared.run_env.profile.clone(),
@@ -111,20 +120,23 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         test_count: prepared.plan.tests.len(),
         skipped: prepared.plan.skipped,
         binary_count: prepared.plan.binary_count,
-        slots: opts.test_threads,
+        slots,
         cores,
     };
     let config = RunnerConfig {
-        slots: opts.test_threads,
-        fail_fast: opts.fail_fast,
+        slots,
+        max_fail,
         capture: opts.capture,
+        leak_timeout: profile.leak_timeout,
+        grace_period: profile.slow_timeout.grace_period,
+        retries,
+        flaky_fails: profile.flaky_result == FlakyResult::Fail,
         ..RunnerConfig::default()
     };
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
-    let colored = use_color(opts.color, terminal);
-    let mut reporter =
-        HumanReporter::new(std::io::LineWriter::new(stdout.lock()), colored, terminal);
+    let colored = use_color(opts.color, &stdout);
+    let mut reporter = HumanReporter::new(std::io::LineWriter::new(stdout.lock()), colored, terminal);
     let stats = execute::run(prepared.plan, info, &config, &mut reporter).map_err(Error::Output)?;
     std::io::stdout().flush().map_err(Error::Output)?;
     Ok(match stats.signal {

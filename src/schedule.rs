@@ -47,11 +47,7 @@ impl Scheduler {
         let (test, attempt) = self.pending.pop_front()?;
         self.slot_busy[slot] = true;
         self.running += 1;
-        Some(Dispatch {
-            test,
-            attempt,
-            slot,
-        })
+        Some(Dispatch { test, attempt, slot })
     }
 
     /// Frees the slot of a finished attempt.
@@ -83,10 +79,7 @@ impl Scheduler {
 
     /// Tests that were never started.
     pub fn not_started(&self) -> usize {
-        self.pending
-            .iter()
-            .filter(|(_, attempt)| *attempt == 1)
-            .count()
+        self.pending.iter().filter(|(_, attempt)| *attempt == 1).count()
     }
 
     /// Whether nothing runs and nothing more will start.

@@ -116,53 +116,25 @@ mod tests {
 
     #[test]
     fn binary_ids_follow_nextest() {
-        assert_eq!(
-            BinaryId::new("beta-tool", TargetKind::Lib, "beta_tool").as_str(),
-            "beta-tool"
-        );
-        assert_eq!(
-            BinaryId::new("alpha", TargetKind::Test, "more").as_str(),
-            "alpha::more"
-        );
-        assert_eq!(
-            BinaryId::new("beta-tool", TargetKind::Bin, "beta-cli").as_str(),
-            "beta-tool::bin/beta-cli"
-        );
-        assert_eq!(
-            BinaryId::new("a", TargetKind::Example, "ex").as_str(),
-            "a::example/ex"
-        );
-        assert_eq!(
-            BinaryId::new("a", TargetKind::Bench, "b").as_str(),
-            "a::bench/b"
-        );
+        assert_eq!(BinaryId::new("beta-tool", TargetKind::Lib, "beta_tool").as_str(), "beta-tool");
+        assert_eq!(BinaryId::new("alpha", TargetKind::Test, "more").as_str(), "alpha::more");
+        assert_eq!(BinaryId::new("beta-tool", TargetKind::Bin, "beta-cli").as_str(), "beta-tool::bin/beta-cli");
+        assert_eq!(BinaryId::new("a", TargetKind::Example, "ex").as_str(), "a::example/ex");
+        assert_eq!(BinaryId::new("a", TargetKind::Bench, "b").as_str(), "a::bench/b");
     }
 
     #[test]
     fn binaries_sort_in_nextest_order() {
-        let mut ids: Vec<BinaryId> = [
-            "beta-tool::example/demo",
-            "beta-tool::bin/beta-tool",
-            "beta-tool::cli",
-            "beta-tool",
-            "alpha::z",
-            "alpha",
-        ]
-        .iter()
-        .map(|s| BinaryId::from_raw(s))
-        .collect();
+        let mut ids: Vec<BinaryId> =
+            ["beta-tool::example/demo", "beta-tool::bin/beta-tool", "beta-tool::cli", "beta-tool", "alpha::z", "alpha"]
+                .iter()
+                .map(|s| BinaryId::from_raw(s))
+                .collect();
         ids.sort();
         let sorted: Vec<&str> = ids.iter().map(BinaryId::as_str).collect();
         assert_eq!(
             sorted,
-            [
-                "alpha",
-                "alpha::z",
-                "beta-tool",
-                "beta-tool::cli",
-                "beta-tool::bin/beta-tool",
-                "beta-tool::example/demo"
-            ]
+            ["alpha", "alpha::z", "beta-tool", "beta-tool::cli", "beta-tool::bin/beta-tool", "beta-tool::example/demo"]
         );
     }
 

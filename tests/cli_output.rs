@@ -24,16 +24,7 @@ fn list_help() {
 fn run_report_with_a_failure() {
     build_fixture();
     let out = run_expecting(
-        tempo(&fixture()).args([
-            "run",
-            "-j",
-            "1",
-            "--no-fail-fast",
-            "--exact",
-            "parse_one",
-            "parse_broken",
-            "a::d",
-        ]),
+        tempo(&fixture()).args(["run", "-j", "1", "--no-fail-fast", "--exact", "parse_one", "parse_broken", "a::d"]),
         100,
     );
     insta::assert_snapshot!(normalize(&stdout_of(&out)));
@@ -42,19 +33,13 @@ fn run_report_with_a_failure() {
 #[test]
 fn list_human() {
     build_fixture();
-    let out = run_expecting(
-        tempo(&fixture()).args(["list", "-p", "gamma", "--include-ignored"]),
-        0,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["list", "-p", "gamma", "--include-ignored"]), 0);
     insta::assert_snapshot!(stdout_of(&out));
 }
 
 #[test]
 fn a_missing_manifest_is_a_setup_error() {
-    let out = run_expecting(
-        tempo(&repo_root()).args(["run", "--manifest-path", "no/such/Cargo.toml"]),
-        96,
-    );
+    let out = run_expecting(tempo(&repo_root()).args(["run", "--manifest-path", "no/such/Cargo.toml"]), 96);
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
 }
 
@@ -62,23 +47,12 @@ fn a_missing_manifest_is_a_setup_error() {
 fn an_unknown_flag_is_a_usage_error() {
     let out = run_expecting(tempo(&repo_root()).args(["run", "--no-such-flag"]), 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("unexpected argument '--no-such-flag'"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("unexpected argument '--no-such-flag'"), "{stderr}");
 }
 
 #[test]
 fn cargo_missing_from_path_is_a_setup_error() {
-    let out = run_expecting(
-        tempo(&fixture())
-            .args(["run"])
-            .env("CARGO", "/no/such/cargo"),
-        96,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["run"]).env("CARGO", "/no/such/cargo"), 96);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("failed to run `/no/such/cargo`") && stderr.contains("is cargo installed"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("failed to run `/no/such/cargo`") && stderr.contains("is cargo installed"), "{stderr}");
 }

@@ -22,10 +22,7 @@ fn expected_statuses(ignored_run: bool) -> BTreeMap<(String, String), String> {
             let outcome = match (ignored_run, e.outcome.as_str()) {
                 (false, "ignored") | (true, "pass" | "fail") => return None,
                 (false, o) => o.to_owned(),
-                (true, _) => e
-                    .ignored_outcome
-                    .clone()
-                    .expect("ignored tests have an ignored-outcome"),
+                (true, _) => e.ignored_outcome.clone().expect("ignored tests have an ignored-outcome"),
             };
             Some(((e.binary_id, e.name), outcome_word(&outcome).to_owned()))
         })
@@ -44,19 +41,13 @@ fn every_test_gets_its_expected_outcome() {
     let passed = want.values().filter(|s| *s == "PASS").count();
     let failed = want.values().filter(|s| *s == "FAIL").count();
     let skipped = all.len() - want.len();
-    assert_eq!(
-        last_line(&stdout),
-        format!("tempo: {passed} passed, {failed} failed, {skipped} skipped")
-    );
+    assert_eq!(last_line(&stdout), format!("tempo: {passed} passed, {failed} failed, {skipped} skipped"));
 }
 
 #[test]
 fn ignored_tests_run_with_ignored() {
     build_fixture();
-    let out = run_expecting(
-        tempo(&fixture()).args(["run", "--no-fail-fast", "--ignored"]),
-        100,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["run", "--no-fail-fast", "--ignored"]), 100);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let want = expected_statuses(true);
     assert!(!want.is_empty());
@@ -66,10 +57,7 @@ fn ignored_tests_run_with_ignored() {
 #[test]
 fn include_ignored_runs_everything() {
     build_fixture();
-    let out = run_expecting(
-        tempo(&fixture()).args(["run", "--no-fail-fast", "--include-ignored", "-j", "4"]),
-        100,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["run", "--no-fail-fast", "--include-ignored", "-j", "4"]), 100);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let mut want = expected_statuses(false);
     want.extend(expected_statuses(true));
@@ -80,15 +68,9 @@ fn include_ignored_runs_everything() {
 #[test]
 fn name_filters_select_by_substring_and_skip() {
     build_fixture();
-    let out = run_expecting(
-        tempo(&fixture()).args(["run", "parse", "--skip", "broken", "--skip", "unparse"]),
-        0,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["run", "parse", "--skip", "broken", "--skip", "unparse"]), 0);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let got: Vec<String> = statuses(&stdout)
-        .into_keys()
-        .map(|(b, n)| format!("{b} {n}"))
-        .collect();
+    let got: Vec<String> = statuses(&stdout).into_keys().map(|(b, n)| format!("{b} {n}")).collect();
     assert_eq!(
         got,
         [
@@ -99,24 +81,15 @@ fn name_filters_select_by_substring_and_skip() {
         ]
     );
     let total = expected(&fixture()).len();
-    assert_eq!(
-        last_line(&stdout),
-        format!("tempo: 4 passed, 0 failed, {} skipped", total - 4)
-    );
+    assert_eq!(last_line(&stdout), format!("tempo: 4 passed, 0 failed, {} skipped", total - 4));
 }
 
 #[test]
 fn exact_filters_match_whole_names() {
     build_fixture();
-    let out = run_expecting(
-        tempo(&fixture()).args(["run", "--exact", "parse_one", "a::d"]),
-        0,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["run", "--exact", "parse_one", "a::d"]), 0);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let got: Vec<String> = statuses(&stdout)
-        .into_keys()
-        .map(|(b, n)| format!("{b} {n}"))
-        .collect();
+    let got: Vec<String> = statuses(&stdout).into_keys().map(|(b, n)| format!("{b} {n}")).collect();
     assert_eq!(got, ["alpha a::d", "alpha::parsing parse_one"]);
 }
 
@@ -128,55 +101,28 @@ fn fail_fast_stops_starting_tests_after_a_failure() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let got = statuses(&stdout);
     assert_eq!(got.values().filter(|s| *s == "FAIL").count(), 1, "{stdout}");
-    assert!(
-        !got.keys().any(|(b, _)| b.starts_with("gamma")),
-        "gamma's tests must not start:\n{stdout}"
-    );
-    assert!(
-        stdout.contains("tests were not run because of a test failure"),
-        "{stdout}"
-    );
+    assert!(!got.keys().any(|(b, _)| b.starts_with("gamma")), "gamma's tests must not start:\n{stdout}");
+    assert!(stdout.contains("tests were not run because of a test failure"), "{stdout}");
 }
 
 #[test]
 fn no_capture_passes_output_through() {
     build_fixture();
-    let out = run_expecting(
-        tempo(&fixture()).args(["run", "--no-capture", "--exact", "parse_broken"]),
-        100,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["run", "--no-capture", "--exact", "parse_broken"]), 100);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stdout.contains("parse_broken: stdout before failing"),
-        "{stdout}"
-    );
-    assert!(
-        stderr.contains("parse_broken: stderr before failing"),
-        "{stderr}"
-    );
-    assert!(
-        !stdout.contains("--- STDOUT:"),
-        "output is not captured:\n{stdout}"
-    );
+    assert!(stdout.contains("parse_broken: stdout before failing"), "{stdout}");
+    assert!(stderr.contains("parse_broken: stderr before failing"), "{stderr}");
+    assert!(!stdout.contains("--- STDOUT:"), "output is not captured:\n{stdout}");
 }
 
 #[test]
 fn failed_tests_show_their_captured_output() {
     build_fixture();
-    let out = run_expecting(
-        tempo(&fixture()).args(["run", "--exact", "parse_broken"]),
-        100,
-    );
+    let out = run_expecting(tempo(&fixture()).args(["run", "--exact", "parse_broken"]), 100);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        stdout.contains("--- STDOUT:") && stdout.contains("parse_broken: stdout before failing"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("--- STDERR:") && stdout.contains("parse_broken: stderr before failing"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("--- STDOUT:") && stdout.contains("parse_broken: stdout before failing"), "{stdout}");
+    assert!(stdout.contains("--- STDERR:") && stdout.contains("parse_broken: stderr before failing"), "{stdout}");
 }
 
 #[test]
@@ -191,36 +137,19 @@ fn a_filter_matching_nothing_exits_4() {
 fn no_run_builds_without_running() {
     build_fixture();
     let out = run_expecting(tempo(&fixture()).args(["run", "--no-run"]), 0);
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
 fn cargo_options_pass_through() {
     build_fixture();
     let out = run_expecting(
-        tempo(&fixture()).args([
-            "list",
-            "--message-format",
-            "oneline",
-            "-p",
-            "gamma",
-            "--test",
-            "build_output",
-        ]),
+        tempo(&fixture()).args(["list", "--message-format", "oneline", "-p", "gamma", "--test", "build_output"]),
         0,
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(!stdout.is_empty());
-    assert!(
-        stdout
-            .lines()
-            .all(|l| l.starts_with("gamma::build_output ")),
-        "{stdout}"
-    );
+    assert!(stdout.lines().all(|l| l.starts_with("gamma::build_output ")), "{stdout}");
 }
 
 #[test]
@@ -232,21 +161,9 @@ fn a_failed_build_exits_101() {
     )
     .unwrap();
     std::fs::create_dir(dir.path().join("src")).unwrap();
-    std::fs::write(
-        dir.path().join("src/lib.rs"),
-        "pub fn f() -> u32 { \"not a number\" }\n",
-    )
-    .unwrap();
-    let out = run_expecting(
-        tempo(dir.path())
-            .args(["run"])
-            .env("CARGO_TARGET_DIR", dir.path().join("target")),
-        101,
-    );
+    std::fs::write(dir.path().join("src/lib.rs"), "pub fn f() -> u32 { \"not a number\" }\n").unwrap();
+    let out = run_expecting(tempo(dir.path()).args(["run"]).env("CARGO_TARGET_DIR", dir.path().join("target")), 101);
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("mismatched types"),
-        "cargo's diagnostics are shown:\n{stderr}"
-    );
+    assert!(stderr.contains("mismatched types"), "cargo's diagnostics are shown:\n{stderr}");
     assert!(stderr.contains("failed to build"), "{stderr}");
 }

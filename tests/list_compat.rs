@@ -35,22 +35,13 @@ fn nextest_list(workspace: &Path, cargo_args: &[&str], filters: &[&str]) -> Stri
         cmd.arg("--").args(filters);
     }
     let out = cmd.output().expect("cargo nextest runs");
-    assert!(
-        out.status.success(),
-        "cargo nextest list failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "cargo nextest list failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn tempo_list(workspace: &Path, cargo_args: &[&str], filters: &[&str]) -> String {
-    let out = run_expecting(
-        tempo(workspace)
-            .args(["list", "--message-format", "oneline"])
-            .args(cargo_args)
-            .args(filters),
-        0,
-    );
+    let out =
+        run_expecting(tempo(workspace).args(["list", "--message-format", "oneline"]).args(cargo_args).args(filters), 0);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -60,10 +51,7 @@ fn oneline_lists_match_nextest_on_the_fixture() {
     for filters in FILTER_CASES {
         let ours = tempo_list(&fixture(), &[], filters);
         let theirs = nextest_list(&fixture(), &[], filters);
-        assert!(
-            !ours.is_empty(),
-            "every case selects some tests: {filters:?}"
-        );
+        assert!(!ours.is_empty(), "every case selects some tests: {filters:?}");
         assert_eq!(ours, theirs, "lists differ for filters {filters:?}");
     }
 }
@@ -71,24 +59,13 @@ fn oneline_lists_match_nextest_on_the_fixture() {
 #[test]
 fn oneline_lists_match_nextest_with_cargo_options() {
     build_fixture();
-    for cargo_args in [
-        &["-p", "beta-tool"][..],
-        &["--lib"],
-        &["--tests"],
-        &["--bins"],
-        &["--examples"],
-        &["--test", "arith"],
-    ] {
+    for cargo_args in
+        [&["-p", "beta-tool"][..], &["--lib"], &["--tests"], &["--bins"], &["--examples"], &["--test", "arith"]]
+    {
         let ours = tempo_list(&fixture(), cargo_args, &[]);
         let theirs = nextest_list(&fixture(), cargo_args, &[]);
-        assert!(
-            !ours.is_empty(),
-            "every case selects some tests: {cargo_args:?}"
-        );
-        assert_eq!(
-            ours, theirs,
-            "lists differ for cargo options {cargo_args:?}"
-        );
+        assert!(!ours.is_empty(), "every case selects some tests: {cargo_args:?}");
+        assert_eq!(ours, theirs, "lists differ for cargo options {cargo_args:?}");
     }
 }
 
@@ -100,6 +77,7 @@ fn exact_skip_without_filters_follows_libtest() {
     let ours = tempo_list(&fixture(), &[], &["--exact", "--skip", "parse_one"]);
     let theirs = nextest_list(&fixture(), &[], &["--exact", "--skip", "parse_one"]);
     assert!(theirs.contains("alpha::parsing parse_one\n"), "nextest's quirk is unchanged: {theirs}");
-    let expected: String = theirs.lines().filter(|l| *l != "alpha::parsing parse_one").map(|l| format!("{l}\n")).collect();
+    let expected: String =
+        theirs.lines().filter(|l| *l != "alpha::parsing parse_one").map(|l| format!("{l}\n")).collect();
     assert_eq!(ours, expected);
 }

@@ -20,12 +20,7 @@ pub struct CaptureBuf {
 impl CaptureBuf {
     /// A buffer that keeps at most `cap` bytes.
     pub fn new(cap: usize) -> CaptureBuf {
-        CaptureBuf {
-            head: Vec::new(),
-            tail: VecDeque::new(),
-            half: cap / 2,
-            dropped: 0,
-        }
+        CaptureBuf { head: Vec::new(), tail: VecDeque::new(), half: cap / 2, dropped: 0 }
     }
 
     /// Appends bytes, dropping from the middle once the cap is reached.
@@ -55,18 +50,11 @@ impl CaptureBuf {
         let mut bytes = self.head;
         if self.dropped > 0 {
             bytes.extend_from_slice(
-                format!(
-                    "\n[... tempo dropped {} bytes of output here ...]\n",
-                    self.dropped
-                )
-                .as_bytes(),
+                format!("\n[... tempo dropped {} bytes of output here ...]\n", self.dropped).as_bytes(),
             );
         }
         bytes.extend(self.tail);
-        CapturedOutput {
-            bytes,
-            dropped: self.dropped,
-        }
+        CapturedOutput { bytes, dropped: self.dropped }
     }
 }
 

@@ -19,11 +19,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::config::RetryPolicy;
 use crate::plan::{TestPlan, TestRef};
 use crate::report::Reporter;
-use crate::report::events::{
-    CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished,
-};
+use crate::report::events::{CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished};
 use crate::schedule::{Dispatch, Scheduler};
 use process::AttemptSpec;
 
@@ -32,8 +31,8 @@ use process::AttemptSpec;
 pub struct RunnerConfig {
     /// How many tests run at once.
     pub slots: usize,
-    /// Stop starting tests after the first failure.
-    pub fail_fast: bool,
+    /// Stop starting tests after this many failures; `None` runs everything.
+    pub max_fail: Option<u32>,
     /// Capture output (false: pass it through).
     pub capture: bool,
     /// The most bytes kept per stream per test.
@@ -42,20 +41,30 @@ pub struct RunnerConfig {
     pub leak_timeout: Duration,
     /// How long leftovers get between SIGTERM and SIGKILL.
     pub grace_period: Duration,
-    /// The most attempts per test (1 + retries).
-    pub max_attempts: u32,
+    /// How failing tests are retried.
+    pub retries: RetryPolicy,
+    /// Whether a test that passes only on a retry counts as failed.
+    pub flaky_fails: bool,
+}
+
+impl RunnerConfig {
+    /// The most attempts a test gets.
+    pub fn max_attempts(&self) -> u32 {
+        self.retries.count.saturating_add(1)
+    }
 }
 
 impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
             slots: 1,
-            fail_fast: true,
+            max_fail: Some(1),
             capture: true,
             output_cap: 4 * 1024 * 1024,
             leak_timeout: Duration::from_millis(100),
             grace_period: Duration::from_secs(10),
-            max_attempts: 1,
+            retries: RetryPolicy::default(),
+            flaky_fails: false,
         }
     }
 }
@@ -97,10 +106,7 @@ impl SignalForwarder {
                 }
             }
         });
-        Ok(SignalForwarder {
-            handle,
-            thread: Some(thread),
-        })
+        Ok(SignalForwarder { handle, thread: Some(thread) })
     }
 }
 
@@ -115,12 +121,7 @@ impl Drop for SignalForwarder {
 }
 
 /// Runs every test of the plan and reports each event; returns the final tally.
-pub fn run(
-    plan: TestPlan,
-    info: RunInfo,
-    config: &RunnerConfig,
-    reporter: &mut dyn Reporter,
-) -> io::Result<RunStats> {
+pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut dyn Reporter) -> io::Result<RunStats> {
     let run_start = Instant::now();
     let mut scheduler = Scheduler::new(plan.tests.iter().cloned(), config.slots);
     let mut stats = RunStats {
@@ -157,6 +158,8 @@ pub fn run(
             last_end: &mut last_end,
             groups: &groups,
             kill_at: None,
+            delayed: Vec::new(),
+            failures: 0,
         };
         let outcome = coordinator.coordinate();
         drop(job_tx);
@@ -186,9 +189,7 @@ fn worker(
             grace_period: config.grace_period,
         };
         let group = &groups.0[job.slot];
-        let result = process::run_attempt(&job.test, &spec, run_start, |pid| {
-            group.store(pid, Ordering::Release)
-        });
+        let result = process::run_attempt(&job.test, &spec, run_start, |pid| group.store(pid, Ordering::Release));
         if results.send(Msg::Finished(job, result)).is_err() {
             return;
         }
@@ -208,11 +209,16 @@ struct Coordinator<'a> {
     groups: &'a RunningGroups,
     /// After a signal: when whatever still runs gets SIGKILL.
     kill_at: Option<Instant>,
+    /// Retries waiting out their backoff delay, with the time they may start.
+    delayed: Vec<(Instant, TestRef, u32)>,
+    /// Tests that failed for good so far.
+    failures: u32,
 }
 
 impl Coordinator<'_> {
     fn coordinate(&mut self) -> io::Result<()> {
         loop {
+            self.release_due_retries();
             while let Some(dispatch) = self.scheduler.next_dispatch() {
                 self.reporter.report(&Event::TestStarted {
                     test: dispatch.test.clone(),
@@ -220,19 +226,24 @@ impl Coordinator<'_> {
                     attempt: dispatch.attempt,
                     at: self.run_start.elapsed(),
                 })?;
-                self.jobs
-                    .send(dispatch)
-                    .expect("workers outlive the coordinator");
+                self.jobs.send(dispatch).expect("workers outlive the coordinator");
             }
-            if self.scheduler.is_done() {
+            if self.scheduler.is_done() && self.delayed.is_empty() {
                 return Ok(());
             }
-            let msg = match self.kill_at {
+            let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
+            let deadline = match (self.kill_at, next_retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let msg = match deadline {
                 Some(at) => match self.results.recv_deadline(at) {
                     Ok(msg) => msg,
                     Err(RecvTimeoutError::Timeout) => {
-                        self.groups.signal_all(unix::SIGKILL);
-                        self.kill_at = Some(Instant::now() + Duration::from_secs(1));
+                        if self.kill_at.is_some_and(|k| k <= Instant::now()) {
+                            self.groups.signal_all(unix::SIGKILL);
+                            self.kill_at = Some(Instant::now() + Duration::from_secs(1));
+                        }
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -249,6 +260,22 @@ impl Coordinator<'_> {
         }
     }
 
+    /// Moves retries whose backoff has passed to the front of the queue; a cancelled
+    /// run drops them.
+    fn release_due_retries(&mut self) {
+        if self.scheduler.is_cancelled() {
+            self.delayed.clear();
+            return;
+        }
+        let now = Instant::now();
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.delayed).into_iter().partition(|(at, ..)| *at <= now);
+        self.delayed = waiting;
+        for (_, test, attempt) in due.into_iter().rev() {
+            self.scheduler.retry(test, attempt);
+        }
+    }
+
     fn signalled(&mut self, sig: i32) -> io::Result<()> {
         if self.stats.signal.is_some() {
             // A second signal: stop waiting for anything.
@@ -260,42 +287,57 @@ impl Coordinator<'_> {
         let forwarded = rustix::process::Signal::from_named_raw(sig).unwrap_or(unix::SIGTERM);
         self.groups.signal_all(forwarded);
         self.kill_at = Some(Instant::now() + self.config.grace_period);
-        self.reporter.report(&Event::RunCancelling {
-            reason: CancelReason::Signal(sig),
-            running: self.scheduler.running(),
-        })
+        self.reporter
+            .report(&Event::RunCancelling { reason: CancelReason::Signal(sig), running: self.scheduler.running() })
     }
 
     fn finished(&mut self, dispatch: Dispatch, result: ExecutionResult) -> io::Result<()> {
         let scheduler = &mut *self.scheduler;
         let config = self.config;
         scheduler.finished(dispatch.slot);
-        let will_retry = !result.outcome.is_success()
-            && dispatch.attempt < config.max_attempts
-            && !scheduler.is_cancelled();
-        record(self.stats, &dispatch, &result, will_retry, self.last_end);
-        let failed_for_good = !result.outcome.is_success() && !will_retry;
+        let will_retry =
+            !result.outcome.is_success() && dispatch.attempt < config.max_attempts() && !scheduler.is_cancelled();
+        let failed_for_good = record(self.stats, &dispatch, &result, will_retry, config.flaky_fails, self.last_end);
         let test: TestRef = dispatch.test.clone();
-        self.reporter
-            .report(&Event::TestFinished(Box::new(TestFinished {
-                test: test.clone(),
-                slot: dispatch.slot,
-                attempt: dispatch.attempt,
-                max_attempts: config.max_attempts,
-                result,
-                will_retry,
-            })))?;
+        self.reporter.report(&Event::TestFinished(Box::new(TestFinished {
+            test: test.clone(),
+            slot: dispatch.slot,
+            attempt: dispatch.attempt,
+            max_attempts: config.max_attempts(),
+            result,
+            will_retry,
+        })))?;
         if will_retry {
-            scheduler.retry(test, dispatch.attempt + 1);
-        } else if failed_for_good && config.fail_fast && !scheduler.is_cancelled() {
-            scheduler.cancel();
-            self.reporter.report(&Event::RunCancelling {
-                reason: CancelReason::TestFailure,
-                running: scheduler.running(),
-            })?;
+            let next = dispatch.attempt + 1;
+            let delay = jittered(config.retries.delay_before(next), config.retries.jitter);
+            if delay.is_zero() {
+                scheduler.retry(test, next);
+            } else {
+                self.delayed.push((Instant::now() + delay, test, next));
+            }
+        } else if failed_for_good {
+            self.failures += 1;
+            if config.max_fail.is_some_and(|max| self.failures >= max) && !scheduler.is_cancelled() {
+                scheduler.cancel();
+                self.reporter.report(&Event::RunCancelling {
+                    reason: CancelReason::TestFailure,
+                    running: scheduler.running(),
+                })?;
+            }
         }
         Ok(())
     }
+}
+
+/// With jitter, a delay drawn between half of `delay` and all of it.
+fn jittered(delay: Duration, jitter: bool) -> Duration {
+    if !jitter || delay.is_zero() {
+        return delay;
+    }
+    let mut bytes = [0u8; 8];
+    let _ = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    let fraction = 0.5 + (u64::from_le_bytes(bytes) as f64 / u64::MAX as f64) * 0.5;
+    delay.mul_f64(fraction)
 }
 
 /// Folds one finished attempt into the tally.
@@ -304,24 +346,28 @@ fn record(
     dispatch: &Dispatch,
     result: &ExecutionResult,
     will_retry: bool,
+    flaky_fails: bool,
     last_end: &mut Duration,
-) {
+) -> bool {
     stats.test_time += result.duration;
     stats.cpu += result.usage.cpu();
     stats.longest = stats.longest.max(result.duration);
     stats.slot_busy[dispatch.slot] += result.duration;
     *last_end = (*last_end).max(result.start + result.duration);
     if will_retry {
-        return;
+        return false;
     }
     stats.finished += 1;
     match result.outcome {
-        Outcome::Pass => {
-            stats.passed += 1;
-            if dispatch.attempt > 1 {
-                stats.flaky += 1;
+        Outcome::Pass if dispatch.attempt > 1 => {
+            stats.flaky += 1;
+            if flaky_fails {
+                stats.failed += 1;
+                return true;
             }
+            stats.passed += 1;
         }
+        Outcome::Pass => stats.passed += 1,
         Outcome::Fail(_) => stats.failed += 1,
         Outcome::Timeout => {
             stats.failed += 1;
@@ -332,4 +378,5 @@ fn record(
             stats.exec_failed += 1;
         }
     }
+    !result.outcome.is_success()
 }

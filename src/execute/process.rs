@@ -76,10 +76,7 @@ pub fn run_attempt(
                 usage: ResourceUsage::default(),
                 stdout: Default::default(),
                 stderr: Default::default(),
-                error: Some(format!(
-                    "failed to start {}: {e}",
-                    test.binary.path.display()
-                )),
+                error: Some(format!("failed to start {}: {e}", test.binary.path.display())),
             };
         }
     };
@@ -109,17 +106,9 @@ pub fn run_attempt(
             None if pidfd.is_none() => Some(Duration::from_millis(10)),
             None => None,
         };
-        let pidfd_ref = if exited_at.is_none() {
-            pidfd.as_ref().map(|f| f as _)
-        } else {
-            None
-        };
+        let pidfd_ref = if exited_at.is_none() { pidfd.as_ref().map(|f| f as _) } else { None };
         let ready = match unix::poll_readable(
-            [
-                stdout.as_ref().map(|f| f as _),
-                stderr.as_ref().map(|f| f as _),
-                pidfd_ref,
-            ],
+            [stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref],
             timeout,
         ) {
             Ok(r) => r,

@@ -25,12 +25,7 @@ pub fn has_exited(pid: u32) -> bool {
     // SAFETY: waitid only writes into the siginfo we own.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
-        let rc = libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
+        let rc = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
         rc == 0 && info.si_pid() != 0
     }
 }
@@ -53,10 +48,7 @@ pub fn reap(pid: u32) -> io::Result<(ExitStatus, ResourceUsage)> {
         }
     }
     let exit = if libc::WIFSIGNALED(status) {
-        ExitStatus::Signal {
-            signal: libc::WTERMSIG(status),
-            core_dumped: libc::WCOREDUMP(status),
-        }
+        ExitStatus::Signal { signal: libc::WTERMSIG(status), core_dumped: libc::WCOREDUMP(status) }
     } else {
         ExitStatus::Code(libc::WEXITSTATUS(status))
     };
@@ -93,10 +85,7 @@ pub const SIGKILL: Signal = Signal::KILL;
 
 /// Waits until one of `fds` is readable (or hung up), or the timeout passes.
 /// Returns, for each fd, whether it is ready.
-pub fn poll_readable<const N: usize>(
-    fds: [Option<&dyn AsFd>; N],
-    timeout: Option<Duration>,
-) -> io::Result<[bool; N]> {
+pub fn poll_readable<const N: usize>(fds: [Option<&dyn AsFd>; N], timeout: Option<Duration>) -> io::Result<[bool; N]> {
     let mut pollfds: Vec<PollFd<'_>> = Vec::with_capacity(N);
     let mut index = [usize::MAX; N];
     for (i, fd) in fds.iter().enumerate() {
@@ -105,10 +94,7 @@ pub fn poll_readable<const N: usize>(
             pollfds.push(PollFd::from_borrowed_fd(fd.as_fd(), PollFlags::IN));
         }
     }
-    let ts = timeout.map(|t| rustix::event::Timespec {
-        tv_sec: t.as_secs() as _,
-        tv_nsec: t.subsec_nanos() as _,
-    });
+    let ts = timeout.map(|t| rustix::event::Timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
     match rustix::event::poll(&mut pollfds, ts.as_ref()) {
         Ok(_) => {}
         Err(rustix::io::Errno::INTR) => return Ok([false; N]),

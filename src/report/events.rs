@@ -179,21 +179,13 @@ impl RunStats {
     /// CPU ÷ (wall × cores): how much of the machine the tests used.
     pub fn utilization(&self) -> f64 {
         let denom = self.wall.as_secs_f64() * self.cores.max(1) as f64;
-        if denom > 0.0 {
-            self.cpu.as_secs_f64() / denom
-        } else {
-            0.0
-        }
+        if denom > 0.0 { self.cpu.as_secs_f64() / denom } else { 0.0 }
     }
 
     /// The average number of cores busy over the run.
     pub fn busy_cores(&self) -> f64 {
         let wall = self.wall.as_secs_f64();
-        if wall > 0.0 {
-            self.cpu.as_secs_f64() / wall
-        } else {
-            0.0
-        }
+        if wall > 0.0 { self.cpu.as_secs_f64() / wall } else { 0.0 }
     }
 
     /// A lower bound on the run's wall time: no schedule could have finished sooner.
@@ -208,11 +200,7 @@ impl RunStats {
     /// lower bound ÷ actual wall time, 1.0 being a perfect schedule.
     pub fn efficiency(&self) -> f64 {
         let wall = self.wall.as_secs_f64();
-        if wall > 0.0 {
-            (self.lower_bound().as_secs_f64() / wall).min(1.0)
-        } else {
-            1.0
-        }
+        if wall > 0.0 { (self.lower_bound().as_secs_f64() / wall).min(1.0) } else { 1.0 }
     }
 }
 

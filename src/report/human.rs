@@ -10,9 +10,7 @@ use std::time::Duration;
 use anstyle::Style;
 
 use super::Reporter;
-use super::events::{
-    CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, TestFinished,
-};
+use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, TestFinished};
 use super::style::{Styles, sanitize};
 use crate::plan::TestInstance;
 
@@ -32,11 +30,7 @@ impl<W: Write> HumanReporter<W> {
     pub fn new(out: W, colored: bool, terminal: bool) -> Self {
         HumanReporter {
             out,
-            styles: if colored {
-                Styles::colored()
-            } else {
-                Styles::default()
-            },
+            styles: if colored { Styles::colored() } else { Styles::default() },
             raw_controls: terminal,
             failures: Vec::new(),
             flaky: Vec::new(),
@@ -69,25 +63,13 @@ impl<W: Write> HumanReporter<W> {
         let test = &finished.test;
         let style = self.styles.fail;
         if let Some(error) = &r.error {
-            writeln!(
-                self.out,
-                "{style}--- ERROR: {:>13}{style:#} {} {}\n{error}",
-                "",
-                test.binary_id(),
-                test.name
-            )?;
+            writeln!(self.out, "{style}--- ERROR: {:>13}{style:#} {} {}\n{error}", "", test.binary_id(), test.name)?;
         }
         for (label, output) in [("STDOUT", &r.stdout), ("STDERR", &r.stderr)] {
             if output.is_empty() {
                 continue;
             }
-            writeln!(
-                self.out,
-                "{style}--- {label}: {:>13}{style:#} {} {} ---",
-                "",
-                test.binary_id(),
-                test.name
-            )?;
+            writeln!(self.out, "{style}--- {label}: {:>13}{style:#} {} {} ---", "", test.binary_id(), test.name)?;
             let text = sanitize(&output.bytes, self.raw_controls);
             self.out.write_all(text.as_bytes())?;
             if !text.ends_with('\n') {
@@ -120,11 +102,7 @@ impl<W: Write> HumanReporter<W> {
         let s = self.styles;
         writeln!(self.out, "------------")?;
         let ran = stats.finished;
-        let of_planned = if ran < stats.planned {
-            format!("{ran}/{}", stats.planned)
-        } else {
-            ran.to_string()
-        };
+        let of_planned = if ran < stats.planned { format!("{ran}/{}", stats.planned) } else { ran.to_string() };
         let mut parts = vec![format!("{}{}{:#} passed", s.count, stats.passed, s.count)];
         if stats.flaky > 0 {
             parts.push(format!("{} flaky", stats.flaky));
@@ -175,21 +153,12 @@ impl<W: Write> HumanReporter<W> {
             stats.lower_bound().as_secs_f64(),
             stats.efficiency() * 100.0,
         )?;
-        writeln!(
-            self.out,
-            "tempo: {} passed, {} failed, {} skipped",
-            stats.passed, stats.failed, stats.skipped
-        )
+        writeln!(self.out, "tempo: {} passed, {} failed, {} skipped", stats.passed, stats.failed, stats.skipped)
     }
 }
 
 /// The status word for one attempt, nextest-style.
-fn label_for(
-    result: &ExecutionResult,
-    will_retry: bool,
-    attempt: u32,
-    s: &Styles,
-) -> (String, Style) {
+fn label_for(result: &ExecutionResult, will_retry: bool, attempt: u32, s: &Styles) -> (String, Style) {
     match result.outcome {
         Outcome::Pass if attempt > 1 => ("TRY PASS".into(), s.warn),
         Outcome::Pass => ("PASS".into(), s.pass),
@@ -235,17 +204,9 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     "{s}{:>12}{s:#} {} {} across {} {} ({} skipped) on {} {}",
                     "Starting",
                     info.test_count,
-                    if info.test_count == 1 {
-                        "test"
-                    } else {
-                        "tests"
-                    },
+                    if info.test_count == 1 { "test" } else { "tests" },
                     info.binary_count,
-                    if info.binary_count == 1 {
-                        "binary"
-                    } else {
-                        "binaries"
-                    },
+                    if info.binary_count == 1 { "binary" } else { "binaries" },
                     info.skipped,
                     info.slots,
                     if info.slots == 1 { "slot" } else { "slots" },
@@ -265,8 +226,9 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 let s = self.styles.warn;
                 writeln!(
                     self.out,
-                    "{s}{:>12}{s:#} because {why}, {running} tests still running",
-                    "Cancelling"
+                    "{s}{:>12}{s:#} because {why}, {running} {} still running",
+                    "Cancelling",
+                    if *running == 1 { "test" } else { "tests" }
                 )?;
             }
             Event::RunFinished(stats) => self.summary(stats)?,

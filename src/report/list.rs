@@ -7,12 +7,7 @@ use crate::options::ListFormat;
 use crate::plan::TestPlan;
 
 /// Writes the planned tests in the requested format.
-pub fn write_list(
-    out: &mut impl Write,
-    plan: &TestPlan,
-    format: ListFormat,
-    styles: &Styles,
-) -> io::Result<()> {
+pub fn write_list(out: &mut impl Write, plan: &TestPlan, format: ListFormat, styles: &Styles) -> io::Result<()> {
     match format {
         ListFormat::Oneline => {
             for t in &plan.tests {
@@ -24,13 +19,7 @@ pub fn write_list(
             for t in &plan.tests {
                 if current != Some(t.binary_id()) {
                     current = Some(t.binary_id());
-                    writeln!(
-                        out,
-                        "{}{}{:#}:",
-                        styles.binary,
-                        t.binary_id(),
-                        styles.binary
-                    )?;
+                    writeln!(out, "{}{}{:#}:", styles.binary, t.binary_id(), styles.binary)?;
                 }
                 let ignored = if t.ignored { " (ignored)" } else { "" };
                 writeln!(out, "    {}{ignored}", t.name)?;

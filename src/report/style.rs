@@ -43,7 +43,7 @@ impl Styles {
     }
 }
 
-/// Resolves a colour choice into anstream's, honouring `NO_COLOR` and `CLICOLOR_FORCE` for `auto`.
+/// Maps tempo's colour choice onto anstream's, which resolves `auto` against the stream.
 pub fn color_choice(color: Color) -> anstream::ColorChoice {
     match color {
         Color::Auto => anstream::ColorChoice::Auto,

@@ -1,10 +1,7 @@
 //! Shared helpers for the end-to-end tests: run the real `cargo-tempo` binary against
 //! the fixture workspaces, each built once per test run in a target directory of its own.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses its own subset of these helpers"
-)]
+#![allow(dead_code, reason = "each test binary uses its own subset of these helpers")]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,14 +30,7 @@ pub fn tempo(manifest_dir: &Path) -> Command {
     cmd.arg("tempo");
     cmd.current_dir(manifest_dir);
     cmd.env("CARGO_TARGET_DIR", fixture_target_dir());
-    for var in [
-        "COLUMNS",
-        "TEMPO_TEST_THREADS",
-        "NO_COLOR",
-        "CLICOLOR_FORCE",
-        "CARGO_TERM_COLOR",
-        "RUST_BACKTRACE",
-    ] {
+    for var in ["COLUMNS", "TEMPO_TEST_THREADS", "NO_COLOR", "CLICOLOR_FORCE", "CARGO_TERM_COLOR", "RUST_BACKTRACE"] {
         cmd.env_remove(var);
     }
     cmd
@@ -91,11 +81,8 @@ struct ExpectedFile {
 
 /// The expected outcomes of a fixture workspace.
 pub fn expected(workspace: &Path) -> Vec<Expected> {
-    let text =
-        std::fs::read_to_string(workspace.join("expected.toml")).expect("expected.toml exists");
-    toml::from_str::<ExpectedFile>(&text)
-        .expect("expected.toml parses")
-        .test
+    let text = std::fs::read_to_string(workspace.join("expected.toml")).expect("expected.toml exists");
+    toml::from_str::<ExpectedFile>(&text).expect("expected.toml parses").test
 }
 
 /// Parses tempo's status lines (`        PASS [   0.004s] bin test`) into (binary id, name) → status word.
@@ -119,8 +106,7 @@ pub fn statuses(stdout: &str) -> BTreeMap<(String, String), String> {
         if status == "Summary" {
             continue;
         }
-        map.entry((binary.to_owned(), name.to_owned()))
-            .or_insert_with(|| status.to_owned());
+        map.entry((binary.to_owned(), name.to_owned())).or_insert_with(|| status.to_owned());
     }
     map
 }

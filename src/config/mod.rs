@@ -1,0 +1,275 @@
+//! Reads the project's test configuration, so that a team moving from cargo-nextest
+//! keeps its profiles, retries and timeouts without changing a line.
+//!
+//! `.config/tempo.toml` is read if it exists, else `.config/nextest.toml`; both use
+//! nextest's schema. Every profile inherits from `default`, which inherits from the
+//! built-in defaults (nextest's own). Errors point at the file, line and column.
+
+mod error;
+mod raw;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::ConfigError;
+pub use raw::{
+    FailFast, FinalStatusLevel, FlakyResult, OutputMode, RetryPolicy, SlowTimeout, StatusLevel, TestThreads,
+};
+use raw::{RawConfig, RawProfile};
+
+/// The config file that was read, kept for error messages.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+/// The settings of one profile after inheritance: every field has a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// The profile's name.
+    pub name: String,
+    /// How many tests run at once.
+    pub test_threads: TestThreads,
+    /// Slots each test takes.
+    pub threads_required: u32,
+    /// How failed tests are retried.
+    pub retries: RetryPolicy,
+    /// Whether a flaky test counts as passed or failed.
+    pub flaky_result: FlakyResult,
+    /// When a test is reported slow, and ended.
+    pub slow_timeout: SlowTimeout,
+    /// How long a test's output may stay open after it exits.
+    pub leak_timeout: Duration,
+    /// When the run stops after failures.
+    pub fail_fast: FailFast,
+    /// Which statuses are printed during the run.
+    pub status_level: StatusLevel,
+    /// Which statuses are printed again at the end.
+    pub final_status_level: FinalStatusLevel,
+    /// When a failing test's output is shown.
+    pub failure_output: OutputMode,
+    /// When a passing test's output is shown.
+    pub success_output: OutputMode,
+    /// The filter that applies when none is given.
+    pub default_filter: Option<String>,
+    /// Extra arguments for every test binary.
+    pub run_extra_args: Vec<String>,
+    /// Where state (history, JUnit, reports) is stored, relative to the workspace root.
+    pub store_dir: PathBuf,
+    /// JUnit settings.
+    pub junit: Junit,
+}
+
+/// JUnit output settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Junit {
+    /// Path under the profile's store directory; no JUnit file when unset.
+    pub path: Option<PathBuf>,
+    /// The report's name.
+    pub report_name: String,
+    /// Keep passing tests' output.
+    pub store_success_output: bool,
+    /// Keep failing tests' output.
+    pub store_failure_output: bool,
+}
+
+impl Profile {
+    /// nextest's built-in defaults, with tempo's own store directory.
+    pub fn builtin(name: &str) -> Profile {
+        Profile {
+            name: name.to_owned(),
+            test_threads: TestThreads::NumCpus,
+            threads_required: 1,
+            retries: RetryPolicy::default(),
+            flaky_result: FlakyResult::Pass,
+            slow_timeout: SlowTimeout::default(),
+            leak_timeout: Duration::from_millis(100),
+            fail_fast: FailFast { max_fail: Some(1), terminate_immediately: false },
+            status_level: StatusLevel::Pass,
+            final_status_level: FinalStatusLevel::Flaky,
+            failure_output: OutputMode::Immediate,
+            success_output: OutputMode::Never,
+            default_filter: None,
+            run_extra_args: Vec::new(),
+            store_dir: PathBuf::from("target/tempo"),
+            junit: Junit {
+                path: None,
+                report_name: "tempo-run".into(),
+                store_success_output: false,
+                store_failure_output: true,
+            },
+        }
+    }
+
+    fn apply(&mut self, raw: &RawProfile) {
+        if let Some(v) = &raw.test_threads {
+            self.test_threads = *v.get_ref();
+        }
+        if let Some(v) = raw.threads_required {
+            self.threads_required = v;
+        }
+        if let Some(v) = &raw.retries {
+            self.retries = v.clone();
+        }
+        if let Some(v) = raw.flaky_result {
+            self.flaky_result = v;
+        }
+        if let Some(v) = &raw.slow_timeout {
+            self.slow_timeout = v.clone();
+        }
+        if let Some(v) = &raw.leak_timeout {
+            self.leak_timeout = v.period();
+        }
+        if let Some(v) = raw.fail_fast {
+            self.fail_fast = v;
+        }
+        if let Some(v) = raw.status_level {
+            self.status_level = v;
+        }
+        if let Some(v) = raw.final_status_level {
+            self.final_status_level = v;
+        }
+        if let Some(v) = raw.failure_output {
+            self.failure_output = v;
+        }
+        if let Some(v) = raw.success_output {
+            self.success_output = v;
+        }
+        if let Some(v) = &raw.default_filter {
+            self.default_filter = Some(v.get_ref().clone());
+        }
+        if let Some(v) = &raw.run_extra_args {
+            self.run_extra_args = v.clone();
+        }
+        if let Some(j) = &raw.junit {
+            if let Some(p) = &j.path {
+                self.junit.path = Some(p.clone());
+            }
+            if let Some(n) = &j.report_name {
+                self.junit.report_name = n.clone();
+            }
+            if let Some(b) = j.store_success_output {
+                self.junit.store_success_output = b;
+            }
+            if let Some(b) = j.store_failure_output {
+                self.junit.store_failure_output = b;
+            }
+        }
+    }
+}
+
+/// A parsed config file (or none) from which profiles are resolved.
+#[derive(Debug, Default)]
+pub struct Config {
+    source: Option<ConfigSource>,
+    raw: RawConfig,
+}
+
+impl Config {
+    /// Finds and parses the config: `explicit` if given, else `.config/tempo.toml`, else
+    /// `.config/nextest.toml` under the workspace root, else nothing (built-in defaults).
+    pub fn load(workspace_root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => [".config/tempo.toml", ".config/nextest.toml"]
+                .into_iter()
+                .map(|p| workspace_root.join(p))
+                .find(|p| p.is_file()),
+        };
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read { path: path.clone(), source: e })?;
+        Config::parse(ConfigSource { path, text })
+    }
+
+    /// Parses a config file's text.
+    pub fn parse(source: ConfigSource) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(&source.text).map_err(|e| ConfigError::from_toml(&source, &e))?;
+        let config = Config { source: Some(source), raw };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The file that was read, if any.
+    pub fn source(&self) -> Option<&ConfigSource> {
+        self.source.as_ref()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for profile in self.raw.profile.values() {
+            if let Some(parent) = &profile.inherits
+                && !self.raw.profile.contains_key(parent.get_ref())
+                && parent.get_ref() != "default"
+            {
+                return Err(self.spanned_error(
+                    parent.span(),
+                    format!("unknown profile `{}` in `inherits`", parent.get_ref()),
+                    self.profile_choices(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn profile_choices(&self) -> String {
+        let mut names: Vec<&str> = self.raw.profile.keys().map(String::as_str).collect();
+        if !names.contains(&"default") {
+            names.insert(0, "default");
+        }
+        format!("expected one of: {}", names.join(", "))
+    }
+
+    fn spanned_error(&self, span: std::ops::Range<usize>, message: String, help: String) -> ConfigError {
+        match &self.source {
+            Some(source) => ConfigError::at(source, span, message, help),
+            None => ConfigError::Invalid { message, help },
+        }
+    }
+
+    /// Resolves `name` through its `inherits` chain down to `default` and the built-ins.
+    pub fn profile(&self, name: &str) -> Result<Profile, ConfigError> {
+        if name != "default" && !self.raw.profile.contains_key(name) {
+            return Err(ConfigError::UnknownProfile {
+                name: name.to_owned(),
+                file: self.source.as_ref().map(|s| s.path.clone()),
+                choices: self.profile_choices(),
+            });
+        }
+        // The chain from `name` back to (excluding) `default`.
+        let mut chain: Vec<&str> = Vec::new();
+        let mut current = name;
+        while current != "default" {
+            if chain.contains(&current) {
+                let span = self.raw.profile[current].inherits.as_ref().map_or(0..0, |s| s.span());
+                return Err(self.spanned_error(
+                    span,
+                    format!("profile `{current}` inherits from itself"),
+                    "remove the cycle in `inherits`".into(),
+                ));
+            }
+            chain.push(current);
+            current = self
+                .raw
+                .profile
+                .get(current)
+                .and_then(|p| p.inherits.as_ref())
+                .map_or("default", |s| s.get_ref().as_str());
+        }
+        let mut profile = Profile::builtin(name);
+        if let Some(dir) = self.raw.store.as_ref().and_then(|s| s.dir.clone()) {
+            profile.store_dir = dir;
+        }
+        if let Some(default) = self.raw.profile.get("default") {
+            profile.apply(default);
+        }
+        for p in chain.iter().rev() {
+            profile.apply(&self.raw.profile[*p]);
+        }
+        Ok(profile)
+    }
+}
+
+#[cfg(test)]
+mod tests;

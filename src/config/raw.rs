@@ -1,0 +1,487 @@
+//! The config file's schema, as serde reads it: nextest's keys and value shapes.
+//!
+//! Values that nextest accepts in several shapes (a number or a table, a duration or
+//! a table) get hand-written visitors, so that a wrong value is reported with a
+//! message that names the accepted shapes rather than serde's "no variant matched".
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, de::value::MapAccessDeserializer};
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub profile: BTreeMap<String, RawProfile>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "test groups are scheduled in a later change")]
+    pub test_groups: BTreeMap<String, RawTestGroup>,
+    pub store: Option<RawStore>,
+    /// nextest's version requirements: accepted and not enforced.
+    #[expect(dead_code, reason = "accepted for nextest compatibility, not used")]
+    pub nextest_version: Option<toml::Value>,
+    /// nextest's experimental feature list: accepted and not enforced.
+    #[expect(dead_code, reason = "accepted for nextest compatibility, not used")]
+    pub experimental: Option<toml::Value>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub dir: Option<PathBuf>,
+}
+
+/// `[test-groups.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(super) struct RawTestGroup {
+    #[expect(dead_code, reason = "test groups are scheduled in a later change")]
+    pub max_threads: TestThreads,
+}
+
+/// `[profile.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(super) struct RawProfile {
+    pub inherits: Option<Spanned<String>>,
+    pub test_threads: Option<Spanned<TestThreads>>,
+    pub threads_required: Option<u32>,
+    pub retries: Option<RetryPolicy>,
+    pub flaky_result: Option<FlakyResult>,
+    pub slow_timeout: Option<SlowTimeout>,
+    pub leak_timeout: Option<LeakTimeout>,
+    pub fail_fast: Option<FailFast>,
+    pub status_level: Option<StatusLevel>,
+    pub final_status_level: Option<FinalStatusLevel>,
+    pub failure_output: Option<OutputMode>,
+    pub success_output: Option<OutputMode>,
+    pub default_filter: Option<Spanned<String>>,
+    pub run_extra_args: Option<Vec<String>>,
+    pub junit: Option<RawJunit>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "overrides are applied in a later change")]
+    pub overrides: Vec<toml::Value>,
+}
+
+/// `[profile.NAME.junit]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(super) struct RawJunit {
+    pub path: Option<PathBuf>,
+    pub report_name: Option<String>,
+    pub store_success_output: Option<bool>,
+    pub store_failure_output: Option<bool>,
+}
+
+/// Parses a duration such as `"1s"`, `"500ms"` or `"1m 30s"`.
+fn parse_duration<E: de::Error>(s: &str) -> Result<Duration, E> {
+    humantime::parse_duration(s).map_err(|e| {
+        E::custom(format!("invalid duration `{s}` ({e}); expected a duration such as \"500ms\", \"1s\" or \"2m\""))
+    })
+}
+
+struct DurationVisitor;
+
+impl Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration string such as \"1s\"")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
+        parse_duration(s)
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    d.deserialize_str(DurationVisitor)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// `test-threads`: a count, `"num-cpus"`, or a negative offset from the core count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestThreads {
+    /// Exactly this many.
+    Count(usize),
+    /// The core count plus this (negative) number, at least 1.
+    Offset(isize),
+    /// The core count.
+    NumCpus,
+}
+
+impl TestThreads {
+    /// The thread count on a machine with `cores` cores.
+    pub fn resolve(self, cores: usize) -> usize {
+        match self {
+            TestThreads::Count(n) => n.max(1),
+            TestThreads::NumCpus => cores.max(1),
+            TestThreads::Offset(off) => (cores as isize + off).max(1) as usize,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TestThreads {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TestThreads;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive or negative integer, or \"num-cpus\"")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<TestThreads, E> {
+                match n {
+                    0 => Err(E::custom(
+                        "the thread count must not be 0; expected a positive or negative integer, or \"num-cpus\"",
+                    )),
+                    n if n > 0 => Ok(TestThreads::Count(n as usize)),
+                    n => Ok(TestThreads::Offset(n as isize)),
+                }
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<TestThreads, E> {
+                match s {
+                    "num-cpus" => Ok(TestThreads::NumCpus),
+                    other => Err(E::custom(format!(
+                        "invalid thread count `{other}`; expected a positive or negative integer, or \"num-cpus\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How long to wait between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backoff {
+    /// The same delay every time.
+    #[default]
+    Fixed,
+    /// The delay doubles each time, up to `max-delay`.
+    Exponential,
+}
+
+/// `retries`: a count, or `{ backoff, count, delay, jitter, max-delay }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RetryPolicy {
+    /// Fixed or exponential.
+    pub backoff: Backoff,
+    /// Retries after the first attempt.
+    pub count: u32,
+    /// The first delay.
+    pub delay: Duration,
+    /// Randomize each delay (between half and all of it).
+    pub jitter: bool,
+    /// The longest delay, for exponential backoff.
+    pub max_delay: Option<Duration>,
+}
+
+impl RetryPolicy {
+    /// A policy of `count` immediate retries.
+    pub fn count(count: u32) -> RetryPolicy {
+        RetryPolicy { count, ..RetryPolicy::default() }
+    }
+
+    /// The delay before attempt `next_attempt` (2 for the first retry), before jitter.
+    pub fn delay_before(&self, next_attempt: u32) -> Duration {
+        let retry = next_attempt.saturating_sub(2);
+        let delay = match self.backoff {
+            Backoff::Fixed => self.delay,
+            Backoff::Exponential => self.delay.saturating_mul(2u32.saturating_pow(retry)),
+        };
+        match self.max_delay {
+            Some(max) => delay.min(max),
+            None => delay,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RetryPolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RetryPolicy, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RetryPolicy;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a retry count, or a table like { backoff = \"fixed\", count = 3, delay = \"1s\" }")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RetryPolicy, E> {
+                u32::try_from(n).map(RetryPolicy::count).map_err(|_| E::custom("the retry count must be 0 or more"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RetryPolicy, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(
+                    tag = "backoff",
+                    rename_all = "kebab-case",
+                    rename_all_fields = "kebab-case",
+                    deny_unknown_fields
+                )]
+                enum Tagged {
+                    Fixed {
+                        count: u32,
+                        #[serde(default, deserialize_with = "duration")]
+                        delay: Duration,
+                        #[serde(default)]
+                        jitter: bool,
+                    },
+                    Exponential {
+                        count: u32,
+                        #[serde(deserialize_with = "duration")]
+                        delay: Duration,
+                        #[serde(default)]
+                        jitter: bool,
+                        #[serde(default, deserialize_with = "opt_duration")]
+                        max_delay: Option<Duration>,
+                    },
+                }
+                Ok(match Tagged::deserialize(MapAccessDeserializer::new(map))? {
+                    Tagged::Fixed { count, delay, jitter } => {
+                        RetryPolicy { backoff: Backoff::Fixed, count, delay, jitter, max_delay: None }
+                    }
+                    Tagged::Exponential { count, delay, jitter, max_delay } => {
+                        RetryPolicy { backoff: Backoff::Exponential, count, delay, jitter, max_delay }
+                    }
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `slow-timeout`: a period, or `{ period, terminate-after, grace-period, on-timeout }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlowTimeout {
+    /// How often a running test is reported slow.
+    pub period: Duration,
+    /// End the test after this many periods.
+    pub terminate_after: Option<u32>,
+    /// Between SIGTERM and SIGKILL.
+    pub grace_period: Duration,
+    /// Whether a timed-out test counts as failed or passed.
+    pub on_timeout: OnTimeout,
+}
+
+impl Default for SlowTimeout {
+    fn default() -> Self {
+        SlowTimeout {
+            period: Duration::from_secs(60),
+            terminate_after: None,
+            grace_period: Duration::from_secs(10),
+            on_timeout: OnTimeout::Fail,
+        }
+    }
+}
+
+/// What a timeout means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeout {
+    /// A failure.
+    #[default]
+    Fail,
+    /// A pass.
+    Pass,
+}
+
+impl<'de> Deserialize<'de> for SlowTimeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SlowTimeout;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"60s\", or a table like { period = \"60s\", terminate-after = 2 }")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<SlowTimeout, E> {
+                Ok(SlowTimeout { period: parse_duration(s)?, ..SlowTimeout::default() })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SlowTimeout, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+                struct Table {
+                    #[serde(deserialize_with = "duration")]
+                    period: Duration,
+                    terminate_after: Option<u32>,
+                    #[serde(default, deserialize_with = "opt_duration")]
+                    grace_period: Option<Duration>,
+                    #[serde(default)]
+                    on_timeout: OnTimeout,
+                }
+                let t = Table::deserialize(MapAccessDeserializer::new(map))?;
+                if t.terminate_after == Some(0) {
+                    return Err(de::Error::custom("terminate-after must be 1 or more"));
+                }
+                Ok(SlowTimeout {
+                    period: t.period,
+                    terminate_after: t.terminate_after,
+                    grace_period: t.grace_period.unwrap_or(Duration::from_secs(10)),
+                    on_timeout: t.on_timeout,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `leak-timeout`: a period, or `{ period, result }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeakTimeout {
+    period: Duration,
+}
+
+impl LeakTimeout {
+    /// How long output may stay open after the test exited.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
+
+impl<'de> Deserialize<'de> for LeakTimeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LeakTimeout;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"100ms\", or a table like { period = \"100ms\", result = \"pass\" }")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<LeakTimeout, E> {
+                Ok(LeakTimeout { period: parse_duration(s)? })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LeakTimeout, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+                struct Table {
+                    #[serde(deserialize_with = "duration")]
+                    period: Duration,
+                    #[expect(dead_code, reason = "leak results are applied in a later change")]
+                    result: Option<FlakyResult>,
+                }
+                let t = Table::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(LeakTimeout { period: t.period })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `fail-fast`: a bool, or `{ max-fail = N | "all", terminate = "wait" | "immediate" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailFast {
+    /// Stop after this many failures; `None` never stops.
+    pub max_fail: Option<u32>,
+    /// Kill running tests instead of letting them finish.
+    pub terminate_immediately: bool,
+}
+
+impl<'de> Deserialize<'de> for FailFast {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FailFast;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, or a table like { max-fail = 3, terminate = \"wait\" }")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<FailFast, E> {
+                Ok(FailFast { max_fail: b.then_some(1), terminate_immediately: false })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FailFast, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "kebab-case")]
+                enum Terminate {
+                    Wait,
+                    Immediate,
+                }
+                #[derive(Deserialize)]
+                #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+                struct Table {
+                    max_fail: toml::Value,
+                    terminate: Option<Terminate>,
+                }
+                let t = Table::deserialize(MapAccessDeserializer::new(map))?;
+                let max_fail = match t.max_fail {
+                    toml::Value::String(s) if s == "all" => None,
+                    toml::Value::Integer(n) if n >= 1 => Some(n as u32),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "invalid max-fail `{other}`; expected a number of failures (1 or more) or \"all\""
+                        )));
+                    }
+                };
+                Ok(FailFast { max_fail, terminate_immediately: matches!(t.terminate, Some(Terminate::Immediate)) })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `flaky-result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlakyResult {
+    /// A flaky test counts as passed.
+    Pass,
+    /// A flaky test counts as failed.
+    Fail,
+}
+
+/// `status-level`: which statuses are printed as tests finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatusLevel {
+    /// Nothing.
+    None,
+    /// Failures.
+    Fail,
+    /// Retries too.
+    Retry,
+    /// Slow tests too.
+    Slow,
+    /// Leaky tests too.
+    Leak,
+    /// Passes too.
+    Pass,
+    /// Skipped tests too.
+    Skip,
+    /// Everything.
+    All,
+}
+
+/// `final-status-level`: which statuses are repeated in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinalStatusLevel {
+    /// Nothing.
+    None,
+    /// Failures.
+    Fail,
+    /// Flaky tests too.
+    Flaky,
+    /// Slow tests too.
+    Slow,
+    /// Skipped tests too.
+    Skip,
+    /// Passes too.
+    Pass,
+    /// Everything.
+    All,
+}
+
+/// `failure-output` and `success-output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputMode {
+    /// As the test finishes.
+    Immediate,
+    /// As it finishes and again at the end.
+    ImmediateFinal,
+    /// At the end.
+    Final,
+    /// Never.
+    Never,
+}

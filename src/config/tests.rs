@@ -1,0 +1,157 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(ConfigSource { path: PathBuf::from(".config/nextest.toml"), text: text.to_owned() })
+}
+
+/// The configuration from tempo's founding research, which must be honoured exactly.
+const FOUNDING: &str = r#"
+[profile.default]
+test-threads = 8
+retries = { backoff = "fixed", count = 3, delay = "1s" }
+slow-timeout = { period = "60s", terminate-after = 2 }
+fail-fast = false
+status-level = "fail"
+
+[profile.ci]
+test-threads = 4
+fail-fast = true
+
+[profile.chicago-tdd]
+test-threads = 8
+retries = 0
+"#;
+
+#[test]
+fn the_founding_config_resolves_per_profile() {
+    let config = parse(FOUNDING).unwrap();
+    let default = config.profile("default").unwrap();
+    assert_eq!(default.test_threads, TestThreads::Count(8));
+    assert_eq!(default.retries.count, 3);
+    assert_eq!(default.retries.delay, Duration::from_secs(1));
+    assert_eq!(default.slow_timeout.period, Duration::from_secs(60));
+    assert_eq!(default.slow_timeout.terminate_after, Some(2));
+    assert_eq!(default.fail_fast.max_fail, None);
+    assert_eq!(default.status_level, StatusLevel::Fail);
+
+    let ci = config.profile("ci").unwrap();
+    assert_eq!(ci.test_threads, TestThreads::Count(4));
+    assert_eq!(ci.fail_fast.max_fail, Some(1));
+    assert_eq!(ci.retries.count, 3, "ci inherits retries from default");
+    assert_eq!(ci.status_level, StatusLevel::Fail);
+
+    let tdd = config.profile("chicago-tdd").unwrap();
+    assert_eq!(tdd.retries.count, 0);
+    assert_eq!(tdd.test_threads, TestThreads::Count(8));
+}
+
+#[test]
+fn builtin_defaults_are_nextests() {
+    let p = Config::default().profile("default").unwrap();
+    assert_eq!(p.test_threads, TestThreads::NumCpus);
+    assert_eq!(p.retries.count, 0);
+    assert_eq!(p.slow_timeout.period, Duration::from_secs(60));
+    assert_eq!(p.slow_timeout.terminate_after, None);
+    assert_eq!(p.leak_timeout, Duration::from_millis(100));
+    assert_eq!(p.fail_fast.max_fail, Some(1));
+    assert_eq!(p.status_level, StatusLevel::Pass);
+    assert_eq!(p.final_status_level, FinalStatusLevel::Flaky);
+    assert_eq!(p.store_dir, PathBuf::from("target/tempo"));
+}
+
+#[test]
+fn inherits_chains_through_named_profiles() {
+    let config = parse(
+        r#"
+[profile.base]
+retries = 2
+[profile.child]
+inherits = "base"
+test-threads = -1
+"#,
+    )
+    .unwrap();
+    let child = config.profile("child").unwrap();
+    assert_eq!(child.retries.count, 2);
+    assert_eq!(child.test_threads, TestThreads::Offset(-1));
+    assert_eq!(child.test_threads.resolve(4), 3);
+}
+
+#[test]
+fn exponential_backoff_doubles_up_to_max_delay() {
+    let config =
+        parse(r#"profile.default.retries = { backoff = "exponential", count = 5, delay = "1s", max-delay = "3s" }"#)
+            .unwrap();
+    let r = config.profile("default").unwrap().retries;
+    let delays: Vec<u64> = (2..=6).map(|a| r.delay_before(a).as_secs()).collect();
+    assert_eq!(delays, [1, 2, 3, 3, 3]);
+}
+
+#[test]
+fn fail_fast_tables_set_max_fail() {
+    let config =
+        parse("profile.default.fail-fast = { max-fail = 3 }\nprofile.all.fail-fast = { max-fail = \"all\" }").unwrap();
+    assert_eq!(config.profile("default").unwrap().fail_fast.max_fail, Some(3));
+    assert_eq!(config.profile("all").unwrap().fail_fast.max_fail, None);
+}
+
+fn error(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn errors_point_at_file_line_and_column() {
+    let msg = error("[profile.default]\nretries = 1\ntest-threads = \"many\"\n");
+    assert!(msg.starts_with("failed to parse config file `.config/nextest.toml` at line 3, column 16:"), "{msg}");
+    assert!(msg.contains("invalid thread count `many`"), "{msg}");
+    assert!(msg.contains("3 | test-threads = \"many\""), "{msg}");
+    assert!(msg.contains("^^^^^^"), "{msg}");
+}
+
+#[test]
+fn a_bad_duration_says_what_a_duration_looks_like() {
+    let msg = error("[profile.default]\nslow-timeout = \"sixty\"\n");
+    assert!(msg.contains("line 2, column 16"), "{msg}");
+    assert!(msg.contains("invalid duration `sixty`") && msg.contains("\"500ms\""), "{msg}");
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_the_valid_ones() {
+    let msg = error("[profile.default]\nretires = 2\n");
+    assert!(msg.contains("line 2, column 1"), "{msg}");
+    assert!(msg.contains("unknown field `retires`") && msg.contains("`retries`"), "{msg}");
+}
+
+#[test]
+fn broken_toml_is_located() {
+    let msg = error("[profile.default\nretries = 2\n");
+    assert!(msg.contains("line 1"), "{msg}");
+}
+
+#[test]
+fn a_wrong_type_is_reported() {
+    let msg = error("[profile.default]\nfail-fast = \"yes\"\n");
+    assert!(msg.contains("line 2, column 13"), "{msg}");
+    assert!(msg.contains("true, false, or a table"), "{msg}");
+}
+
+#[test]
+fn unknown_profiles_list_the_known_ones() {
+    let config = parse(FOUNDING).unwrap();
+    let msg = config.profile("nightly").unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        "failed to find profile `nightly` in `.config/nextest.toml`; expected one of: chicago-tdd, ci, default"
+    );
+    let msg = error("[profile.x]\ninherits = \"nope\"\n");
+    assert!(msg.contains("line 2, column 12") && msg.contains("unknown profile `nope`"), "{msg}");
+}
+
+#[test]
+fn inheritance_cycles_are_errors() {
+    let config = parse("[profile.a]\ninherits = \"b\"\n[profile.b]\ninherits = \"a\"\n").unwrap();
+    assert!(config.profile("a").unwrap_err().to_string().contains("inherits from itself"));
+}
