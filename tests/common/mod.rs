@@ -36,18 +36,32 @@ pub fn tempo(manifest_dir: &Path) -> Command {
     cmd
 }
 
+/// The config fixture workspace: the founding nextest.toml over tests that fail on
+/// their first attempt, always fail, or pass.
+pub fn config_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/config-ws")
+}
+
+fn build_workspace(path: &Path) {
+    let status = Command::new(env!("CARGO"))
+        .args(["test", "--no-run", "--quiet", "--manifest-path"])
+        .arg(path.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", fixture_target_dir())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the fixture workspace {} must build", path.display());
+}
+
 /// Builds the main fixture's tests once per process (cargo makes later builds no-ops).
 pub fn build_fixture() {
     static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["test", "--no-run", "--quiet", "--manifest-path"])
-            .arg(fixture().join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", fixture_target_dir())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the fixture workspace must build");
-    });
+    BUILT.get_or_init(|| build_workspace(&fixture()));
+}
+
+/// Builds the config fixture once per process.
+pub fn build_config_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&config_fixture()));
 }
 
 /// Runs a command and returns its output, printing both streams when `expected` differs.

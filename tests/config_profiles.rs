@@ -1,0 +1,127 @@
+//! The founding configuration (`tests/fixtures/config-ws/.config/nextest.toml`) is
+//! honoured: retries with a fixed 1 s backoff, flaky tests counted as passed, profiles
+//! that change the thread count, retries and fail-fast, and config errors that stop
+//! tempo before anything runs.
+
+mod common;
+
+use common::*;
+
+/// `(attempt, slot, unix millis)` for each attempt of `test` whose output was shown.
+fn attempts(stdout: &str, test: &str) -> Vec<(u32, u32, u128)> {
+    let prefix = format!("{test} attempt=");
+    let mut seen: Vec<(u32, u32, u128)> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| {
+            let mut fields = rest.split(' ');
+            let attempt = fields.next().unwrap().parse().unwrap();
+            let slot = fields.next().unwrap().trim_start_matches("slot=").parse().unwrap();
+            let t = fields.next().unwrap().trim_start_matches("t=").parse().unwrap();
+            (attempt, slot, t)
+        })
+        .collect();
+    seen.sort();
+    seen
+}
+
+fn run(args: &[&str], code: i32) -> String {
+    build_config_fixture();
+    let out = run_expecting(tempo(&config_fixture()).arg("run").args(args), code);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn default_profile_retries_three_times_one_second_apart() {
+    let stdout = run(&[], 100);
+    let tries = attempts(&stdout, "always_fails");
+    assert_eq!(tries.iter().map(|t| t.0).collect::<Vec<_>>(), [1, 2, 3, 4], "always_fails runs 4 times:\n{stdout}");
+    for pair in tries.windows(2) {
+        let gap = pair[1].2 - pair[0].2;
+        // A fixed 1 s delay between the end of one attempt and the start of the next;
+        // the attempt itself takes a few milliseconds. Generous upper bound for a busy machine.
+        assert!((950..2500).contains(&gap), "attempts {} and {} are {gap} ms apart", pair[0].0, pair[1].0);
+    }
+    let st = statuses(&stdout);
+    assert_eq!(st[&("retrying".into(), "fails_first_attempt".into())], "TRY 1 FAIL");
+    assert!(stdout.contains("TRY PASS [") && stdout.contains("retrying fails_first_attempt (attempt 2/4)"), "{stdout}");
+    assert!(
+        stdout.contains("FLAKY [") && stdout.contains("(passed on attempt 2/4)"),
+        "the summary lists the flaky test:\n{stdout}"
+    );
+    assert!(stdout.contains("on 8 slots"), "{stdout}");
+    // 12 steady tests and the flaky one pass; always_fails fails; nothing is skipped.
+    assert_eq!(last_line(&stdout), "tempo: 13 passed, 1 failed, 0 skipped");
+}
+
+#[test]
+fn chicago_tdd_profile_retries_nothing() {
+    let stdout = run(&["--profile", "chicago-tdd"], 100);
+    assert!(!stdout.contains("TRY"), "{stdout}");
+    assert_eq!(attempts(&stdout, "always_fails").len(), 1);
+    assert_eq!(attempts(&stdout, "fails_first_attempt").len(), 1);
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 0 skipped");
+}
+
+#[test]
+fn the_profile_can_come_from_the_environment() {
+    build_config_fixture();
+    let out = run_expecting(tempo(&config_fixture()).arg("run").env("NEXTEST_PROFILE", "chicago-tdd"), 100);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 0 skipped");
+    // TEMPO_PROFILE beats NEXTEST_PROFILE, and --profile beats both.
+    let out = run_expecting(
+        tempo(&config_fixture()).args(["run", "--profile", "chicago-tdd"]).env("TEMPO_PROFILE", "nope"),
+        100,
+    );
+    assert_eq!(last_line(&String::from_utf8(out.stdout).unwrap()), "tempo: 12 passed, 2 failed, 0 skipped");
+}
+
+#[test]
+fn ci_profile_stops_after_the_first_failure_on_four_slots() {
+    // --retries 0 makes the first failure final at once; the 300 ms steady tests are
+    // still queued behind the first four slots when it happens.
+    let stdout = run(&["--profile", "ci", "--retries", "0"], 100);
+    assert!(stdout.contains("on 4 slots"), "{stdout}");
+    assert!(stdout.contains("tests were not run because of a test failure"), "{stdout}");
+    let started = statuses(&stdout).len();
+    assert!(started < 14, "fail-fast left tests unstarted, but {started} ran:\n{stdout}");
+    for (_, slot, _) in attempts(&stdout, "always_fails").into_iter().chain(attempts(&stdout, "fails_first_attempt")) {
+        assert!(slot < 4, "slot {slot} is beyond the profile's 4 threads");
+    }
+}
+
+#[test]
+fn command_line_retries_override_the_profile() {
+    let stdout = run(&["--retries", "1", "always_fails"], 100);
+    assert_eq!(attempts(&stdout, "always_fails").iter().map(|t| t.0).collect::<Vec<_>>(), [1, 2]);
+}
+
+#[test]
+fn no_fail_fast_and_threads_override_the_profile() {
+    let stdout = run(&["--profile", "ci", "--retries", "0", "--no-fail-fast", "-j", "3"], 100);
+    assert!(stdout.contains("on 3 slots"), "{stdout}");
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 0 skipped");
+}
+
+#[test]
+fn an_unknown_profile_is_a_config_error() {
+    build_config_fixture();
+    let out = run_expecting(tempo(&config_fixture()).args(["run", "--profile", "nightly"]), 97);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("failed to find profile `nightly`"), "{stderr}");
+    assert!(stderr.contains("expected one of: chicago-tdd, ci, default"), "{stderr}");
+}
+
+#[test]
+fn a_broken_config_stops_tempo_before_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[profile.default]\nslow-timeout = \"sixty seconds\"\n").unwrap();
+    let out = run_expecting(tempo(&config_fixture()).args(["run", "--config-file"]).arg(&file), 97);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("bad.toml` at line 2, column 16"), "{stderr}");
+    assert!(stderr.contains("invalid duration `sixty seconds`"), "{stderr}");
+    assert!(!stderr.contains("Compiling") && !stderr.contains("Finished"), "nothing was built:\n{stderr}");
+    assert!(out.stdout.is_empty());
+}
