@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::build::{self, BuildEvent, TestBinary, Workspace};
-use crate::config::{Config, FlakyResult, Profile, RetryPolicy};
+use crate::config::{Config, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
 use crate::error::{Error, Result, exit_code};
@@ -47,6 +47,7 @@ fn prepare(
     profile: &Profile,
     binaries: Vec<Arc<TestBinary>>,
     filter: &NameFilter,
+    retries_override: Option<u32>,
 ) -> Result<Prepared> {
     let run_env =
         RunEnv { run_id: env::new_run_id(), profile: profile.name.clone(), workspace_root: workspace.root.clone() };
@@ -58,7 +59,7 @@ fn prepare(
         })
         .collect();
     let listed: Vec<ListedBinary> = discover::list_all(with_env)?;
-    let plan = TestPlan::new(listed, filter);
+    let plan = TestPlan::new(listed, filter, profile, retries_override);
     Ok(Prepared { workspace, run_env, plan })
 }
 
@@ -74,7 +75,7 @@ fn use_color(color: Color, stream: &impl anstream::stream::RawStream) -> bool {
 /// `cargo tempo list`.
 pub fn list(opts: ListOptions) -> Result<i32> {
     let (workspace, profile, binaries) = build_binaries(&opts.cargo, &opts.config)?;
-    let prepared = prepare(workspace, &profile, binaries, &opts.filter)?;
+    let prepared = prepare(workspace, &profile, binaries, &opts.filter, None)?;
     let stdout = std::io::stdout();
     let colored = use_color(opts.color, &stdout);
     let styles = if colored { Styles::colored() } else { Styles::default() };
@@ -88,7 +89,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     if opts.no_run {
         return Ok(exit_code::OK);
     }
-    let prepared = prepare(workspace, &profile, binaries, &opts.filter)?;
+    let prepared = prepare(workspace, &profile, binaries, &opts.filter, opts.retries)?;
     let _ = &prepared.workspace;
     if prepared.plan.tests.is_empty() {
         eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
@@ -103,10 +104,6 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             Some(t) => resolve_threads(t, cores),
             None => profile.test_threads.resolve(cores),
         }
-    };
-    let retries = match opts.retries {
-        Some(count) => RetryPolicy { count, ..profile.retries.clone() },
-        None => profile.retries.clone(),
     };
     let max_fail = match opts.fail_fast {
         Some(true) => Some(1),
@@ -127,9 +124,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         slots,
         max_fail,
         capture: opts.capture,
-        leak_timeout: profile.leak_timeout,
         grace_period: profile.slow_timeout.grace_period,
-        retries,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         ..RunnerConfig::default()
     };

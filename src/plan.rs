@@ -4,8 +4,10 @@
 //! tests that were left out, which the summary reports as skipped (as nextest does).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::build::TestBinary;
+use crate::config::{OutputMode, Profile, RetryPolicy, SlowTimeout};
 use crate::discover::ListedBinary;
 use crate::env::BinaryEnv;
 use crate::options::NameFilter;
@@ -22,6 +24,42 @@ pub struct TestInstance {
     pub name: String,
     /// Whether it is ignored (and so needs `--ignored` to run).
     pub ignored: bool,
+    /// How it runs: retries, timeouts, slots and reporting.
+    pub settings: TestSettings,
+}
+
+/// The settings that apply to one test: the profile's, as overrides adjust them.
+#[derive(Debug, Clone)]
+pub struct TestSettings {
+    /// How a failure is retried.
+    pub retries: RetryPolicy,
+    /// When it is reported slow, and ended.
+    pub slow_timeout: SlowTimeout,
+    /// How long its output may stay open after it exits.
+    pub leak_timeout: Duration,
+    /// How many slots it takes.
+    pub threads_required: usize,
+    /// When its output is shown if it passes.
+    pub success_output: OutputMode,
+    /// When its output is shown if it fails.
+    pub failure_output: OutputMode,
+    /// Extra arguments for the test binary.
+    pub run_extra_args: Arc<[String]>,
+}
+
+impl TestSettings {
+    /// The profile's settings, before any override.
+    pub fn from_profile(profile: &Profile) -> TestSettings {
+        TestSettings {
+            retries: profile.retries.clone(),
+            slow_timeout: profile.slow_timeout.clone(),
+            leak_timeout: profile.leak_timeout,
+            threads_required: profile.threads_required as usize,
+            success_output: profile.success_output,
+            failure_output: profile.failure_output,
+            run_extra_args: profile.run_extra_args.clone().into(),
+        }
+    }
 }
 
 impl TestInstance {
@@ -47,7 +85,17 @@ pub struct TestPlan {
 
 impl TestPlan {
     /// Selects tests from listed binaries, which may come in any order.
-    pub fn new(mut listed: Vec<ListedBinary>, filter: &NameFilter) -> TestPlan {
+    /// `retries_override` is `--retries`, which beats the profile and its overrides.
+    pub fn new(
+        mut listed: Vec<ListedBinary>,
+        filter: &NameFilter,
+        profile: &Profile,
+        retries_override: Option<u32>,
+    ) -> TestPlan {
+        let mut settings = TestSettings::from_profile(profile);
+        if let Some(count) = retries_override {
+            settings.retries.count = count;
+        }
         listed.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
         let mut plan = TestPlan::default();
         for lb in listed {
@@ -59,6 +107,7 @@ impl TestPlan {
                         env: Arc::clone(&lb.env),
                         name: case.name,
                         ignored: case.ignored,
+                        settings: settings.clone(),
                     }));
                 } else {
                     plan.skipped += 1;

@@ -51,7 +51,7 @@ fn default_profile_retries_three_times_one_second_apart() {
     );
     assert!(stdout.contains("on 8 slots"), "{stdout}");
     // 12 steady tests and the flaky one pass; always_fails fails; nothing is skipped.
-    assert_eq!(last_line(&stdout), "tempo: 13 passed, 1 failed, 0 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 13 passed, 1 failed, 2 skipped");
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn chicago_tdd_profile_retries_nothing() {
     assert!(!stdout.contains("TRY"), "{stdout}");
     assert_eq!(attempts(&stdout, "always_fails").len(), 1);
     assert_eq!(attempts(&stdout, "fails_first_attempt").len(), 1);
-    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 0 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 2 skipped");
 }
 
 #[test]
@@ -68,13 +68,13 @@ fn the_profile_can_come_from_the_environment() {
     build_config_fixture();
     let out = run_expecting(tempo(&config_fixture()).arg("run").env("NEXTEST_PROFILE", "chicago-tdd"), 100);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 0 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 2 skipped");
     // TEMPO_PROFILE beats NEXTEST_PROFILE, and --profile beats both.
     let out = run_expecting(
         tempo(&config_fixture()).args(["run", "--profile", "chicago-tdd"]).env("TEMPO_PROFILE", "nope"),
         100,
     );
-    assert_eq!(last_line(&String::from_utf8(out.stdout).unwrap()), "tempo: 12 passed, 2 failed, 0 skipped");
+    assert_eq!(last_line(&String::from_utf8(out.stdout).unwrap()), "tempo: 12 passed, 2 failed, 2 skipped");
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn command_line_retries_override_the_profile() {
 fn no_fail_fast_and_threads_override_the_profile() {
     let stdout = run(&["--profile", "ci", "--retries", "0", "--no-fail-fast", "-j", "3"], 100);
     assert!(stdout.contains("on 3 slots"), "{stdout}");
-    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 0 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 2 skipped");
 }
 
 #[test]
@@ -124,4 +124,27 @@ fn a_broken_config_stops_tempo_before_the_build() {
     assert!(stderr.contains("invalid duration `sixty seconds`"), "{stderr}");
     assert!(!stderr.contains("Compiling") && !stderr.contains("Finished"), "nothing was built:\n{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_test_that_hangs_is_reported_slow_then_timed_out() {
+    let started = std::time::Instant::now();
+    let stdout = run(&["--profile", "timeouts", "--ignored", "--exact", "hangs"], 100);
+    let elapsed = started.elapsed();
+    assert_eq!(stdout.matches("SLOW [").count(), 2, "one SLOW line per 200 ms period:\n{stdout}");
+    assert_eq!(statuses(&stdout)[&("retrying".into(), "hangs".into())], "TIMEOUT");
+    assert!(stdout.contains("hangs attempt=1"), "the output printed so far is kept:\n{stdout}");
+    // Two 200 ms periods, then SIGTERM ends it; the build check and listing add a little.
+    assert!(elapsed.as_secs_f64() < 5.0, "took {elapsed:?}");
+    assert!(stdout.contains("1 timed out"), "{stdout}");
+}
+
+#[test]
+fn a_timed_out_test_whose_child_ignores_sigterm_is_killed_after_the_grace_period() {
+    let started = std::time::Instant::now();
+    let stdout = run(&["--profile", "timeouts", "--ignored", "--exact", "hangs_ignoring_sigterm"], 100);
+    let elapsed = started.elapsed();
+    assert_eq!(statuses(&stdout)[&("retrying".into(), "hangs_ignoring_sigterm".into())], "TIMEOUT");
+    // 400 ms of periods plus the 500 ms grace period before SIGKILL; generous slack.
+    assert!(elapsed.as_secs_f64() < 6.0, "took {elapsed:?}");
 }

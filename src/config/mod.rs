@@ -13,7 +13,8 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 pub use raw::{
-    FailFast, FinalStatusLevel, FlakyResult, OutputMode, RetryPolicy, SlowTimeout, StatusLevel, TestThreads,
+    Backoff, FailFast, FinalStatusLevel, FlakyResult, OnTimeout, OutputMode, RetryPolicy, SlowTimeout, StatusLevel,
+    TestThreads,
 };
 use raw::{RawConfig, RawProfile};
 

@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::config::RetryPolicy;
+use crate::config::OnTimeout;
 use crate::plan::{TestPlan, TestRef};
 use crate::report::Reporter;
 use crate::report::events::{CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished};
@@ -37,21 +37,10 @@ pub struct RunnerConfig {
     pub capture: bool,
     /// The most bytes kept per stream per test.
     pub output_cap: usize,
-    /// How long a test's pipes may stay open after it exits.
-    pub leak_timeout: Duration,
-    /// How long leftovers get between SIGTERM and SIGKILL.
+    /// After a signal, how long running tests get before SIGKILL.
     pub grace_period: Duration,
-    /// How failing tests are retried.
-    pub retries: RetryPolicy,
     /// Whether a test that passes only on a retry counts as failed.
     pub flaky_fails: bool,
-}
-
-impl RunnerConfig {
-    /// The most attempts a test gets.
-    pub fn max_attempts(&self) -> u32 {
-        self.retries.count.saturating_add(1)
-    }
 }
 
 impl Default for RunnerConfig {
@@ -61,9 +50,7 @@ impl Default for RunnerConfig {
             max_fail: Some(1),
             capture: true,
             output_cap: 4 * 1024 * 1024,
-            leak_timeout: Duration::from_millis(100),
             grace_period: Duration::from_secs(10),
-            retries: RetryPolicy::default(),
             flaky_fails: false,
         }
     }
@@ -71,6 +58,7 @@ impl Default for RunnerConfig {
 
 enum Msg {
     Finished(Dispatch, ExecutionResult),
+    Slow(TestRef, usize, u32, Duration),
     Signal(i32),
 }
 
@@ -180,16 +168,28 @@ fn worker(
     groups: &RunningGroups,
 ) {
     for job in jobs {
+        let settings = &job.test.settings;
         let spec = AttemptSpec {
             attempt: job.attempt,
             slot: job.slot,
             capture: config.capture,
             output_cap: config.output_cap,
-            leak_timeout: config.leak_timeout,
-            grace_period: config.grace_period,
+            leak_timeout: settings.leak_timeout,
+            grace_period: settings.slow_timeout.grace_period,
+            slow_period: settings.slow_timeout.period,
+            terminate_after: settings.slow_timeout.terminate_after,
+            timeout_passes: settings.slow_timeout.on_timeout == OnTimeout::Pass,
         };
         let group = &groups.0[job.slot];
-        let result = process::run_attempt(&job.test, &spec, run_start, |pid| group.store(pid, Ordering::Release));
+        let result = process::run_attempt(
+            &job.test,
+            &spec,
+            run_start,
+            |pid| group.store(pid, Ordering::Release),
+            |elapsed| {
+                let _ = results.send(Msg::Slow(job.test.clone(), job.slot, job.attempt, elapsed));
+            },
+        );
         if results.send(Msg::Finished(job, result)).is_err() {
             return;
         }
@@ -256,6 +256,9 @@ impl Coordinator<'_> {
             match msg {
                 Msg::Finished(dispatch, result) => self.finished(dispatch, result)?,
                 Msg::Signal(sig) => self.signalled(sig)?,
+                Msg::Slow(test, slot, attempt, elapsed) => {
+                    self.reporter.report(&Event::TestSlow { test, slot, attempt, elapsed })?
+                }
             }
         }
     }
@@ -295,21 +298,22 @@ impl Coordinator<'_> {
         let scheduler = &mut *self.scheduler;
         let config = self.config;
         scheduler.finished(dispatch.slot);
-        let will_retry =
-            !result.outcome.is_success() && dispatch.attempt < config.max_attempts() && !scheduler.is_cancelled();
+        let retries = &dispatch.test.settings.retries;
+        let max_attempts = retries.count.saturating_add(1);
+        let will_retry = !result.outcome.is_success() && dispatch.attempt < max_attempts && !scheduler.is_cancelled();
         let failed_for_good = record(self.stats, &dispatch, &result, will_retry, config.flaky_fails, self.last_end);
         let test: TestRef = dispatch.test.clone();
         self.reporter.report(&Event::TestFinished(Box::new(TestFinished {
             test: test.clone(),
             slot: dispatch.slot,
             attempt: dispatch.attempt,
-            max_attempts: config.max_attempts(),
+            max_attempts,
             result,
             will_retry,
         })))?;
         if will_retry {
             let next = dispatch.attempt + 1;
-            let delay = jittered(config.retries.delay_before(next), config.retries.jitter);
+            let delay = jittered(retries.delay_before(next), retries.jitter);
             if delay.is_zero() {
                 scheduler.retry(test, next);
             } else {

@@ -29,8 +29,14 @@ pub struct AttemptSpec {
     pub output_cap: usize,
     /// How long output pipes may stay open after the test exited before it counts as leaky.
     pub leak_timeout: Duration,
-    /// How long leftover processes get between SIGTERM and SIGKILL.
+    /// How long leftover and timed-out processes get between SIGTERM and SIGKILL.
     pub grace_period: Duration,
+    /// How often a running test is reported slow.
+    pub slow_period: Duration,
+    /// End the test after this many slow periods.
+    pub terminate_after: Option<u32>,
+    /// Whether a timed-out test counts as passed (`on-timeout = "pass"`).
+    pub timeout_passes: bool,
 }
 
 /// Builds the command for one test: `BIN --exact NAME --nocapture [--ignored]`.
@@ -56,12 +62,14 @@ fn command(test: &TestInstance, spec: &AttemptSpec) -> Command {
 
 /// Runs one attempt to completion. `run_start` anchors the result's start time;
 /// `publish_group` learns the test's process group id when it starts and 0 once it is
-/// about to be reaped, so that signals can be forwarded to it meanwhile.
+/// about to be reaped, so that signals can be forwarded to it meanwhile; `on_slow` is
+/// called with the elapsed time at the end of each slow-timeout period.
 pub fn run_attempt(
     test: &TestInstance,
     spec: &AttemptSpec,
     run_start: Instant,
     publish_group: impl Fn(u32),
+    mut on_slow: impl FnMut(Duration),
 ) -> ExecutionResult {
     let started = Instant::now();
     let start = started.saturating_duration_since(run_start);
@@ -77,6 +85,7 @@ pub fn run_attempt(
                 stdout: Default::default(),
                 stderr: Default::default(),
                 error: Some(format!("failed to start {}: {e}", test.binary.path.display())),
+                leaked: false,
             };
         }
     };
@@ -89,23 +98,55 @@ pub fn run_attempt(
     let mut err_buf = CaptureBuf::new(spec.output_cap);
     let mut chunk = vec![0u8; 64 * 1024];
     let mut exited_at: Option<Instant> = None;
+    let mut leaked = false;
+    let mut periods = 0u32;
+    let mut next_slow = started + spec.slow_period;
+    let mut timed_out = false;
+    // After SIGTERM for a timeout: when SIGKILL follows.
+    let mut kill_at: Option<Instant> = None;
 
     loop {
         if exited_at.is_some() && stdout.is_none() && stderr.is_none() {
             break;
         }
-        let timeout = match exited_at {
+        let now = Instant::now();
+        let deadline = match exited_at {
             // The test is gone but something still holds its pipes: wait out the leak timeout.
             Some(at) => {
-                let left = spec.leak_timeout.saturating_sub(at.elapsed());
-                if left.is_zero() {
+                let leak_deadline = at + spec.leak_timeout;
+                if now >= leak_deadline {
+                    leaked = true;
                     break;
                 }
-                Some(left)
+                Some(leak_deadline)
             }
-            None if pidfd.is_none() => Some(Duration::from_millis(10)),
-            None => None,
+            None => {
+                if let Some(at) = kill_at
+                    && now >= at
+                {
+                    unix::signal_group(pid, unix::SIGKILL);
+                    kill_at = None;
+                }
+                if !timed_out && now >= next_slow {
+                    periods += 1;
+                    on_slow(now.duration_since(started));
+                    if spec.terminate_after.is_some_and(|n| periods >= n) {
+                        timed_out = true;
+                        unix::signal_group(pid, unix::SIGTERM);
+                        kill_at = Some(now + spec.grace_period);
+                    }
+                    next_slow += spec.slow_period;
+                }
+                let mut deadline = if timed_out { kill_at } else { Some(next_slow) };
+                if pidfd.is_none() {
+                    // Without a pidfd, exits are noticed by polling.
+                    let tick = now + Duration::from_millis(10);
+                    deadline = Some(deadline.map_or(tick, |d| d.min(tick)));
+                }
+                deadline
+            }
         };
+        let timeout = deadline.map(|d| d.saturating_duration_since(now));
         let pidfd_ref = if exited_at.is_none() { pidfd.as_ref().map(|f| f as _) } else { None };
         let ready = match unix::poll_readable(
             [stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref],
@@ -132,6 +173,8 @@ pub fn run_attempt(
     };
     end_leftovers(pid, spec.grace_period);
     let outcome = match exit {
+        _ if timed_out && spec.timeout_passes => Outcome::Pass,
+        _ if timed_out => Outcome::Timeout,
         ExitStatus::Code(0) => Outcome::Pass,
         other => Outcome::Fail(other),
     };
@@ -144,6 +187,7 @@ pub fn run_attempt(
         stdout: out_buf.finish(),
         stderr: err_buf.finish(),
         error: None,
+        leaked,
     }
 }
 

@@ -117,6 +117,8 @@ pub struct ExecutionResult {
     pub stderr: CapturedOutput,
     /// Why it could not be started, for [`Outcome::ExecFail`].
     pub error: Option<String>,
+    /// Whether something it started still held its output open after the leak timeout.
+    pub leaked: bool,
 }
 
 /// A test attempt finished.

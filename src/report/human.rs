@@ -160,6 +160,7 @@ impl<W: Write> HumanReporter<W> {
 /// The status word for one attempt, nextest-style.
 fn label_for(result: &ExecutionResult, will_retry: bool, attempt: u32, s: &Styles) -> (String, Style) {
     match result.outcome {
+        Outcome::Pass if result.leaked => ("LEAK".into(), s.warn),
         Outcome::Pass if attempt > 1 => ("TRY PASS".into(), s.warn),
         Outcome::Pass => ("PASS".into(), s.pass),
         _ if will_retry => (format!("TRY {attempt} {}", failure_word(result)), s.warn),

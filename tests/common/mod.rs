@@ -117,7 +117,8 @@ pub fn statuses(stdout: &str) -> BTreeMap<(String, String), String> {
             continue;
         };
         let name = name.split(" (").next().unwrap_or(name);
-        if status == "Summary" {
+        // The summary line, and SLOW lines, which are not outcomes.
+        if status == "Summary" || status == "SLOW" {
             continue;
         }
         map.entry((binary.to_owned(), name.to_owned())).or_insert_with(|| status.to_owned());
