@@ -39,6 +39,8 @@ pub struct TestSettings {
     pub leak_timeout: Duration,
     /// How many slots it takes.
     pub threads_required: usize,
+    /// The test group it belongs to, whose `max-threads` limits it.
+    pub test_group: Option<Arc<str>>,
     /// When its output is shown if it passes.
     pub success_output: OutputMode,
     /// When its output is shown if it fails.
@@ -55,6 +57,7 @@ impl TestSettings {
             slow_timeout: profile.slow_timeout.clone(),
             leak_timeout: profile.leak_timeout,
             threads_required: profile.threads_required as usize,
+            test_group: None,
             success_output: profile.success_output,
             failure_output: profile.failure_output,
             run_extra_args: profile.run_extra_args.clone().into(),
@@ -118,5 +121,47 @@ impl TestPlan {
             }
         }
         plan
+    }
+}
+
+/// Test instances without a real binary, for unit tests of the later stages.
+#[cfg(test)]
+pub mod fake {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::build::PackageInfo;
+    use crate::config::Profile;
+    use crate::test_id::TargetKind;
+
+    /// A test named `name` in a fake binary `pkg`, with the given settings adjusted.
+    pub fn test(name: &str, adjust: impl FnOnce(&mut TestSettings)) -> TestRef {
+        let package = Arc::new(PackageInfo {
+            name: "pkg".into(),
+            version: "0.1.0".parse().unwrap(),
+            manifest_path: PathBuf::from("/nonexistent/pkg/Cargo.toml"),
+            authors: vec![],
+            description: None,
+            homepage: None,
+            repository: None,
+            license: None,
+            license_file: None,
+            rust_version: None,
+            readme: None,
+            bin_targets: vec![],
+            has_build_script: false,
+        });
+        let binary = Arc::new(TestBinary {
+            id: BinaryId::new("pkg", TargetKind::Lib, "pkg"),
+            path: PathBuf::from("/nonexistent/pkg/target/debug/deps/pkg-0000"),
+            kind: TargetKind::Lib,
+            target_name: "pkg".into(),
+            package,
+            build_script: None,
+        });
+        let mut settings = TestSettings::from_profile(&Profile::builtin("default"));
+        adjust(&mut settings);
+        Arc::new(TestInstance { binary, env: Arc::default(), name: name.into(), ignored: false, settings })
     }
 }

@@ -1,59 +1,117 @@
-//! Decides which test starts next and in which slot.
+//! Decides which test starts next and in which slots.
 //!
-//! The scheduler owns the queue of attempts still to run and the set of free slots.
-//! The runner asks it for work whenever a slot frees up; fail-fast and signals cancel it.
+//! The scheduler owns the queue of attempts still to run, the slots and the test
+//! groups. The runner asks it for work whenever something finishes; a test is admitted
+//! only when enough slots are free for its `threads-required` and its test group is
+//! below its `max-threads`. A test that cannot start yet does not block the tests
+//! behind it. Fail-fast and signals cancel the scheduler.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::plan::TestRef;
 
-/// A test attempt handed to a slot.
+/// A test attempt handed to the runner.
 #[derive(Debug, Clone)]
 pub struct Dispatch {
     /// The test.
     pub test: TestRef,
     /// The attempt number, 1-based.
     pub attempt: u32,
-    /// The slot it runs in, 0-based; the lowest free one.
+    /// The first (lowest) slot it occupies: its `TEMPO_SLOT` and its timeline lane.
     pub slot: usize,
+    /// How many slots it occupies, starting from the lowest free ones.
+    pub width: usize,
 }
 
-/// The queue of pending attempts and the slots they may use.
+/// The queue of pending attempts and the capacity they share.
 #[derive(Debug)]
 pub struct Scheduler {
     pending: VecDeque<(TestRef, u32)>,
     slot_busy: Vec<bool>,
+    slot_owner: Vec<usize>,
+    group_limit: HashMap<Arc<str>, usize>,
+    group_running: HashMap<Arc<str>, usize>,
     running: usize,
     cancelled: bool,
 }
 
 impl Scheduler {
-    /// A scheduler over `tests`, in the given order, with `slots` slots.
-    pub fn new(tests: impl IntoIterator<Item = TestRef>, slots: usize) -> Scheduler {
+    /// A scheduler over `tests`, in the given order, with `slots` slots and the given
+    /// test-group limits (in threads).
+    pub fn new(tests: impl IntoIterator<Item = TestRef>, slots: usize, group_limit: HashMap<Arc<str>, usize>) -> Scheduler {
+        let slots = slots.max(1);
         Scheduler {
             pending: tests.into_iter().map(|t| (t, 1)).collect(),
-            slot_busy: vec![false; slots.max(1)],
+            slot_busy: vec![false; slots],
+            slot_owner: vec![usize::MAX; slots],
+            group_limit,
+            group_running: HashMap::new(),
             running: 0,
             cancelled: false,
         }
     }
 
-    /// The next attempt to start, if a slot is free and the run goes on.
+    /// How many slots a test takes: its `threads-required`, at most the slot count.
+    fn width(&self, test: &TestRef) -> usize {
+        test.settings.threads_required.clamp(1, self.slot_busy.len())
+    }
+
+    fn fits(&self, test: &TestRef, free: usize) -> bool {
+        let width = self.width(test);
+        if width > free {
+            return false;
+        }
+        match &test.settings.test_group {
+            Some(group) => {
+                let limit = self.group_limit.get(group).copied().unwrap_or(usize::MAX);
+                let used = self.group_running.get(group).copied().unwrap_or(0);
+                // A test wider than its group's limit still runs, alone in the group.
+                used == 0 || used + width <= limit
+            }
+            None => true,
+        }
+    }
+
+    /// The next attempt to start, if one fits in the free slots and the run goes on.
     pub fn next_dispatch(&mut self) -> Option<Dispatch> {
         if self.cancelled {
             return None;
         }
-        let slot = self.slot_busy.iter().position(|busy| !busy)?;
-        let (test, attempt) = self.pending.pop_front()?;
-        self.slot_busy[slot] = true;
+        let free = self.slot_busy.iter().filter(|b| !**b).count();
+        if free == 0 {
+            return None;
+        }
+        let index = self.pending.iter().position(|(test, _)| self.fits(test, free))?;
+        let (test, attempt) = self.pending.remove(index)?;
+        let width = self.width(&test);
+        let mut taken = self.slot_busy.iter().enumerate().filter(|(_, busy)| !**busy).map(|(i, _)| i).take(width);
+        let slot = taken.next().expect("fits() checked the free slots");
+        let rest: Vec<usize> = taken.collect();
+        for s in std::iter::once(slot).chain(rest) {
+            self.slot_busy[s] = true;
+            self.slot_owner[s] = slot;
+        }
+        if let Some(group) = &test.settings.test_group {
+            *self.group_running.entry(group.clone()).or_default() += width;
+        }
         self.running += 1;
-        Some(Dispatch { test, attempt, slot })
+        Some(Dispatch { test, attempt, slot, width })
     }
 
-    /// Frees the slot of a finished attempt.
-    pub fn finished(&mut self, slot: usize) {
-        debug_assert!(self.slot_busy[slot]);
-        self.slot_busy[slot] = false;
+    /// Frees the slots of a finished attempt.
+    pub fn finished(&mut self, dispatch: &Dispatch) {
+        for (busy, owner) in self.slot_busy.iter_mut().zip(&mut self.slot_owner) {
+            if *owner == dispatch.slot {
+                *busy = false;
+                *owner = usize::MAX;
+            }
+        }
+        if let Some(group) = &dispatch.test.settings.test_group
+            && let Some(used) = self.group_running.get_mut(group)
+        {
+            *used -= dispatch.width;
+        }
         self.running -= 1;
     }
 
@@ -85,5 +143,76 @@ impl Scheduler {
     /// Whether nothing runs and nothing more will start.
     pub fn is_done(&self) -> bool {
         self.running == 0 && (self.cancelled || self.pending.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fake;
+
+    fn names(dispatched: &[Dispatch]) -> Vec<&str> {
+        dispatched.iter().map(|d| d.test.name.as_str()).collect()
+    }
+
+    fn drain(s: &mut Scheduler) -> Vec<Dispatch> {
+        std::iter::from_fn(|| s.next_dispatch()).collect()
+    }
+
+    #[test]
+    fn fills_the_lowest_free_slots_in_order() {
+        let tests = ["a", "b", "c"].map(|n| fake::test(n, |_| {}));
+        let mut s = Scheduler::new(tests, 2, HashMap::new());
+        let first = drain(&mut s);
+        assert_eq!(names(&first), ["a", "b"]);
+        assert_eq!(first.iter().map(|d| d.slot).collect::<Vec<_>>(), [0, 1]);
+        s.finished(&first[0]);
+        let next = drain(&mut s);
+        assert_eq!((next[0].test.name.as_str(), next[0].slot), ("c", 0));
+    }
+
+    #[test]
+    fn a_group_never_exceeds_its_max_threads_and_others_run_past_it() {
+        let serial = |n: &str| fake::test(n, |s| s.test_group = Some("serial".into()));
+        let tests = vec![serial("s1"), serial("s2"), fake::test("free", |_| {}), serial("s3")];
+        let mut s = Scheduler::new(tests, 4, HashMap::from([(Arc::from("serial"), 1)]));
+        let first = drain(&mut s);
+        assert_eq!(names(&first), ["s1", "free"], "s2 waits for s1; `free` is not blocked behind it");
+        s.finished(&first[0]);
+        let second = drain(&mut s);
+        assert_eq!(names(&second), ["s2"]);
+    }
+
+    #[test]
+    fn threads_required_takes_that_many_slots() {
+        let tests = vec![fake::test("wide", |s| s.threads_required = 2), fake::test("a", |_| {}), fake::test("b", |_| {})];
+        let mut s = Scheduler::new(tests, 3, HashMap::new());
+        let first = drain(&mut s);
+        assert_eq!(names(&first), ["wide", "a"]);
+        assert_eq!((first[0].slot, first[0].width), (0, 2));
+        assert_eq!(first[1].slot, 2);
+        s.finished(&first[0]);
+        let second = drain(&mut s);
+        assert_eq!(names(&second), ["b"]);
+        assert_eq!(second[0].slot, 0);
+    }
+
+    #[test]
+    fn a_test_wider_than_the_pool_takes_the_whole_pool() {
+        let mut s = Scheduler::new([fake::test("huge", |s| s.threads_required = 64)], 2, HashMap::new());
+        let d = drain(&mut s);
+        assert_eq!(d[0].width, 2);
+    }
+
+    #[test]
+    fn cancelling_stops_dispatch_and_counts_unstarted_tests() {
+        let tests = ["a", "b", "c"].map(|n| fake::test(n, |_| {}));
+        let mut s = Scheduler::new(tests, 1, HashMap::new());
+        let first = drain(&mut s);
+        s.cancel();
+        assert!(s.next_dispatch().is_none());
+        s.finished(&first[0]);
+        assert!(s.is_done());
+        assert_eq!(s.not_started(), 2);
     }
 }

@@ -62,6 +62,8 @@ pub struct Profile {
     pub store_dir: PathBuf,
     /// JUnit settings.
     pub junit: Junit,
+    /// The test groups (`[test-groups.NAME]`) and their `max-threads`.
+    pub test_groups: std::collections::BTreeMap<String, TestThreads>,
 }
 
 /// JUnit output settings.
@@ -102,6 +104,7 @@ impl Profile {
                 store_success_output: false,
                 store_failure_output: true,
             },
+            test_groups: Default::default(),
         }
     }
 
@@ -262,6 +265,7 @@ impl Config {
         if let Some(dir) = self.raw.store.as_ref().and_then(|s| s.dir.clone()) {
             profile.store_dir = dir;
         }
+        profile.test_groups = self.raw.test_groups.iter().map(|(k, g)| (k.clone(), g.max_threads)).collect();
         if let Some(default) = self.raw.profile.get("default") {
             profile.apply(default);
         }

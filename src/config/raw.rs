@@ -20,7 +20,6 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub profile: BTreeMap<String, RawProfile>,
     #[serde(default)]
-    #[expect(dead_code, reason = "test groups are scheduled in a later change")]
     pub test_groups: BTreeMap<String, RawTestGroup>,
     pub store: Option<RawStore>,
     /// nextest's version requirements: accepted and not enforced.
@@ -42,7 +41,6 @@ pub(super) struct RawStore {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub(super) struct RawTestGroup {
-    #[expect(dead_code, reason = "test groups are scheduled in a later change")]
     pub max_threads: TestThreads,
 }
 

@@ -11,7 +11,9 @@ pub mod process;
 #[path = "unix.rs"]
 mod unix;
 
+use std::collections::HashMap;
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,8 @@ pub struct RunnerConfig {
     pub grace_period: Duration,
     /// Whether a test that passes only on a retry counts as failed.
     pub flaky_fails: bool,
+    /// Each test group's `max-threads`.
+    pub test_groups: HashMap<Arc<str>, usize>,
 }
 
 impl Default for RunnerConfig {
@@ -52,6 +56,7 @@ impl Default for RunnerConfig {
             output_cap: 4 * 1024 * 1024,
             grace_period: Duration::from_secs(10),
             flaky_fails: false,
+            test_groups: HashMap::new(),
         }
     }
 }
@@ -111,7 +116,7 @@ impl Drop for SignalForwarder {
 /// Runs every test of the plan and reports each event; returns the final tally.
 pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut dyn Reporter) -> io::Result<RunStats> {
     let run_start = Instant::now();
-    let mut scheduler = Scheduler::new(plan.tests.iter().cloned(), config.slots);
+    let mut scheduler = Scheduler::new(plan.tests.iter().cloned(), config.slots, config.test_groups.clone());
     let mut stats = RunStats {
         planned: plan.tests.len(),
         skipped: plan.skipped,
@@ -297,7 +302,7 @@ impl Coordinator<'_> {
     fn finished(&mut self, dispatch: Dispatch, result: ExecutionResult) -> io::Result<()> {
         let scheduler = &mut *self.scheduler;
         let config = self.config;
-        scheduler.finished(dispatch.slot);
+        scheduler.finished(&dispatch);
         let retries = &dispatch.test.settings.retries;
         let max_attempts = retries.count.saturating_add(1);
         let will_retry = !result.outcome.is_success() && dispatch.attempt < max_attempts && !scheduler.is_cancelled();
@@ -356,7 +361,9 @@ fn record(
     stats.test_time += result.duration;
     stats.cpu += result.usage.cpu();
     stats.longest = stats.longest.max(result.duration);
-    stats.slot_busy[dispatch.slot] += result.duration;
+    for lane in &mut stats.slot_busy[dispatch.slot..dispatch.slot + dispatch.width] {
+        *lane += result.duration;
+    }
     *last_end = (*last_end).max(result.start + result.duration);
     if will_retry {
         return false;
