@@ -17,8 +17,10 @@ use crate::options::{
     CargoOptions, Color, ConfigOptions, ListOptions, NameFilter, RunOptions, available_cores, resolve_threads,
 };
 use crate::plan::TestPlan;
+use crate::report::Fanout;
 use crate::report::events::RunInfo;
 use crate::report::human::HumanReporter;
+use crate::report::junit::{JunitOptions, JunitReporter};
 use crate::report::list::write_list;
 use crate::report::style::{Styles, color_choice};
 
@@ -72,6 +74,11 @@ fn use_color(color: Color, stream: &impl anstream::stream::RawStream) -> bool {
     !matches!(choice, anstream::ColorChoice::Never)
 }
 
+/// `<workspace>/<store.dir>/<profile>`: where a profile's JUnit file, history and reports live.
+fn profile_store_dir(workspace: &Workspace, profile: &Profile) -> std::path::PathBuf {
+    workspace.root.join(&profile.store_dir).join(&profile.name)
+}
+
 /// `cargo tempo list`.
 pub fn list(opts: ListOptions) -> Result<i32> {
     let (workspace, profile, binaries) = build_binaries(&opts.cargo, &opts.config)?;
@@ -90,7 +97,6 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         return Ok(exit_code::OK);
     }
     let prepared = prepare(workspace, &profile, binaries, &opts.filter, opts.retries)?;
-    let _ = &prepared.workspace;
     if prepared.plan.tests.is_empty() {
         eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
         return Ok(exit_code::NO_TESTS_RUN);
@@ -132,8 +138,17 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let colored = use_color(opts.color, &stdout);
-    let mut reporter = HumanReporter::new(std::io::LineWriter::new(stdout.lock()), colored, terminal);
-    let stats = execute::run(prepared.plan, info, &config, &mut reporter).map_err(Error::Output)?;
+    let mut reporters = Fanout::default();
+    reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), colored, terminal)));
+    if let Some(junit) = &profile.junit.path {
+        let path = profile_store_dir(&prepared.workspace, &profile).join(junit);
+        let options = JunitOptions {
+            store_success_output: profile.junit.store_success_output,
+            store_failure_output: profile.junit.store_failure_output,
+        };
+        reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone(), options)));
+    }
+    let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
     std::io::stdout().flush().map_err(Error::Output)?;
     Ok(match stats.signal {
         Some(sig) => 128 + sig,

@@ -39,7 +39,11 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler over `tests`, in the given order, with `slots` slots and the given
     /// test-group limits (in threads).
-    pub fn new(tests: impl IntoIterator<Item = TestRef>, slots: usize, group_limit: HashMap<Arc<str>, usize>) -> Scheduler {
+    pub fn new(
+        tests: impl IntoIterator<Item = TestRef>,
+        slots: usize,
+        group_limit: HashMap<Arc<str>, usize>,
+    ) -> Scheduler {
         let slots = slots.max(1);
         Scheduler {
             pending: tests.into_iter().map(|t| (t, 1)).collect(),
@@ -185,7 +189,8 @@ mod tests {
 
     #[test]
     fn threads_required_takes_that_many_slots() {
-        let tests = vec![fake::test("wide", |s| s.threads_required = 2), fake::test("a", |_| {}), fake::test("b", |_| {})];
+        let tests =
+            vec![fake::test("wide", |s| s.threads_required = 2), fake::test("a", |_| {}), fake::test("b", |_| {})];
         let mut s = Scheduler::new(tests, 3, HashMap::new());
         let first = drain(&mut s);
         assert_eq!(names(&first), ["wide", "a"]);

@@ -5,10 +5,12 @@
 
 pub mod events;
 pub mod human;
+pub mod junit;
 pub mod list;
 pub mod style;
 
-use std::io;
+use std::io::{self, Write};
+use std::path::Path;
 
 use events::Event;
 
@@ -39,4 +41,23 @@ impl Reporter for Fanout {
         }
         Ok(())
     }
+}
+
+/// Writes a file so that readers see either the old contents or the new, never half:
+/// the bytes go to a temporary file in the same directory, which is then renamed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

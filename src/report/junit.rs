@@ -1,0 +1,171 @@
+//! Writes the run as JUnit XML, the format every CI system can show.
+//!
+//! The layout is nextest's: one `testsuite` per binary id, one `testcase` per test.
+//! A test that failed and then passed is a success with `flakyFailure` elements; one
+//! that failed on every attempt is a `failure` with `rerunFailure` elements for the
+//! earlier attempts. quick-junit escapes the XML and drops the control characters
+//! that XML cannot hold, so a test's output can never make the file invalid.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+
+use super::Reporter;
+use super::events::{Event, ExecutionResult, ExitStatus, Outcome, RunInfo};
+use super::human::signal_name;
+use crate::plan::TestRef;
+
+/// What the JUnit file keeps of each test's output.
+#[derive(Debug, Clone, Copy)]
+pub struct JunitOptions {
+    /// Keep passing tests' stdout and stderr.
+    pub store_success_output: bool,
+    /// Keep failing tests' stdout and stderr.
+    pub store_failure_output: bool,
+}
+
+/// Collects finished attempts and writes the JUnit file when the run ends.
+pub struct JunitReporter {
+    path: PathBuf,
+    report_name: String,
+    options: JunitOptions,
+    info: Option<RunInfo>,
+    /// Attempts per test, keyed by (binary id, test name) for a stable order.
+    attempts: BTreeMap<(String, String), (TestRef, Vec<ExecutionResult>)>,
+}
+
+impl JunitReporter {
+    /// A reporter that will write to `path`.
+    pub fn new(path: PathBuf, report_name: String, options: JunitOptions) -> JunitReporter {
+        JunitReporter { path, report_name, options, info: None, attempts: BTreeMap::new() }
+    }
+
+    fn timestamp(&self, offset: std::time::Duration) -> chrono::DateTime<chrono::FixedOffset> {
+        let start = self.info.as_ref().map_or(SystemTime::UNIX_EPOCH, |i| i.started_at);
+        chrono::DateTime::<chrono::Utc>::from(start + offset).fixed_offset()
+    }
+
+    fn failure_kind(result: &ExecutionResult) -> NonSuccessKind {
+        match result.outcome {
+            Outcome::ExecFail => NonSuccessKind::Error,
+            _ => NonSuccessKind::Failure,
+        }
+    }
+
+    fn rerun(&self, result: &ExecutionResult, keep_output: bool) -> TestRerun {
+        let mut rerun = TestRerun::new(Self::failure_kind(result));
+        rerun
+            .set_timestamp(self.timestamp(result.start))
+            .set_time(result.duration)
+            .set_message(failure_message(result));
+        if let Some(desc) = panic_message(result) {
+            rerun.set_description(desc);
+        }
+        if keep_output {
+            rerun.set_system_out_lossy(&result.stdout.bytes).set_system_err_lossy(&result.stderr.bytes);
+        }
+        rerun
+    }
+
+    fn test_case(&self, test: &TestRef, attempts: &[ExecutionResult]) -> TestCase {
+        let last = attempts.last().expect("a test is recorded once it has an attempt");
+        let earlier = &attempts[..attempts.len() - 1];
+        let status = if last.outcome.is_success() {
+            let flaky = earlier.iter().map(|r| self.rerun(r, self.options.store_failure_output)).collect();
+            TestCaseStatus::Success { flaky_runs: flaky }
+        } else {
+            let mut status = TestCaseStatus::non_success(Self::failure_kind(last));
+            status.set_message(failure_message(last)).set_type(failure_type(last));
+            if let Some(desc) = panic_message(last) {
+                status.set_description(desc);
+            }
+            status.add_reruns(earlier.iter().map(|r| self.rerun(r, self.options.store_failure_output)));
+            status
+        };
+        let mut case = TestCase::new(test.name.as_str(), status);
+        case.set_classname(test.binary_id().as_str()).set_timestamp(self.timestamp(last.start)).set_time(last.duration);
+        let keep = if last.outcome.is_success() {
+            self.options.store_success_output
+        } else {
+            self.options.store_failure_output
+        };
+        if keep {
+            case.set_system_out_lossy(&last.stdout.bytes).set_system_err_lossy(&last.stderr.bytes);
+        }
+        case
+    }
+
+    /// Builds the report from everything seen so far.
+    pub fn build(&self, wall: std::time::Duration) -> Report {
+        let mut report = Report::new(self.report_name.as_str());
+        if let Some(info) = &self.info {
+            report.set_timestamp(self.timestamp(std::time::Duration::ZERO)).set_time(wall);
+            if let Ok(uuid) = info.run_id.parse::<uuid::Uuid>() {
+                report.set_uuid(uuid);
+            }
+        }
+        let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+        for ((binary_id, _), (test, attempts)) in &self.attempts {
+            let suite = suites.entry(binary_id.as_str()).or_insert_with(|| TestSuite::new(binary_id.as_str()));
+            suite.add_test_case(self.test_case(test, attempts));
+        }
+        report.add_test_suites(suites.into_values());
+        report
+    }
+
+    fn write(&self, wall: std::time::Duration) -> io::Result<()> {
+        let report = self.build(wall);
+        let xml = report.to_string().map_err(io::Error::other)?;
+        crate::report::write_atomically(&self.path, xml.as_bytes())
+    }
+}
+
+/// A one-line description of how an attempt failed.
+fn failure_message(result: &ExecutionResult) -> String {
+    match (result.outcome, result.exit) {
+        (Outcome::Timeout, _) => "test timed out".into(),
+        (Outcome::ExecFail, _) => result.error.clone().unwrap_or_else(|| "test could not be started".into()),
+        (_, Some(ExitStatus::Signal { signal, .. })) => {
+            format!("test aborted with signal {signal} ({})", signal_name(signal))
+        }
+        (_, Some(ExitStatus::Code(code))) => format!("test failed with exit code {code}"),
+        (_, None) => "test failed".into(),
+    }
+}
+
+fn failure_type(result: &ExecutionResult) -> &'static str {
+    match result.outcome {
+        Outcome::Timeout => "timeout",
+        Outcome::ExecFail => "exec failure",
+        Outcome::Fail(ExitStatus::Signal { .. }) => "signal",
+        _ => "test failure",
+    }
+}
+
+/// libtest's panic report (`thread 'x' panicked at file:line:col:` and the message), if present.
+fn panic_message(result: &ExecutionResult) -> Option<String> {
+    let stderr = String::from_utf8_lossy(&result.stderr.bytes);
+    let start = stderr.find("panicked at ")?;
+    let line_start = stderr[..start].rfind('\n').map_or(0, |i| i + 1);
+    let rest = &stderr[line_start..];
+    let end = rest.find("\nnote: ").or_else(|| rest.find("\nstack backtrace:")).unwrap_or(rest.len());
+    Some(rest[..end].trim_end().to_owned())
+}
+
+impl Reporter for JunitReporter {
+    fn report(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::RunStarted(info) => self.info = Some(info.clone()),
+            Event::TestFinished(f) => {
+                let key = (f.test.binary_id().to_string(), f.test.name.clone());
+                self.attempts.entry(key).or_insert_with(|| (f.test.clone(), Vec::new())).1.push(f.result.clone());
+            }
+            Event::RunFinished(stats) => self.write(stats.wall)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
