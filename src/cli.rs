@@ -206,6 +206,30 @@ pub struct RunArgs {
     /// Build the test binaries, but don't run them.
     #[arg(long, help_heading = "Runner")]
     pub no_run: bool,
+    #[command(flatten)]
+    pub reporter: ReporterArgs,
+}
+
+/// What the terminal shows.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Reporter")]
+pub struct ReporterArgs {
+    /// Statuses printed as tests finish: none, fail, retry, slow, leak, pass, skip, all
+    /// [env: TEMPO_STATUS_LEVEL, NEXTEST_STATUS_LEVEL].
+    #[arg(long, value_name = "LEVEL")]
+    pub status_level: Option<crate::config::StatusLevel>,
+    /// Statuses repeated at the end: none, fail, flaky, slow, skip, pass, all
+    /// [env: TEMPO_FINAL_STATUS_LEVEL, NEXTEST_FINAL_STATUS_LEVEL].
+    #[arg(long, value_name = "LEVEL")]
+    pub final_status_level: Option<crate::config::FinalStatusLevel>,
+    /// When failing tests' output is shown: immediate, immediate-final, final, never
+    /// [env: TEMPO_FAILURE_OUTPUT, NEXTEST_FAILURE_OUTPUT].
+    #[arg(long, value_name = "WHEN")]
+    pub failure_output: Option<crate::config::OutputMode>,
+    /// When passing tests' output is shown: immediate, immediate-final, final, never
+    /// [env: TEMPO_SUCCESS_OUTPUT, NEXTEST_SUCCESS_OUTPUT].
+    #[arg(long, value_name = "WHEN")]
+    pub success_output: Option<crate::config::OutputMode>,
 }
 
 /// `cargo tempo list`.

@@ -199,8 +199,39 @@ pub struct RunOptions {
     pub capture: bool,
     /// Build only.
     pub no_run: bool,
+    /// Reporter settings from the command line or the environment.
+    pub reporter: ReporterOverrides,
     /// Colour.
     pub color: Color,
+}
+
+/// Reporter settings that beat the profile: the command line, else `TEMPO_*`, else `NEXTEST_*`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReporterOverrides {
+    /// `--status-level`.
+    pub status_level: Option<crate::config::StatusLevel>,
+    /// `--final-status-level`.
+    pub final_status_level: Option<crate::config::FinalStatusLevel>,
+    /// `--failure-output`.
+    pub failure_output: Option<crate::config::OutputMode>,
+    /// `--success-output`.
+    pub success_output: Option<crate::config::OutputMode>,
+}
+
+/// The first of `TEMPO_<name>` and `NEXTEST_<name>` that is set and parses.
+fn from_env<T: std::str::FromStr>(name: &str) -> Option<T> {
+    ["TEMPO_", "NEXTEST_"].iter().find_map(|prefix| std::env::var(format!("{prefix}{name}")).ok()?.parse().ok())
+}
+
+impl ReporterOverrides {
+    fn from_args(a: crate::cli::ReporterArgs) -> ReporterOverrides {
+        ReporterOverrides {
+            status_level: a.status_level.or_else(|| from_env("STATUS_LEVEL")),
+            final_status_level: a.final_status_level.or_else(|| from_env("FINAL_STATUS_LEVEL")),
+            failure_output: a.failure_output.or_else(|| from_env("FAILURE_OUTPUT")),
+            success_output: a.success_output.or_else(|| from_env("SUCCESS_OUTPUT")),
+        }
+    }
 }
 
 /// How `cargo tempo list` prints.
@@ -260,6 +291,7 @@ impl RunOptions {
             fail_fast,
             capture,
             no_run: a.no_run,
+            reporter: ReporterOverrides::from_args(a.reporter),
             color: a.output.color.into(),
         }
     }

@@ -19,7 +19,7 @@ use crate::options::{
 use crate::plan::TestPlan;
 use crate::report::Fanout;
 use crate::report::events::RunInfo;
-use crate::report::human::HumanReporter;
+use crate::report::human::{HumanOptions, HumanReporter};
 use crate::report::junit::{JunitOptions, JunitReporter};
 use crate::report::list::write_list;
 use crate::report::style::{Styles, color_choice};
@@ -139,7 +139,15 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let terminal = stdout.is_terminal();
     let colored = use_color(opts.color, &stdout);
     let mut reporters = Fanout::default();
-    reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), colored, terminal)));
+    let human = HumanOptions {
+        colored,
+        terminal,
+        status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
+        final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
+        success_output: opts.reporter.success_output,
+        failure_output: opts.reporter.failure_output,
+    };
+    reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
     if let Some(junit) = &profile.junit.path {
         let path = profile_store_dir(&prepared.workspace, &profile).join(junit);
         let options = JunitOptions {

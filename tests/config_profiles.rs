@@ -33,7 +33,8 @@ fn run(args: &[&str], code: i32) -> String {
 
 #[test]
 fn default_profile_retries_three_times_one_second_apart() {
-    let stdout = run(&[], 100);
+    // The profile's status-level is `fail`, which hides retries; show them to count them.
+    let stdout = run(&["--status-level", "all"], 100);
     let tries = attempts(&stdout, "always_fails");
     assert_eq!(tries.iter().map(|t| t.0).collect::<Vec<_>>(), [1, 2, 3, 4], "always_fails runs 4 times:\n{stdout}");
     for pair in tries.windows(2) {
@@ -93,7 +94,7 @@ fn ci_profile_stops_after_the_first_failure_on_four_slots() {
 
 #[test]
 fn command_line_retries_override_the_profile() {
-    let stdout = run(&["--retries", "1", "always_fails"], 100);
+    let stdout = run(&["--retries", "1", "--status-level", "retry", "always_fails"], 100);
     assert_eq!(attempts(&stdout, "always_fails").iter().map(|t| t.0).collect::<Vec<_>>(), [1, 2]);
 }
 
@@ -129,7 +130,7 @@ fn a_broken_config_stops_tempo_before_the_build() {
 #[test]
 fn a_test_that_hangs_is_reported_slow_then_timed_out() {
     let started = std::time::Instant::now();
-    let stdout = run(&["--profile", "timeouts", "--ignored", "--exact", "hangs"], 100);
+    let stdout = run(&["--profile", "timeouts", "--status-level", "slow", "--ignored", "--exact", "hangs"], 100);
     let elapsed = started.elapsed();
     assert_eq!(stdout.matches("SLOW [").count(), 2, "one SLOW line per 200 ms period:\n{stdout}");
     assert_eq!(statuses(&stdout)[&("retrying".into(), "hangs".into())], "TIMEOUT");
@@ -147,4 +148,21 @@ fn a_timed_out_test_whose_child_ignores_sigterm_is_killed_after_the_grace_period
     assert_eq!(statuses(&stdout)[&("retrying".into(), "hangs_ignoring_sigterm".into())], "TIMEOUT");
     // 400 ms of periods plus the 500 ms grace period before SIGKILL; generous slack.
     assert!(elapsed.as_secs_f64() < 6.0, "took {elapsed:?}");
+}
+
+#[test]
+fn status_level_fail_shows_only_failures_and_the_summary_lists_the_flaky_test() {
+    let stdout = run(&[], 100);
+    let st = statuses(&stdout);
+    assert!(
+        st.values().all(|s| s == "FAIL" || s == "FLAKY"),
+        "only FAIL lines, then the summary's FLAKY line:\n{stdout}"
+    );
+    assert!(!stdout.contains("TRY "), "retries are below status-level fail:\n{stdout}");
+    assert!(
+        stdout.contains("FLAKY [") && stdout.contains("retrying fails_first_attempt (passed on attempt 2/4)"),
+        "{stdout}"
+    );
+    // The failure's output is shown once, under its FAIL line: the last attempt's.
+    assert_eq!(attempts(&stdout, "always_fails").iter().map(|t| t.0).collect::<Vec<_>>(), [4]);
 }

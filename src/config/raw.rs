@@ -483,3 +483,29 @@ pub enum OutputMode {
     /// Never.
     Never,
 }
+
+/// `FromStr` for the kebab-case enums that the command line also takes, listing the
+/// valid names on error.
+macro_rules! kebab_from_str {
+    ($ty:ident { $($name:literal => $variant:ident),* $(,)? }) => {
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($name => Ok($ty::$variant),)*
+                    other => Err(format!("invalid value `{other}`; expected one of: {}", [$($name),*].join(", "))),
+                }
+            }
+        }
+    };
+}
+
+kebab_from_str!(StatusLevel {
+    "none" => None, "fail" => Fail, "retry" => Retry, "slow" => Slow, "leak" => Leak, "pass" => Pass, "skip" => Skip, "all" => All,
+});
+kebab_from_str!(FinalStatusLevel {
+    "none" => None, "fail" => Fail, "flaky" => Flaky, "slow" => Slow, "skip" => Skip, "pass" => Pass, "all" => All,
+});
+kebab_from_str!(OutputMode {
+    "immediate" => Immediate, "immediate-final" => ImmediateFinal, "final" => Final, "never" => Never,
+});

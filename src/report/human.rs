@@ -12,29 +12,85 @@ use anstyle::Style;
 use super::Reporter;
 use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, TestFinished};
 use super::style::{Styles, sanitize};
+use crate::config::{FinalStatusLevel, OutputMode, StatusLevel};
 use crate::plan::TestInstance;
+
+/// What the terminal shows, from the profile and the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanOptions {
+    /// Paint statuses.
+    pub colored: bool,
+    /// The output is a terminal: let test output's control codes through.
+    pub terminal: bool,
+    /// Which statuses are printed as tests finish.
+    pub status_level: StatusLevel,
+    /// Which statuses are repeated at the end.
+    pub final_status_level: FinalStatusLevel,
+    /// Overrides every test's `success-output`.
+    pub success_output: Option<OutputMode>,
+    /// Overrides every test's `failure-output`.
+    pub failure_output: Option<OutputMode>,
+}
+
+impl Default for HumanOptions {
+    fn default() -> Self {
+        HumanOptions {
+            colored: false,
+            terminal: false,
+            status_level: StatusLevel::Pass,
+            final_status_level: FinalStatusLevel::Flaky,
+            success_output: None,
+            failure_output: None,
+        }
+    }
+}
 
 /// Writes human-readable progress and results.
 pub struct HumanReporter<W: Write> {
     out: W,
     styles: Styles,
-    raw_controls: bool,
-    failures: Vec<TestFinished>,
-    flaky: Vec<TestFinished>,
+    options: HumanOptions,
+    /// Finished tests the summary repeats, in the order they finished.
+    finals: Vec<TestFinished>,
     cancel: Option<CancelReason>,
 }
 
+/// The status level at which a finished attempt is shown as it happens.
+fn status_level_of(f: &TestFinished) -> StatusLevel {
+    match f.result.outcome {
+        _ if f.will_retry => StatusLevel::Retry,
+        Outcome::Pass if f.result.leaked => StatusLevel::Leak,
+        Outcome::Pass => StatusLevel::Pass,
+        _ => StatusLevel::Fail,
+    }
+}
+
+/// The final status level at which a finished test is repeated in the summary.
+fn final_level_of(f: &TestFinished) -> FinalStatusLevel {
+    match f.result.outcome {
+        Outcome::Pass if f.attempt > 1 => FinalStatusLevel::Flaky,
+        Outcome::Pass => FinalStatusLevel::Pass,
+        _ => FinalStatusLevel::Fail,
+    }
+}
+
 impl<W: Write> HumanReporter<W> {
-    /// A reporter writing to `out`; `colored` paints statuses, `terminal` lets test
-    /// output's control codes through unescaped.
-    pub fn new(out: W, colored: bool, terminal: bool) -> Self {
+    /// A reporter writing to `out`.
+    pub fn new(out: W, options: HumanOptions) -> Self {
         HumanReporter {
             out,
-            styles: if colored { Styles::colored() } else { Styles::default() },
-            raw_controls: terminal,
-            failures: Vec::new(),
-            flaky: Vec::new(),
+            styles: if options.colored { Styles::colored() } else { Styles::default() },
+            options,
+            finals: Vec::new(),
             cancel: None,
+        }
+    }
+
+    fn output_mode(&self, f: &TestFinished) -> OutputMode {
+        if f.result.outcome.is_success() {
+            self.options.success_output.unwrap_or(f.test.settings.success_output)
+        } else {
+            self.options.failure_output.unwrap_or(f.test.settings.failure_output)
         }
     }
 
@@ -70,7 +126,7 @@ impl<W: Write> HumanReporter<W> {
                 continue;
             }
             writeln!(self.out, "{style}--- {label}: {:>13}{style:#} {} {} ---", "", test.binary_id(), test.name)?;
-            let text = sanitize(&output.bytes, self.raw_controls);
+            let text = sanitize(&output.bytes, self.options.terminal);
             self.out.write_all(text.as_bytes())?;
             if !text.ends_with('\n') {
                 writeln!(self.out)?;
@@ -86,14 +142,18 @@ impl<W: Write> HumanReporter<W> {
         } else {
             String::new()
         };
-        self.status_line(&label, style, f.result.duration, &f.test, &note)?;
-        if !f.result.outcome.is_success() {
-            self.write_output(f)?;
-            if !f.will_retry {
-                self.failures.push(f.clone());
+        // Immediate output belongs under its status line, so it shows when the line does.
+        if self.options.status_level >= status_level_of(f) {
+            self.status_line(&label, style, f.result.duration, &f.test, &note)?;
+            if matches!(self.output_mode(f), OutputMode::Immediate | OutputMode::ImmediateFinal) {
+                self.write_output(f)?;
             }
-        } else if f.attempt > 1 {
-            self.flaky.push(f.clone());
+        }
+        let keep = !f.will_retry
+            && (self.options.final_status_level >= final_level_of(f)
+                || matches!(self.output_mode(f), OutputMode::Final | OutputMode::ImmediateFinal));
+        if keep {
+            self.finals.push(f.clone());
         }
         Ok(())
     }
@@ -121,13 +181,24 @@ impl<W: Write> HumanReporter<W> {
             if ran == 1 { "test" } else { "tests" },
             parts.join(", ")
         )?;
-        for f in std::mem::take(&mut self.flaky) {
-            let note = format!(" (passed on attempt {}/{})", f.attempt, f.max_attempts);
-            self.status_line("FLAKY", s.warn, f.result.duration, &f.test, &note)?;
+        let finals = std::mem::take(&mut self.finals);
+        for f in &finals {
+            if matches!(self.output_mode(f), OutputMode::Final | OutputMode::ImmediateFinal) {
+                self.write_output(f)?;
+            }
         }
-        for f in std::mem::take(&mut self.failures) {
-            let (label, style) = label_for(&f.result, false, f.attempt, &s);
-            self.status_line(&label, style, f.result.duration, &f.test, "")?;
+        // Passes first, then flaky tests, then failures, as the eye reads down to what matters.
+        let mut shown: Vec<&TestFinished> =
+            finals.iter().filter(|f| self.options.final_status_level >= final_level_of(f)).collect();
+        shown.sort_by_key(|f| std::cmp::Reverse(final_level_of(f)));
+        for f in shown {
+            if final_level_of(f) == FinalStatusLevel::Flaky {
+                let note = format!(" (passed on attempt {}/{})", f.attempt, f.max_attempts);
+                self.status_line("FLAKY", s.warn, f.result.duration, &f.test, &note)?;
+            } else {
+                let (label, style) = label_for(&f.result, false, f.attempt, &s);
+                self.status_line(&label, style, f.result.duration, &f.test, "")?;
+            }
         }
         if stats.not_run > 0 {
             let why = match self.cancel {
@@ -215,7 +286,9 @@ impl<W: Write> Reporter for HumanReporter<W> {
             }
             Event::TestStarted { .. } => {}
             Event::TestSlow { test, elapsed, .. } => {
-                self.status_line("SLOW", self.styles.warn, *elapsed, test, "")?;
+                if self.options.status_level >= StatusLevel::Slow {
+                    self.status_line("SLOW", self.styles.warn, *elapsed, test, "")?;
+                }
             }
             Event::TestFinished(f) => self.finished(f)?,
             Event::RunCancelling { reason, running } => {
