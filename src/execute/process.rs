@@ -46,6 +46,7 @@ fn command(test: &TestInstance, spec: &AttemptSpec) -> Command {
     if test.ignored {
         cmd.arg("--ignored");
     }
+    cmd.args(test.settings.run_extra_args.iter());
     cmd.current_dir(test.binary.package.root());
     cmd.envs(test.env.vars.iter().map(|(k, v)| (k, v)));
     for (k, v) in per_test_vars(&test.name, spec.attempt, spec.slot) {
