@@ -147,6 +147,9 @@ pub struct TestBinary {
     pub path: PathBuf,
     /// The target's kind.
     pub kind: TargetKind,
+    /// The kind as nextest's `kind()` predicate names it: `proc-macro` for a proc-macro
+    /// library's unit tests, otherwise the kind's name.
+    pub filter_kind: &'static str,
     /// The target's name (the crate name for libraries, before `-` becomes `_`).
     pub target_name: String,
     /// The package it belongs to.
@@ -239,10 +242,12 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
                 let Some(package) = workspace.packages.get(&artifact.package_id) else {
                     continue;
                 };
+                let is_proc_macro = artifact.target.kind.iter().any(|k| k.to_string() == "proc-macro");
                 let binary = TestBinary {
                     id: BinaryId::new(&package.name, kind, &artifact.target.name),
                     path: executable.into_std_path_buf(),
                     kind,
+                    filter_kind: if is_proc_macro { "proc-macro" } else { kind.as_str() },
                     target_name: artifact.target.name.clone(),
                     package: Arc::clone(package),
                     build_script: scripts.get(&artifact.package_id).cloned(),
@@ -266,4 +271,26 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
         return Err(Error::BuildFailed { status: status.to_string() });
     }
     Ok(())
+}
+
+/// The package dependency graph (package name to the names of its direct
+/// dependencies, external crates included), for `deps()` and `rdeps()`. Only read when
+/// a filter needs it, since resolving the whole graph costs a full `cargo metadata`.
+pub fn dependency_graph(opts: &CargoOptions) -> Result<HashMap<String, Vec<String>>> {
+    let mut cmd = MetadataCommand::new();
+    cmd.cargo_path(cargo_program());
+    if let Some(path) = &opts.manifest_path {
+        cmd.manifest_path(path);
+    }
+    let metadata = cmd.exec().map_err(|e| Error::Metadata(e.to_string()))?;
+    let names: HashMap<&PackageId, &str> = metadata.packages.iter().map(|p| (&p.id, p.name.as_str())).collect();
+    let mut graph: HashMap<String, Vec<String>> = HashMap::new();
+    if let Some(resolve) = &metadata.resolve {
+        for node in &resolve.nodes {
+            let Some(name) = names.get(&node.id) else { continue };
+            let deps = graph.entry((*name).to_owned()).or_default();
+            deps.extend(node.deps.iter().filter_map(|d| names.get(&d.pkg)).map(|n| (*n).to_owned()));
+        }
+    }
+    Ok(graph)
 }

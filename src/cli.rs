@@ -135,6 +135,13 @@ pub struct FilterArgs {
     /// Run the ignored tests as well as the others.
     #[arg(long)]
     pub include_ignored: bool,
+    /// Select tests with a nextest filter expression, such as `test(parse) & package(alpha)`
+    /// (repeatable; repeated expressions are or-ed).
+    #[arg(short = 'E', long = "filterset", alias = "filter-expr", value_name = "EXPR")]
+    pub filtersets: Vec<String>,
+    /// Ignore the profile's `default-filter`.
+    #[arg(long)]
+    pub ignore_default_filter: bool,
 }
 
 /// When to colour the output.

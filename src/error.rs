@@ -86,6 +86,11 @@ pub enum Error {
     #[error("failed to write output: {0}")]
     Output(#[source] std::io::Error),
 
+    /// A filter expression is malformed or names no package; the message is already
+    /// rendered with a caret under the place it went wrong.
+    #[error("{0}")]
+    Filter(String),
+
     /// The config file is broken or names something that does not exist.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -99,6 +104,7 @@ impl Error {
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
             Error::Config(_) => exit_code::CONFIG_ERROR,
+            Error::Filter(_) => exit_code::INVALID_FILTER,
             Error::CargoNotFound { .. } | Error::ManifestNotFound(_) | Error::Metadata(_) | Error::BuildMessages(_) => {
                 exit_code::SETUP_ERROR
             }

@@ -13,6 +13,7 @@ pub mod discover;
 pub mod env;
 pub mod error;
 pub mod execute;
+pub mod filter;
 pub mod options;
 pub mod pipeline;
 pub mod plan;

@@ -106,6 +106,25 @@ pub struct NameFilter {
     pub run_ignored: RunIgnored,
 }
 
+/// Everything that selects tests: names, the ignored flag and filter expressions.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Name filters and the ignored flag.
+    pub names: NameFilter,
+    /// `-E` expressions, not yet parsed.
+    pub filtersets: Vec<String>,
+    /// `--ignore-default-filter`.
+    pub ignore_default_filter: bool,
+}
+
+impl Selection {
+    fn from_args(a: FilterArgs) -> Selection {
+        let filtersets = a.filtersets.clone();
+        let ignore_default_filter = a.ignore_default_filter;
+        Selection { names: NameFilter::from_args(a), filtersets, ignore_default_filter }
+    }
+}
+
 impl NameFilter {
     fn from_args(a: FilterArgs) -> NameFilter {
         let run_ignored = if a.ignored {
@@ -188,7 +207,7 @@ pub struct RunOptions {
     /// Config file and profile.
     pub config: ConfigOptions,
     /// Which tests.
-    pub filter: NameFilter,
+    pub filter: Selection,
     /// How many tests at once.
     pub test_threads: Option<ThreadsArg>,
     /// How many times to retry a failing test.
@@ -251,7 +270,7 @@ pub struct ListOptions {
     /// Config file and profile.
     pub config: ConfigOptions,
     /// Which tests.
-    pub filter: NameFilter,
+    pub filter: Selection,
     /// Output format.
     pub format: ListFormat,
     /// Colour.
@@ -285,7 +304,7 @@ impl RunOptions {
         RunOptions {
             cargo: CargoOptions::from_args(a.cargo),
             config: ConfigOptions::from_args(a.config),
-            filter: NameFilter::from_args(a.filter),
+            filter: Selection::from_args(a.filter),
             test_threads: a.test_threads,
             retries: a.retries,
             fail_fast,
@@ -302,7 +321,7 @@ impl ListOptions {
         ListOptions {
             cargo: CargoOptions::from_args(a.cargo),
             config: ConfigOptions::from_args(a.config),
-            filter: NameFilter::from_args(a.filter),
+            filter: Selection::from_args(a.filter),
             format: match a.message_format {
                 ListFormatArg::Human => ListFormat::Human,
                 ListFormatArg::Oneline => ListFormat::Oneline,

@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::build::{self, BuildEvent, TestBinary, Workspace};
-use crate::config::{Config, FlakyResult, Profile};
+use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
 use crate::error::{Error, Result, exit_code};
 use crate::execute::{self, RunnerConfig};
+use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::options::{
-    CargoOptions, Color, ConfigOptions, ListOptions, NameFilter, RunOptions, available_cores, resolve_threads,
+    CargoOptions, Color, ConfigOptions, ListOptions, RunOptions, Selection, available_cores, resolve_threads,
 };
-use crate::plan::TestPlan;
+use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
 use crate::report::events::RunInfo;
 use crate::report::human::{HumanOptions, HumanReporter};
@@ -31,26 +32,73 @@ struct Prepared {
     plan: TestPlan,
 }
 
-/// Reads the workspace and its config (so that a config error stops tempo before
-/// anything is built), then builds the test binaries.
-fn build_binaries(cargo: &CargoOptions, config: &ConfigOptions) -> Result<(Workspace, Profile, Vec<Arc<TestBinary>>)> {
+/// The workspace and the profile, read before anything is built so that a config or
+/// filter error stops tempo at once.
+struct Setup {
+    workspace: Workspace,
+    profile: Profile,
+    filterset: FilterSet,
+    cx: FilterContext,
+}
+
+fn filter_error(expr: &str, err: &crate::filter::FilterParseError) -> Error {
+    let rendered = err.render(expr);
+    Error::Filter(rendered.strip_prefix("error: ").unwrap_or(&rendered).to_owned())
+}
+
+fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) -> Result<Setup> {
     env::warm_up();
     let workspace = build::workspace(cargo)?;
     let profile = Config::load(&workspace.root, config.config_file.as_deref())?.profile(&config.profile)?;
+    let mut exprs = Vec::new();
+    for text in &selection.filtersets {
+        exprs.push(FilterExpr::parse(text).map_err(|e| filter_error(text, &e))?);
+    }
+    let filterset = FilterSet::new(exprs);
+    let default_filter = match &profile.default_filter {
+        Some(text) => Some(FilterExpr::parse_default_filter(text).map_err(|e| ConfigError::Invalid {
+            message: format!("the default-filter of profile `{}` is not a valid filter expression", profile.name),
+            help: e.render(text),
+        })?),
+        None => None,
+    };
+    let needs_graph = filterset.uses_dependency_graph()
+        || default_filter.as_ref().is_some_and(FilterExpr::uses_dependency_graph)
+        || profile.overrides.iter().any(|o| o.filter.as_ref().is_some_and(FilterExpr::uses_dependency_graph));
+    let graph = if needs_graph { build::dependency_graph(cargo)? } else { Default::default() };
+    let members = workspace.packages.values().map(|p| p.name.clone());
+    let cx = FilterContext::new(graph, default_filter).with_workspace_members(members);
+    for expr in filterset.exprs() {
+        expr.check_packages(&cx).map_err(|e| filter_error(expr.as_str(), &e))?;
+    }
+    Ok(Setup { workspace, profile, filterset, cx })
+}
+
+/// Builds the test binaries, keeping those the filters can select at all.
+fn build_binaries(cargo: &CargoOptions, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
     let mut binaries = Vec::new();
-    build::build(cargo, &workspace, |event| match event {
-        BuildEvent::Binary(binary) => binaries.push(binary),
+    build::build(cargo, &setup.workspace, |event| match event {
+        BuildEvent::Binary(binary) => {
+            // nextest does not even list a binary that no filter can select.
+            let q = query(&binary, "").binary();
+            let excluded = setup.filterset.matches_binary(&q, &setup.cx) == Some(false)
+                || (!selection.ignore_default_filter && setup.cx.matches_default_binary(&q) == Some(false));
+            if !excluded {
+                binaries.push(binary);
+            }
+        }
     })?;
-    Ok((workspace, profile, binaries))
+    Ok(binaries)
 }
 
 fn prepare(
-    workspace: Workspace,
-    profile: &Profile,
+    setup: Setup,
     binaries: Vec<Arc<TestBinary>>,
-    filter: &NameFilter,
+    selection: &Selection,
     retries_override: Option<u32>,
+    test_threads: usize,
 ) -> Result<Prepared> {
+    let Setup { workspace, profile, filterset, cx } = setup;
     let run_env =
         RunEnv { run_id: env::new_run_id(), profile: profile.name.clone(), workspace_root: workspace.root.clone() };
     let with_env = binaries
@@ -61,7 +109,17 @@ fn prepare(
         })
         .collect();
     let listed: Vec<ListedBinary> = discover::list_all(with_env)?;
-    let plan = TestPlan::new(listed, filter, profile, retries_override);
+    let inputs = PlanInputs {
+        names: &selection.names,
+        filterset: &filterset,
+        cx: &cx,
+        ignore_default_filter: selection.ignore_default_filter,
+        profile: &profile,
+        retries_override,
+        cores: available_cores(),
+        test_threads,
+    };
+    let plan = TestPlan::new(listed, &inputs);
     Ok(Prepared { workspace, run_env, plan })
 }
 
@@ -81,8 +139,10 @@ fn profile_store_dir(workspace: &Workspace, profile: &Profile) -> std::path::Pat
 
 /// `cargo tempo list`.
 pub fn list(opts: ListOptions) -> Result<i32> {
-    let (workspace, profile, binaries) = build_binaries(&opts.cargo, &opts.config)?;
-    let prepared = prepare(workspace, &profile, binaries, &opts.filter, None)?;
+    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+    let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+    let slots = setup.profile.test_threads.resolve(available_cores());
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots)?;
     let stdout = std::io::stdout();
     let colored = use_color(opts.color, &stdout);
     let styles = if colored { Styles::colored() } else { Styles::default() };
@@ -92,14 +152,10 @@ pub fn list(opts: ListOptions) -> Result<i32> {
 
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
-    let (workspace, profile, binaries) = build_binaries(&opts.cargo, &opts.config)?;
+    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+    let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
     if opts.no_run {
         return Ok(exit_code::OK);
-    }
-    let prepared = prepare(workspace, &profile, binaries, &opts.filter, opts.retries)?;
-    if prepared.plan.tests.is_empty() {
-        eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
-        return Ok(exit_code::NO_TESTS_RUN);
     }
     let cores = available_cores();
     // The command line beats the environment (folded in by clap), which beats the profile.
@@ -108,9 +164,15 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     } else {
         match opts.test_threads {
             Some(t) => resolve_threads(t, cores),
-            None => profile.test_threads.resolve(cores),
+            None => setup.profile.test_threads.resolve(cores),
         }
     };
+    let profile = setup.profile.clone();
+    let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots)?;
+    if prepared.plan.tests.is_empty() {
+        eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
+        return Ok(exit_code::NO_TESTS_RUN);
+    }
     let max_fail = match opts.fail_fast {
         Some(true) => Some(1),
         Some(false) => None,

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::TestBinary;
-use crate::config::{OutputMode, Profile, RetryPolicy, SlowTimeout};
+use crate::config::{GroupChoice, OutputMode, Profile, RetryPolicy, SlowTimeout};
 use crate::discover::ListedBinary;
 use crate::env::BinaryEnv;
+use crate::filter::{FilterContext, FilterSet, Platform, TestQuery};
 use crate::options::NameFilter;
 use crate::test_id::BinaryId;
 
@@ -47,6 +48,14 @@ pub struct TestSettings {
     pub failure_output: OutputMode,
     /// Extra arguments for the test binary.
     pub run_extra_args: Arc<[String]>,
+    /// Scheduling priority: higher starts first.
+    pub priority: i32,
+    /// Keep passing output in JUnit.
+    pub junit_store_success_output: bool,
+    /// Keep failing output in JUnit.
+    pub junit_store_failure_output: bool,
+    /// The overrides that changed a setting, by their `profile.NAME.overrides[i]` name.
+    pub applied_overrides: Vec<String>,
 }
 
 impl TestSettings {
@@ -56,12 +65,102 @@ impl TestSettings {
             retries: profile.retries.clone(),
             slow_timeout: profile.slow_timeout.clone(),
             leak_timeout: profile.leak_timeout,
-            threads_required: profile.threads_required as usize,
+            threads_required: 1,
             test_group: None,
             success_output: profile.success_output,
             failure_output: profile.failure_output,
             run_extra_args: profile.run_extra_args.clone().into(),
+            priority: 0,
+            junit_store_success_output: profile.junit.store_success_output,
+            junit_store_failure_output: profile.junit.store_failure_output,
+            applied_overrides: Vec::new(),
         }
+    }
+
+    /// Applies the profile's overrides to a test: for each setting, the first matching
+    /// override that sets it wins.
+    fn apply_overrides(&mut self, inputs: &PlanInputs<'_>, query: &TestQuery<'_>) {
+        let mut set = [false; 10];
+        for o in &inputs.profile.overrides {
+            if !o.applies(query, inputs.cx) {
+                continue;
+            }
+            let mut used = false;
+            let mut take = |i: usize, present: bool| {
+                let take = present && !set[i];
+                set[i] |= take;
+                used |= take;
+                take
+            };
+            if take(0, o.retries.is_some()) {
+                self.retries = o.retries.clone().expect("checked");
+            }
+            if take(1, o.slow_timeout.is_some()) {
+                self.slow_timeout = o.slow_timeout.clone().expect("checked");
+            }
+            if take(2, o.leak_timeout.is_some()) {
+                self.leak_timeout = o.leak_timeout.expect("checked");
+            }
+            if take(3, o.threads_required.is_some()) {
+                self.threads_required = o.threads_required.expect("checked").resolve(inputs.cores, inputs.test_threads);
+            }
+            if take(4, o.test_group.is_some()) {
+                self.test_group = match o.test_group.as_ref().expect("checked") {
+                    GroupChoice::Named(name) => Some(Arc::from(name.as_str())),
+                    GroupChoice::Global => None,
+                };
+            }
+            if take(5, o.success_output.is_some()) {
+                self.success_output = o.success_output.expect("checked");
+            }
+            if take(6, o.failure_output.is_some()) {
+                self.failure_output = o.failure_output.expect("checked");
+            }
+            if take(7, o.priority.is_some()) {
+                self.priority = o.priority.expect("checked");
+            }
+            if take(8, o.junit_store_success_output.is_some()) {
+                self.junit_store_success_output = o.junit_store_success_output.expect("checked");
+            }
+            if take(9, o.junit_store_failure_output.is_some()) {
+                self.junit_store_failure_output = o.junit_store_failure_output.expect("checked");
+            }
+            if used {
+                self.applied_overrides.push(o.source.clone());
+            }
+        }
+    }
+}
+
+/// Everything that decides which tests run and how.
+pub struct PlanInputs<'a> {
+    /// Name filters and the ignored flag.
+    pub names: &'a NameFilter,
+    /// `-E` expressions.
+    pub filterset: &'a FilterSet,
+    /// The graph and default filter the expressions see.
+    pub cx: &'a FilterContext,
+    /// Ignore the profile's default filter.
+    pub ignore_default_filter: bool,
+    /// The profile, with its overrides.
+    pub profile: &'a Profile,
+    /// `--retries`, which beats the profile and its overrides.
+    pub retries_override: Option<u32>,
+    /// The core count, for `threads-required = "num-cpus"`.
+    pub cores: usize,
+    /// The slot count, for `threads-required = "num-test-threads"`.
+    pub test_threads: usize,
+}
+
+/// The filter's view of a test.
+pub fn query<'a>(binary: &'a TestBinary, name: &'a str) -> TestQuery<'a> {
+    TestQuery {
+        binary_id: binary.id.as_str(),
+        binary_name: &binary.target_name,
+        package: &binary.package.name,
+        kind: binary.filter_kind,
+        platform: Platform::for_kind(binary.filter_kind),
+        test_name: name,
     }
 }
 
@@ -87,30 +186,34 @@ pub struct TestPlan {
 }
 
 impl TestPlan {
-    /// Selects tests from listed binaries, which may come in any order.
-    /// `retries_override` is `--retries`, which beats the profile and its overrides.
-    pub fn new(
-        mut listed: Vec<ListedBinary>,
-        filter: &NameFilter,
-        profile: &Profile,
-        retries_override: Option<u32>,
-    ) -> TestPlan {
-        let mut settings = TestSettings::from_profile(profile);
-        if let Some(count) = retries_override {
-            settings.retries.count = count;
-        }
+    /// Selects tests from listed binaries, which may come in any order, and settles
+    /// each one's settings. Tests with a higher `priority` come first; otherwise the
+    /// order is nextest's: binary id, then test name.
+    pub fn new(mut listed: Vec<ListedBinary>, inputs: &PlanInputs<'_>) -> TestPlan {
+        let filter = inputs.names;
+        let base = TestSettings::from_profile(inputs.profile);
         listed.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
         let mut plan = TestPlan::default();
         for lb in listed {
             let before = plan.tests.len();
             for case in lb.tests {
-                if filter.matches_ignored(case.ignored) && filter.matches_name(&case.name) {
+                let q = query(&lb.binary, &case.name);
+                let selected = filter.matches_ignored(case.ignored)
+                    && filter.matches_name(&case.name)
+                    && inputs.filterset.matches(&q, inputs.cx)
+                    && (inputs.ignore_default_filter || inputs.cx.matches_default(&q));
+                if selected {
+                    let mut settings = base.clone();
+                    settings.apply_overrides(inputs, &q);
+                    if let Some(count) = inputs.retries_override {
+                        settings.retries.count = count;
+                    }
                     plan.tests.push(Arc::new(TestInstance {
                         binary: Arc::clone(&lb.binary),
                         env: Arc::clone(&lb.env),
                         name: case.name,
                         ignored: case.ignored,
-                        settings: settings.clone(),
+                        settings,
                     }));
                 } else {
                     plan.skipped += 1;
@@ -120,6 +223,7 @@ impl TestPlan {
                 plan.binary_count += 1;
             }
         }
+        plan.tests.sort_by_key(|t| std::cmp::Reverse(t.settings.priority));
         plan
     }
 }
@@ -156,6 +260,7 @@ pub mod fake {
             id: BinaryId::new("pkg", TargetKind::Lib, "pkg"),
             path: PathBuf::from("/nonexistent/pkg/target/debug/deps/pkg-0000"),
             kind: TargetKind::Lib,
+            filter_kind: "lib",
             target_name: "pkg".into(),
             package,
             build_script: None,

@@ -81,3 +81,15 @@ fn exact_skip_without_filters_follows_libtest() {
         theirs.lines().filter(|l| *l != "alpha::parsing parse_one").map(|l| format!("{l}\n")).collect();
     assert_eq!(ours, expected);
 }
+
+#[test]
+fn oneline_lists_match_nextest_on_the_generated_suites() {
+    let suites = generated_suites();
+    for suite in ["trivial", "skewed"] {
+        let workspace = suites.join(suite);
+        let ours = tempo_list(&workspace, &[], &[]);
+        let theirs = nextest_list(&workspace, &[], &[]);
+        assert!(ours.lines().count() > 300, "{suite} lists its tests");
+        assert_eq!(ours, theirs, "lists differ for the {suite} suite");
+    }
+}

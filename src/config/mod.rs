@@ -6,15 +6,19 @@
 //! built-in defaults (nextest's own). Errors point at the file, line and column.
 
 mod error;
+mod overrides;
+mod platform;
 mod raw;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::ConfigError;
+pub use overrides::{GroupChoice, Override};
+pub use platform::{PlatformSpec, host_triple};
 pub use raw::{
     Backoff, FailFast, FinalStatusLevel, FlakyResult, OnTimeout, OutputMode, RetryPolicy, SlowTimeout, StatusLevel,
-    TestThreads,
+    TestThreads, ThreadsRequired,
 };
 use raw::{RawConfig, RawProfile};
 
@@ -28,14 +32,14 @@ pub struct ConfigSource {
 }
 
 /// The settings of one profile after inheritance: every field has a value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Profile {
     /// The profile's name.
     pub name: String,
     /// How many tests run at once.
     pub test_threads: TestThreads,
     /// Slots each test takes.
-    pub threads_required: u32,
+    pub threads_required: ThreadsRequired,
     /// How failed tests are retried.
     pub retries: RetryPolicy,
     /// Whether a flaky test counts as passed or failed.
@@ -64,6 +68,8 @@ pub struct Profile {
     pub junit: Junit,
     /// The test groups (`[test-groups.NAME]`) and their `max-threads`.
     pub test_groups: std::collections::BTreeMap<String, TestThreads>,
+    /// Overrides in precedence order: this profile's, its parents', then `default`'s.
+    pub overrides: Vec<Override>,
 }
 
 /// JUnit output settings.
@@ -85,7 +91,7 @@ impl Profile {
         Profile {
             name: name.to_owned(),
             test_threads: TestThreads::NumCpus,
-            threads_required: 1,
+            threads_required: ThreadsRequired::Count(1),
             retries: RetryPolicy::default(),
             flaky_result: FlakyResult::Pass,
             slow_timeout: SlowTimeout::default(),
@@ -105,6 +111,7 @@ impl Profile {
                 store_failure_output: true,
             },
             test_groups: Default::default(),
+            overrides: Vec::new(),
         }
     }
 
@@ -271,6 +278,14 @@ impl Config {
         }
         for p in chain.iter().rev() {
             profile.apply(&self.raw.profile[*p]);
+        }
+        let groups: Vec<String> = self.raw.test_groups.keys().cloned().collect();
+        for name in chain.iter().copied().chain(std::iter::once("default")) {
+            let Some(raw) = self.raw.profile.get(name) else { continue };
+            for (i, o) in raw.overrides.iter().enumerate() {
+                let source = format!("profile.{name}.overrides[{i}]");
+                profile.overrides.push(Override::from_raw(o, source, self.source.as_ref(), &groups)?);
+            }
         }
         Ok(profile)
     }

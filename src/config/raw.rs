@@ -50,7 +50,7 @@ pub(super) struct RawTestGroup {
 pub(super) struct RawProfile {
     pub inherits: Option<Spanned<String>>,
     pub test_threads: Option<Spanned<TestThreads>>,
-    pub threads_required: Option<u32>,
+    pub threads_required: Option<ThreadsRequired>,
     pub retries: Option<RetryPolicy>,
     pub flaky_result: Option<FlakyResult>,
     pub slow_timeout: Option<SlowTimeout>,
@@ -64,8 +64,92 @@ pub(super) struct RawProfile {
     pub run_extra_args: Option<Vec<String>>,
     pub junit: Option<RawJunit>,
     #[serde(default)]
-    #[expect(dead_code, reason = "overrides are applied in a later change")]
-    pub overrides: Vec<toml::Value>,
+    pub overrides: Vec<RawOverride>,
+}
+
+/// `[[profile.NAME.overrides]]`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(super) struct RawOverride {
+    pub filter: Option<Spanned<String>>,
+    pub platform: Option<Spanned<RawPlatform>>,
+    pub priority: Option<Spanned<i32>>,
+    pub retries: Option<RetryPolicy>,
+    pub slow_timeout: Option<SlowTimeout>,
+    pub leak_timeout: Option<LeakTimeout>,
+    pub threads_required: Option<ThreadsRequired>,
+    pub test_group: Option<Spanned<String>>,
+    pub success_output: Option<OutputMode>,
+    pub failure_output: Option<OutputMode>,
+    pub junit: Option<RawOverrideJunit>,
+}
+
+/// An override's `platform`: one spec for the target, or `{ host, target }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawPlatform {
+    Target(String),
+    Both { host: Option<String>, target: Option<String> },
+}
+
+/// An override's `junit` table.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(super) struct RawOverrideJunit {
+    pub store_success_output: Option<bool>,
+    pub store_failure_output: Option<bool>,
+}
+
+/// `threads-required`: a count, `"num-cpus"` or `"num-test-threads"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadsRequired {
+    /// This many slots.
+    Count(usize),
+    /// As many slots as there are cores.
+    NumCpus,
+    /// Every slot: the test runs alone.
+    NumTestThreads,
+}
+
+impl ThreadsRequired {
+    /// The number of slots, given the core count and the number of slots in the run.
+    pub fn resolve(self, cores: usize, test_threads: usize) -> usize {
+        match self {
+            ThreadsRequired::Count(n) => n.max(1),
+            ThreadsRequired::NumCpus => cores.max(1),
+            ThreadsRequired::NumTestThreads => test_threads.max(1),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ThreadsRequired {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ThreadsRequired;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive integer, \"num-cpus\" or \"num-test-threads\"")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<ThreadsRequired, E> {
+                match usize::try_from(n) {
+                    Ok(n) if n >= 1 => Ok(ThreadsRequired::Count(n)),
+                    _ => Err(E::custom(format!(
+                        "invalid threads-required `{n}`; expected a positive integer, \"num-cpus\" or \"num-test-threads\""
+                    ))),
+                }
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ThreadsRequired, E> {
+                match s {
+                    "num-cpus" => Ok(ThreadsRequired::NumCpus),
+                    "num-test-threads" => Ok(ThreadsRequired::NumTestThreads),
+                    other => Err(E::custom(format!(
+                        "invalid threads-required `{other}`; expected a positive integer, \"num-cpus\" or \"num-test-threads\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[profile.NAME.junit]`.

@@ -152,6 +152,7 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
             groups: &groups,
             kill_at: None,
             delayed: Vec::new(),
+            awaiting_retry: Vec::new(),
             failures: 0,
         };
         let outcome = coordinator.coordinate();
@@ -216,6 +217,9 @@ struct Coordinator<'a> {
     kill_at: Option<Instant>,
     /// Retries waiting out their backoff delay, with the time they may start.
     delayed: Vec<(Instant, TestRef, u32)>,
+    /// The failed attempts whose retry has not started yet; if the run stops first,
+    /// they become the tests' final results.
+    awaiting_retry: Vec<TestFinished>,
     /// Tests that failed for good so far.
     failures: u32,
 }
@@ -225,6 +229,9 @@ impl Coordinator<'_> {
         loop {
             self.release_due_retries();
             while let Some(dispatch) = self.scheduler.next_dispatch() {
+                if dispatch.attempt > 1 {
+                    self.awaiting_retry.retain(|f| !Arc::ptr_eq(&f.test, &dispatch.test));
+                }
                 self.reporter.report(&Event::TestStarted {
                     test: dispatch.test.clone(),
                     slot: dispatch.slot,
@@ -234,7 +241,7 @@ impl Coordinator<'_> {
                 self.jobs.send(dispatch).expect("workers outlive the coordinator");
             }
             if self.scheduler.is_done() && self.delayed.is_empty() {
-                return Ok(());
+                return self.abandon_retries();
             }
             let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
             let deadline = match (self.kill_at, next_retry) {
@@ -266,6 +273,18 @@ impl Coordinator<'_> {
                 }
             }
         }
+    }
+
+    /// Settles the tests whose retry never started because the run stopped: their last
+    /// failed attempt is their result.
+    fn abandon_retries(&mut self) -> io::Result<()> {
+        for mut f in std::mem::take(&mut self.awaiting_retry) {
+            f.will_retry = false;
+            self.stats.finished += 1;
+            self.stats.failed += 1;
+            self.reporter.report(&Event::RetryAbandoned(Box::new(f)))?;
+        }
+        Ok(())
     }
 
     /// Moves retries whose backoff has passed to the front of the queue; a cancelled
@@ -308,14 +327,18 @@ impl Coordinator<'_> {
         let will_retry = !result.outcome.is_success() && dispatch.attempt < max_attempts && !scheduler.is_cancelled();
         let failed_for_good = record(self.stats, &dispatch, &result, will_retry, config.flaky_fails, self.last_end);
         let test: TestRef = dispatch.test.clone();
-        self.reporter.report(&Event::TestFinished(Box::new(TestFinished {
+        let finished = TestFinished {
             test: test.clone(),
             slot: dispatch.slot,
             attempt: dispatch.attempt,
             max_attempts,
             result,
             will_retry,
-        })))?;
+        };
+        if will_retry {
+            self.awaiting_retry.push(finished.clone());
+        }
+        self.reporter.report(&Event::TestFinished(Box::new(finished)))?;
         if will_retry {
             let next = dispatch.attempt + 1;
             let delay = jittered(retries.delay_before(next), retries.jitter);

@@ -53,11 +53,7 @@ impl FilterContext {
     /// The graph is only consulted by `deps()` and `rdeps()`; when no expression
     /// [uses it](FilterExpr::uses_dependency_graph), an empty map will do.
     pub fn new(deps: HashMap<String, Vec<String>>, default_filter: Option<FilterExpr>) -> Self {
-        FilterContext {
-            graph: deps,
-            default_filter: default_filter.map(Box::new),
-            ..FilterContext::default()
-        }
+        FilterContext { graph: deps, default_filter: default_filter.map(Box::new), ..FilterContext::default() }
     }
 
     /// Restricts the packages that `package()`, `deps()` and `rdeps()` matchers are
@@ -71,11 +67,9 @@ impl FilterContext {
 
     /// Whether a test is selected by the default filter.
     pub fn matches_default(&self, test: &TestQuery<'_>) -> bool {
-        self.default_filter.as_ref().is_none_or(|filter| {
-            filter
-                .eval_in(&test.binary(), Some(test.test_name), self, true)
-                .unwrap_or(false)
-        })
+        self.default_filter
+            .as_ref()
+            .is_none_or(|filter| filter.eval_in(&test.binary(), Some(test.test_name), self, true).unwrap_or(false))
     }
 
     /// Whether a whole binary is selected by the default filter: `Some(false)` if
@@ -85,6 +79,11 @@ impl FilterContext {
             None => Some(true),
             Some(filter) => filter.eval_in(binary, None, self, true),
         }
+    }
+
+    /// Whether the context knows any package to resolve matchers against.
+    pub(crate) fn has_packages(&self) -> bool {
+        self.candidates().next().is_some()
     }
 
     /// Whether any package that a matcher is resolved against matches it.
@@ -114,15 +113,19 @@ impl FilterContext {
         contains
     }
 
+    /// How many dependency closures have been computed, for tests of the cache.
+    #[cfg(test)]
+    pub(crate) fn cached_closure_count(&self) -> usize {
+        let closures = self.closures.lock().unwrap_or_else(PoisonError::into_inner);
+        closures.dependencies.len() + closures.reverse_dependencies.len()
+    }
+
     /// The package names a matcher is resolved against.
     fn candidates(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         match &self.workspace_members {
             Some(members) => Box::new(members.iter().map(String::as_str)),
             None => Box::new(
-                self.graph
-                    .iter()
-                    .flat_map(|(name, deps)| std::iter::once(name).chain(deps))
-                    .map(String::as_str),
+                self.graph.iter().flat_map(|(name, deps)| std::iter::once(name).chain(deps)).map(String::as_str),
             ),
         }
     }

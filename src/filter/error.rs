@@ -12,19 +12,8 @@ use std::ops::Range;
 
 /// The predicate names the filterset language knows, in the order nextest's
 /// reference lists them.
-pub(crate) const PREDICATES: &[&str] = &[
-    "all",
-    "none",
-    "test",
-    "package",
-    "deps",
-    "rdeps",
-    "binary",
-    "binary_id",
-    "kind",
-    "platform",
-    "default",
-];
+pub(crate) const PREDICATES: &[&str] =
+    &["all", "none", "test", "package", "deps", "rdeps", "binary", "binary_id", "kind", "platform", "default"];
 
 /// A filter expression that could not be parsed, with the place it went wrong.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -146,9 +135,7 @@ impl FilterErrorKind {
     pub fn expected(&self) -> &'static str {
         match self {
             FilterErrorKind::ExpectedExpression { .. } => "expected an expression",
-            FilterErrorKind::UnknownPredicate { .. } => {
-                "expected a predicate such as test() or package()"
-            }
+            FilterErrorKind::UnknownPredicate { .. } => "expected a predicate such as test() or package()",
             FilterErrorKind::ExpectedOpenParen { .. } => "expected `(`",
             FilterErrorKind::ExpectedCloseParen { .. }
             | FilterErrorKind::UnexpectedArgument { .. }
@@ -161,14 +148,10 @@ impl FilterErrorKind {
             FilterErrorKind::InvalidGlob { .. } => "expected a valid glob",
             FilterErrorKind::InvalidPlatform { .. } => "expected `host` or `target`",
             FilterErrorKind::InvalidOperator { .. } => "expected an operator",
-            FilterErrorKind::TrailingInput { .. } => {
-                "expected an operator or the end of the expression"
-            }
+            FilterErrorKind::TrailingInput { .. } => "expected an operator or the end of the expression",
             FilterErrorKind::TooDeep { .. } => "expected a less deeply nested expression",
             FilterErrorKind::DefaultInDefaultFilter => "expected a predicate other than default()",
-            FilterErrorKind::NoPackageMatch { .. } => {
-                "expected a package matcher that matches a workspace package"
-            }
+            FilterErrorKind::NoPackageMatch { .. } => "expected a package matcher that matches a workspace package",
         }
     }
 }
@@ -178,14 +161,9 @@ impl FilterParseError {
     pub(crate) fn new(source: &str, span: Range<usize>, kind: FilterErrorKind) -> Self {
         let start = floor_char_boundary(source, span.start);
         let end = floor_char_boundary(source, span.end.max(start));
-        let (line, line_start) = line_of(source, start);
-        let column = source[line_start..start].chars().count() + 1;
-        FilterParseError {
-            span: start..end,
-            line,
-            column,
-            kind,
-        }
+        let (line, _) = line_of(source, start);
+        let column = column_of(source, start);
+        FilterParseError { span: start..end, line, column, kind }
     }
 
     /// The byte range of the expression the error points at. It may be empty, for
@@ -212,10 +190,9 @@ impl FilterParseError {
     /// A hint beyond the label, such as a predicate the user probably meant.
     pub fn help(&self) -> Option<String> {
         match &self.kind {
-            FilterErrorKind::UnknownPredicate { name } if name == "group" => Some(
-                "tempo does not support nextest's group() predicate, which selects tests by test group"
-                    .to_owned(),
-            ),
+            FilterErrorKind::UnknownPredicate { name } if name == "group" => {
+                Some("tempo does not support nextest's group() predicate, which selects tests by test group".to_owned())
+            }
             FilterErrorKind::UnknownPredicate { name } => {
                 closest_predicate(name).map(|p| format!("did you mean `{p}()`?"))
             }
@@ -235,9 +212,7 @@ impl FilterParseError {
     pub fn render(&self, expr: &str) -> String {
         let start = floor_char_boundary(expr, self.span.start);
         let (line_number, line_start) = line_of(expr, start);
-        let line_end = expr[line_start..]
-            .find('\n')
-            .map_or(expr.len(), |i| line_start + i);
+        let line_end = expr[line_start..].find('\n').map_or(expr.len(), |i| line_start + i);
         let line_text = expr[line_start..line_end].trim_end_matches('\r');
         let end = floor_char_boundary(expr, self.span.end).clamp(start, line_end);
         let indent = expr[line_start..start].chars().count();
@@ -275,6 +250,13 @@ impl fmt::Display for Location {
             write!(f, "line {}, column {}", self.line, self.column)
         }
     }
+}
+
+/// The 1-based column, in characters, of byte `offset` within its line.
+pub(crate) fn column_of(source: &str, offset: usize) -> usize {
+    let offset = floor_char_boundary(source, offset);
+    let (_, line_start) = line_of(source, offset);
+    source[line_start..offset].chars().count() + 1
 }
 
 /// Returns the 1-based line number containing byte `offset` and the byte offset
@@ -319,9 +301,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         current[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (one_back[j] + 1)
-                .min(current[j - 1] + 1)
-                .min(one_back[j - 1] + cost);
+            let mut best = (one_back[j] + 1).min(current[j - 1] + 1).min(one_back[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(two_back[j - 2] + 1);
             }

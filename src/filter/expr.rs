@@ -119,30 +119,19 @@ impl Pred {
             Pred::All => Some(true),
             Pred::None => Some(false),
             Pred::Default => match &cx.default_filter {
-                Some(filter) if !scope.in_default_filter => filter.root().eval(
-                    binary,
-                    test_name,
-                    cx,
-                    Scope {
-                        in_default_filter: true,
-                    },
-                ),
+                Some(filter) if !scope.in_default_filter => {
+                    filter.root().eval(binary, test_name, cx, Scope { in_default_filter: true })
+                }
                 _ => Some(true),
             },
             Pred::Test(matcher) => test_name.map(|name| matcher.is_match(name)),
             Pred::Package(matcher) => Some(matcher.is_match(binary.package)),
-            Pred::Deps { matcher, key } => Some(cx.closure_contains(
-                Direction::Dependencies,
-                key,
-                matcher,
-                binary.package,
-            )),
-            Pred::Rdeps { matcher, key } => Some(cx.closure_contains(
-                Direction::ReverseDependencies,
-                key,
-                matcher,
-                binary.package,
-            )),
+            Pred::Deps { matcher, key } => {
+                Some(cx.closure_contains(Direction::Dependencies, key, matcher, binary.package))
+            }
+            Pred::Rdeps { matcher, key } => {
+                Some(cx.closure_contains(Direction::ReverseDependencies, key, matcher, binary.package))
+            }
             Pred::Binary(matcher) => Some(matcher.is_match(binary.binary_name)),
             Pred::BinaryId(matcher) => Some(matcher.is_match(binary.binary_id)),
             Pred::Kind(matcher) => Some(matcher.is_match(binary.kind)),

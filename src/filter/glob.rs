@@ -75,15 +75,10 @@ impl Glob {
                 let regex = to_regex(&tokens);
                 // The translation only emits escaped literals and well-formed groups,
                 // so the only way to fail here is the regex size limit.
-                Compiled::Regex(
-                    Regex::new(&regex).map_err(|error| GlobError::TooBig(error.to_string()))?,
-                )
+                Compiled::Regex(Regex::new(&regex).map_err(|error| GlobError::TooBig(error.to_string()))?)
             }
         };
-        Ok(Glob {
-            pattern: pattern.to_owned(),
-            compiled,
-        })
+        Ok(Glob { pattern: pattern.to_owned(), compiled })
     }
 
     /// The pattern as written.
@@ -178,10 +173,7 @@ impl<'a> GlobParser<'a> {
                     self.branches.push(Vec::new());
                 }
                 '}' => {
-                    let start = self
-                        .open_alternates
-                        .pop()
-                        .ok_or(GlobError::UnopenedAlternates)?;
+                    let start = self.open_alternates.pop().ok_or(GlobError::UnopenedAlternates)?;
                     let alternatives = self.branches.drain(start..).collect();
                     self.push(Token::Alternates(alternatives));
                 }
@@ -405,7 +397,7 @@ mod tests {
             ("[{]", "{", true),
             ("[\\]", "\\", true),
             ("[.]", "a", false),
-            ("[^]", "^", false),
+            ("[^]]", "^", true),
             ("[é-ê]", "ê", true),
             // Regex metacharacters are literal.
             ("a.b", "a.b", true),
@@ -462,13 +454,8 @@ mod tests {
             ("Foo", "foo", false),
         ];
         for &(pattern, name, expected) in cases {
-            let glob = Glob::new(pattern)
-                .unwrap_or_else(|error| panic!("glob {pattern:?} failed to compile: {error}"));
-            assert_eq!(
-                glob.is_match(name),
-                expected,
-                "glob {pattern:?} against {name:?}"
-            );
+            let glob = Glob::new(pattern).unwrap_or_else(|error| panic!("glob {pattern:?} failed to compile: {error}"));
+            assert_eq!(glob.is_match(name), expected, "glob {pattern:?} against {name:?}");
         }
     }
 
@@ -479,6 +466,7 @@ mod tests {
             ("[]", GlobError::UnclosedClass),
             ("[!", GlobError::UnclosedClass),
             ("[!]", GlobError::UnclosedClass),
+            ("[^]", GlobError::UnclosedClass),
             ("a[bc", GlobError::UnclosedClass),
             ("[z-a]", GlobError::InvalidRange('z', 'a')),
             ("[z--]", GlobError::InvalidRange('z', '-')),

@@ -131,14 +131,8 @@ mod tests {
             (NameMatcher::Equal("a,b)c".into()), r"=a\,b\)c"),
             (NameMatcher::Contains("tab\there\\".into()), r"~tab\there\\"),
             (NameMatcher::Contains("\u{7}".into()), r"~\u{7}"),
-            (
-                NameMatcher::Glob(Glob::new("{a,b}").expect("valid glob")),
-                r"#{a\,b}",
-            ),
-            (
-                NameMatcher::Regex(Regex::new(r"a/b\d\\").expect("valid regex")),
-                r"/a\/b\d\\/",
-            ),
+            (NameMatcher::Glob(Glob::new("{a,b}").expect("valid glob")), r"#{a\,b}"),
+            (NameMatcher::Regex(Regex::new(r"a/b\d\\").expect("valid regex")), r"/a\/b\d\\/"),
         ];
         for (matcher, expected) in cases {
             assert_eq!(matcher.to_string(), expected);

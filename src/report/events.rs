@@ -244,6 +244,9 @@ pub enum Event {
     },
     /// A test attempt finished.
     TestFinished(Box<TestFinished>),
+    /// The run stopped before a planned retry could start: this attempt, already
+    /// reported with `will_retry` set, is the test's final (failed) result.
+    RetryAbandoned(Box<TestFinished>),
     /// The run stops starting new tests.
     RunCancelling {
         /// Why.

@@ -291,6 +291,15 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 }
             }
             Event::TestFinished(f) => self.finished(f)?,
+            Event::RetryAbandoned(f) => {
+                let (label, style) = label_for(&f.result, false, f.attempt, &self.styles);
+                if self.options.status_level >= StatusLevel::Fail {
+                    self.status_line(&label, style, f.result.duration, &f.test, " (retry cancelled)")?;
+                }
+                if self.options.final_status_level >= FinalStatusLevel::Fail {
+                    self.finals.push((**f).clone());
+                }
+            }
             Event::RunCancelling { reason, running } => {
                 self.cancel = Some(*reason);
                 let why = match reason {

@@ -165,3 +165,26 @@ pub fn normalize(text: &str) -> String {
     }
     out
 }
+
+/// The generated benchmark suites (`bench/gen.py`), written under the target directory
+/// once per process and built there.
+pub fn generated_suites() -> PathBuf {
+    static GENERATED: OnceLock<PathBuf> = OnceLock::new();
+    GENERATED
+        .get_or_init(|| {
+            let out = repo_root().join("target/generated-suites");
+            let status = Command::new("python3")
+                .arg(repo_root().join("bench/gen.py"))
+                .arg("--out")
+                .arg(&out)
+                .args(["trivial", "skewed"])
+                .status()
+                .expect("python3 runs bench/gen.py");
+            assert!(status.success(), "bench/gen.py generates the suites");
+            for suite in ["trivial", "skewed"] {
+                build_workspace(&out.join(suite));
+            }
+            out
+        })
+        .clone()
+}

@@ -1,0 +1,943 @@
+//! Tests of the filterset language as a whole: what expressions parse to, which
+//! tests they select, and how mistakes are reported.
+
+use super::*;
+use std::collections::{BTreeSet, HashMap};
+
+/// Parses `input` and prints it in the canonical, fully parenthesised form.
+#[track_caller]
+fn canonical(input: &str) -> String {
+    match FilterExpr::parse(input) {
+        Ok(expr) => expr.root().to_string(),
+        Err(error) => panic!("{input:?} failed to parse:\n{}", error.render(input)),
+    }
+}
+
+#[track_caller]
+fn parse_error(input: &str) -> FilterParseError {
+    match FilterExpr::parse(input) {
+        Ok(expr) => panic!("{input:?} parsed as {} but should not have", expr.root()),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn precedence_and_associativity() {
+    // nextest's reference, "Operator precedence": () binds tightest, then not/!,
+    // then and/&/-, then or/|/+, each level associating to the left.
+    let cases = [
+        // The reference's own examples.
+        ("test(a) & test(b) | test(c)", "((test(~a) & test(~b)) | test(~c))"),
+        ("test(a) | test(b) & test(c)", "(test(~a) | (test(~b) & test(~c)))"),
+        ("test(a) & test(b) - test(c)", "(test(~a) & test(~b) & not test(~c))"),
+        ("not test(a) | test(b)", "(not test(~a) | test(~b))"),
+        // More of the same.
+        ("not test(a) & test(b)", "(not test(~a) & test(~b))"),
+        ("! test(a) & test(b)", "(not test(~a) & test(~b))"),
+        ("test(a) - test(b) - test(c)", "(test(~a) & not test(~b) & not test(~c))"),
+        ("test(a) - test(b) | test(c)", "((test(~a) & not test(~b)) | test(~c))"),
+        ("test(a) | test(b) - test(c)", "(test(~a) | (test(~b) & not test(~c)))"),
+        ("test(a) - test(b) & test(c)", "(test(~a) & not test(~b) & test(~c))"),
+        ("test(a) - (test(b) - test(c))", "(test(~a) & not (test(~b) & not test(~c)))"),
+        ("test(a) or test(b) and test(c)", "(test(~a) | (test(~b) & test(~c)))"),
+        ("test(a) + test(b) + test(c)", "(test(~a) | test(~b) | test(~c))"),
+        ("(test(a) | test(b)) & test(c)", "((test(~a) | test(~b)) & test(~c))"),
+        ("not (test(a) | test(b))", "not (test(~a) | test(~b))"),
+        ("not test(a) - test(b)", "(not test(~a) & not test(~b))"),
+        ("!!test(a)", "not not test(~a)"),
+        ("not not test(a)", "not not test(~a)"),
+        ("not !test(a)", "not not test(~a)"),
+        ("(test(a))", "test(~a)"),
+        ("((all()))", "all()"),
+        ("all()&none()|default()", "((all() & none()) | default())"),
+        ("all()-none()", "(all() & not none())"),
+        // Keywords need only a non-letter after them.
+        ("not(test(a))", "not test(~a)"),
+        ("test(a)and(test(b))", "(test(~a) & test(~b))"),
+        ("test(a)or!test(b)", "(test(~a) | not test(~b))"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(canonical(input), expected, "parsing {input:?}");
+    }
+}
+
+#[test]
+fn whitespace_between_tokens() {
+    let cases = [
+        ("  all()  ", "all()"),
+        (" all ( ) ", "all()"),
+        ("test( a)", "test(~a)"),
+        ("test(a)|test(b)", "(test(~a) | test(~b))"),
+        ("\n  test(a)\n  | test(b)\r\n  & not\ttest(c)\n", "(test(~a) | (test(~b) & not test(~c)))"),
+        ("platform( host )", "platform(host)"),
+        ("test(/a/ )", "test(/a/)"),
+        ("test ( =a )", "test(=a )"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(canonical(input), expected, "parsing {input:?}");
+    }
+}
+
+#[test]
+fn default_and_explicit_matchers() {
+    // nextest's reference, "Default matchers": contains for test(); glob for
+    // package(), deps(), rdeps(), binary() and binary_id(); equality for kind()
+    // and platform().
+    let cases = [
+        ("test(foo)", "test(~foo)"),
+        ("package(foo)", "package(#foo)"),
+        ("deps(foo)", "deps(#foo)"),
+        ("rdeps(foo)", "rdeps(#foo)"),
+        ("binary(foo)", "binary(#foo)"),
+        ("binary_id(foo::bar)", "binary_id(#foo::bar)"),
+        ("kind(lib)", "kind(=lib)"),
+        ("platform(host)", "platform(host)"),
+        ("platform(target)", "platform(target)"),
+        ("platform(=host)", "platform(host)"),
+        // Explicit prefixes override the default, and only the first character is
+        // a prefix.
+        ("test(=foo)", "test(=foo)"),
+        ("test(#foo*)", "test(#foo*)"),
+        ("test(/fo+/)", "test(/fo+/)"),
+        ("package(~foo)", "package(~foo)"),
+        ("package(=foo)", "package(=foo)"),
+        ("kind(~li)", "kind(~li)"),
+        ("kind(#*)", "kind(#*)"),
+        ("test(~=foo)", "test(~=foo)"),
+        ("test(=~foo)", "test(=~foo)"),
+        ("test(==foo)", "test(==foo)"),
+        ("test(~/foo/)", "test(~/foo/)"),
+        ("test(~#foo)", "test(~#foo)"),
+        ("test(#=foo)", "test(#=foo)"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(canonical(input), expected, "parsing {input:?}");
+    }
+}
+
+#[test]
+fn string_escapes_and_delimiters() {
+    // nextest's reference, "Escape sequences", and the string rule: a string runs
+    // to the next unescaped `)` or `,`.
+    let cases = [
+        (r"test(a\,b)", r"test(~a\,b)"),
+        (r"test(f(x\))", r"test(~f(x\))"),
+        (r"test(f(x)", r"test(~f(x)"),
+        (r"test(\u{41}\u{1F600})", "test(~A\u{1F600})"),
+        (r"test(a\tb\nc\rd)", r"test(~a\tb\nc\rd)"),
+        (r"test(a\/b)", "test(~a/b)"),
+        (r"test(a\\b)", r"test(~a\\b)"),
+        (r"test(\b\f)", r"test(~\u{8}\u{c})"),
+        ("test(a b )", "test(~a b )"),
+        ("test(it's \"quoted\")", "test(~it's \"quoted\")"),
+        ("test(日本)", "test(~日本)"),
+        ("test(a|b&c-d)", "test(~a|b&c-d)"),
+        // A glob alternation needs its comma escaped.
+        (r"package(#{a\,b})", r"package(#{a\,b})"),
+        (r"package({a\,b}*)", r"package(#{a\,b}*)"),
+        // Inside a regex, `\/` is a slash and other escapes belong to the regex.
+        (r"test(/a\/b/)", r"test(/a\/b/)"),
+        (r"test(/\d+\.\w/)", r"test(/\d+\.\w/)"),
+        (r"test(/a\\/)", r"test(/a\\/)"),
+        (r"test(/a\\\/b/)", r"test(/a\\\/b/)"),
+        (r"test(/a\)b/)", r"test(/a\)b/)"),
+        ("test(/a,b/)", "test(/a,b/)"),
+        ("test(/(a|b)/)", "test(/(a|b)/)"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(canonical(input), expected, "parsing {input:?}");
+    }
+}
+
+#[test]
+fn every_listed_predicate_parses() {
+    for name in error::PREDICATES {
+        let input = match *name {
+            "all" | "none" | "default" => format!("{name}()"),
+            "platform" => "platform(host)".to_owned(),
+            _ => format!("{name}(x)"),
+        };
+        let expr = FilterExpr::parse(&input).unwrap_or_else(|error| panic!("{input}: {}", error.render(&input)));
+        assert!(expr.root().to_string().starts_with(name), "{input}");
+    }
+}
+
+#[test]
+fn canonical_form_parses_back_to_itself() {
+    let inputs = [
+        "test(a) | test(b) & not test(c)",
+        r"package(#{a\,b}) - kind(lib)",
+        r"test(=a\)b) + test(/x\/y\\/)",
+        "test(\u{7}\\u{0}) & platform(target)",
+        "not (binary(a*) | binary_id(b::c)) - deps(d) - rdeps(e)",
+    ];
+    for input in inputs {
+        let once = canonical(input);
+        assert_eq!(canonical(&once), once, "{input:?}");
+    }
+}
+
+/// A small workspace, written as data: each test with the binary it lives in.
+///
+/// `alpha` is a library; `beta-tool` has a library and a binary; `gamma-derive` is
+/// a proc-macro crate; `delta` has an integration test, a benchmark and an
+/// example. Dependencies: beta-tool → alpha → serde, gamma-derive → syn, and delta
+/// → beta-tool and gamma-derive.
+struct Workspace;
+
+const TESTS: &[TestQuery<'static>] = &[
+    TestQuery {
+        binary_id: "alpha",
+        binary_name: "alpha",
+        package: "alpha",
+        kind: "lib",
+        platform: Platform::Target,
+        test_name: "tests::adds",
+    },
+    TestQuery {
+        binary_id: "beta-tool",
+        binary_name: "beta_tool",
+        package: "beta-tool",
+        kind: "lib",
+        platform: Platform::Target,
+        test_name: "parse::tests::flags",
+    },
+    TestQuery {
+        binary_id: "beta-tool::bin/beta-tool",
+        binary_name: "beta-tool",
+        package: "beta-tool",
+        kind: "bin",
+        platform: Platform::Target,
+        test_name: "tests::main_runs",
+    },
+    TestQuery {
+        binary_id: "gamma-derive",
+        binary_name: "gamma_derive",
+        package: "gamma-derive",
+        kind: "proc-macro",
+        platform: Platform::Host,
+        test_name: "tests::expands",
+    },
+    TestQuery {
+        binary_id: "delta::cli",
+        binary_name: "cli",
+        package: "delta",
+        kind: "test",
+        platform: Platform::Target,
+        test_name: "runs_cli",
+    },
+    TestQuery {
+        binary_id: "delta::bench/speed",
+        binary_name: "speed",
+        package: "delta",
+        kind: "bench",
+        platform: Platform::Target,
+        test_name: "bench_fast",
+    },
+    TestQuery {
+        binary_id: "delta::example/demo",
+        binary_name: "demo",
+        package: "delta",
+        kind: "example",
+        platform: Platform::Target,
+        test_name: "demo_test",
+    },
+];
+
+impl Workspace {
+    fn graph() -> HashMap<String, Vec<String>> {
+        let edges: &[(&str, &[&str])] = &[
+            ("alpha", &["serde"]),
+            ("beta-tool", &["alpha"]),
+            ("gamma-derive", &["syn"]),
+            ("delta", &["beta-tool", "gamma-derive"]),
+            ("serde", &[]),
+            ("syn", &["proc-macro2"]),
+            ("proc-macro2", &[]),
+        ];
+        edges
+            .iter()
+            .map(|(name, deps)| {
+                let deps = deps.iter().map(|d| (*d).to_owned()).collect();
+                ((*name).to_owned(), deps)
+            })
+            .collect()
+    }
+
+    fn members() -> Vec<String> {
+        ["alpha", "beta-tool", "gamma-derive", "delta"].iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn context() -> FilterContext {
+        FilterContext::new(Workspace::graph(), None)
+    }
+
+    /// The tests `input` selects, each written `binary-id test-name`.
+    #[track_caller]
+    fn select(input: &str, cx: &FilterContext) -> BTreeSet<String> {
+        let expr = FilterExpr::parse(input).unwrap_or_else(|error| panic!("{input:?}: {}", error.render(input)));
+        TESTS
+            .iter()
+            .filter(|test| expr.matches(test, cx))
+            .map(|test| format!("{} {}", test.binary_id, test.test_name))
+            .collect()
+    }
+}
+
+const ALPHA: &str = "alpha tests::adds";
+const BETA_LIB: &str = "beta-tool parse::tests::flags";
+const BETA_BIN: &str = "beta-tool::bin/beta-tool tests::main_runs";
+const GAMMA: &str = "gamma-derive tests::expands";
+const DELTA_CLI: &str = "delta::cli runs_cli";
+const DELTA_BENCH: &str = "delta::bench/speed bench_fast";
+const DELTA_EXAMPLE: &str = "delta::example/demo demo_test";
+const EVERY_TEST: &[&str] = &[ALPHA, BETA_LIB, BETA_BIN, GAMMA, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE];
+
+#[track_caller]
+fn assert_selects(cx: &FilterContext, cases: &[(&str, &[&str])]) {
+    for (input, expected) in cases {
+        let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(Workspace::select(input, cx), expected, "selecting {input:?}");
+    }
+}
+
+#[test]
+fn each_predicate_selects_its_tests() {
+    let cx = Workspace::context();
+    assert_selects(
+        &cx,
+        &[
+            ("all()", EVERY_TEST),
+            ("none()", &[]),
+            // test(): contains by default, the names within the binary.
+            ("test(tests)", &[ALPHA, BETA_LIB, BETA_BIN, GAMMA]),
+            ("test(=runs_cli)", &[DELTA_CLI]),
+            ("test(=runs)", &[]),
+            ("test(/^tests::/)", &[ALPHA, BETA_BIN, GAMMA]),
+            ("test(/s$/)", &[ALPHA, BETA_LIB, BETA_BIN, GAMMA]),
+            ("test(#*::tests::*)", &[BETA_LIB]),
+            ("test(#tests::*)", &[ALPHA, BETA_BIN, GAMMA]),
+            // package(): a glob over the whole package name by default.
+            ("package(beta-tool)", &[BETA_LIB, BETA_BIN]),
+            ("package(beta)", &[]),
+            ("package(~beta)", &[BETA_LIB, BETA_BIN]),
+            ("package(#*-*)", &[BETA_LIB, BETA_BIN, GAMMA]),
+            ("package(/^[ad]/)", &[ALPHA, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            (r"package({alpha\,gamma-*})", &[ALPHA, GAMMA]),
+            // deps(): the matched packages and everything they depend on.
+            ("deps(beta-tool)", &[ALPHA, BETA_LIB, BETA_BIN]),
+            ("deps(alpha)", &[ALPHA]),
+            ("deps(delta)", EVERY_TEST),
+            ("deps(gamma-derive)", &[GAMMA]),
+            // rdeps(): the matched packages and everything depending on them,
+            // through external crates too.
+            ("rdeps(alpha)", &[ALPHA, BETA_LIB, BETA_BIN, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            ("rdeps(delta)", &[DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            ("rdeps(proc-macro2)", &[GAMMA, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            ("rdeps(no-such-crate)", &[]),
+            // binary(): the crate name for unit tests, the target name otherwise.
+            ("binary(beta-tool)", &[BETA_BIN]),
+            ("binary(beta_tool)", &[BETA_LIB]),
+            ("binary(cli)", &[DELTA_CLI]),
+            ("binary(gamma_derive)", &[GAMMA]),
+            ("binary(beta*)", &[BETA_LIB, BETA_BIN]),
+            // binary_id(): the whole id, a glob by default.
+            ("binary_id(beta-tool::bin/beta-tool)", &[BETA_BIN]),
+            ("binary_id(beta-tool)", &[BETA_LIB]),
+            ("binary_id(beta-tool*)", &[BETA_LIB, BETA_BIN]),
+            ("binary_id(delta::*)", &[DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            ("binary_id(*/*)", &[BETA_BIN, DELTA_BENCH, DELTA_EXAMPLE]),
+            // kind(): equality by default.
+            ("kind(lib)", &[ALPHA, BETA_LIB]),
+            ("kind(proc-macro)", &[GAMMA]),
+            ("kind(test)", &[DELTA_CLI]),
+            ("kind(bench)", &[DELTA_BENCH]),
+            ("kind(bin)", &[BETA_BIN]),
+            ("kind(example)", &[DELTA_EXAMPLE]),
+            ("kind(li)", &[]),
+            ("kind(~b)", &[ALPHA, BETA_LIB, BETA_BIN, DELTA_BENCH]),
+            // platform(): proc-macro tests run on the host.
+            ("platform(host)", &[GAMMA]),
+            ("platform(target)", &[ALPHA, BETA_LIB, BETA_BIN, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            // default() with no default filter is all().
+            ("default()", EVERY_TEST),
+        ],
+    );
+}
+
+#[test]
+fn operators_combine_selections() {
+    let cx = Workspace::context();
+    assert_selects(
+        &cx,
+        &[
+            ("kind(lib) | kind(bin)", &[ALPHA, BETA_LIB, BETA_BIN]),
+            ("kind(lib) or kind(bin)", &[ALPHA, BETA_LIB, BETA_BIN]),
+            ("kind(lib) + kind(bin)", &[ALPHA, BETA_LIB, BETA_BIN]),
+            ("package(beta-tool) & kind(bin)", &[BETA_BIN]),
+            ("package(beta-tool) and kind(bin)", &[BETA_BIN]),
+            ("package(beta-tool) - kind(bin)", &[BETA_LIB]),
+            ("not platform(target)", &[GAMMA]),
+            ("!platform(target)", &[GAMMA]),
+            // Precedence decides: `and` before `or`.
+            ("kind(lib) | kind(bin) & package(alpha)", &[ALPHA, BETA_LIB]),
+            ("(kind(lib) | kind(bin)) & package(alpha)", &[ALPHA]),
+            // `-` binds like `and` and associates to the left.
+            ("package(delta) - kind(bench) - kind(example)", &[DELTA_CLI]),
+            ("package(delta) - (kind(bench) - kind(example))", &[DELTA_CLI, DELTA_EXAMPLE]),
+            ("package(delta) - kind(bench) | package(alpha)", &[ALPHA, DELTA_CLI, DELTA_EXAMPLE]),
+            ("not kind(lib) & package(beta-tool)", &[BETA_BIN]),
+            ("not (kind(lib) & package(beta-tool))", &[ALPHA, BETA_BIN, GAMMA, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            ("deps(beta-tool) & rdeps(alpha)", &[ALPHA, BETA_LIB, BETA_BIN]),
+            ("all() - all()", &[]),
+            ("none() | none()", &[]),
+        ],
+    );
+}
+
+#[test]
+fn workspace_members_restrict_package_matchers_as_in_nextest() {
+    let cx = FilterContext::new(Workspace::graph(), None).with_workspace_members(Workspace::members());
+    assert_selects(
+        &cx,
+        &[
+            // serde is not a workspace package, so nothing starts the closure.
+            ("rdeps(serde)", &[]),
+            ("deps(beta-tool)", &[ALPHA, BETA_LIB, BETA_BIN]),
+            ("rdeps(alpha)", &[ALPHA, BETA_LIB, BETA_BIN, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+        ],
+    );
+    let without_members = Workspace::context();
+    assert_selects(
+        &without_members,
+        &[("rdeps(serde)", &[ALPHA, BETA_LIB, BETA_BIN, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE])],
+    );
+}
+
+#[test]
+fn check_packages_reports_matchers_that_match_no_package() {
+    let cx = FilterContext::new(Workspace::graph(), None).with_workspace_members(Workspace::members());
+    for input in ["package(alpha)", "package(#*-tool)", "deps(/^g/) | rdeps(delta)", "test(anything) | kind(nothing)"] {
+        let expr = FilterExpr::parse(input).expect("valid expression");
+        assert_eq!(expr.check_packages(&cx), Ok(()), "{input}");
+    }
+    let cases = [
+        ("package(alpah)", "package", 0..14),
+        ("test(a) | rdeps(serde)", "rdeps", 10..22),
+        ("all() - deps(=beta)", "deps", 8..19),
+    ];
+    for (input, predicate, span) in cases {
+        let expr = FilterExpr::parse(input).expect("valid expression");
+        let error = expr.check_packages(&cx).expect_err(input);
+        assert_eq!(error.kind(), &FilterErrorKind::NoPackageMatch { predicate: predicate.to_owned() }, "{input}");
+        assert_eq!(error.span(), span, "{input}");
+    }
+    // Without any package known, nothing can be checked.
+    let empty = FilterContext::default();
+    let expr = FilterExpr::parse("package(alpah)").expect("valid expression");
+    assert_eq!(expr.check_packages(&empty), Ok(()));
+}
+
+#[test]
+fn default_predicate_stands_for_the_default_filter() {
+    let default_filter = FilterExpr::parse_default_filter("not kind(bench) - platform(host)").expect("valid");
+    let cx = FilterContext::new(Workspace::graph(), Some(default_filter));
+    assert_selects(
+        &cx,
+        &[
+            ("default()", &[ALPHA, BETA_LIB, BETA_BIN, DELTA_CLI, DELTA_EXAMPLE]),
+            ("default() & package(delta)", &[DELTA_CLI, DELTA_EXAMPLE]),
+            ("not default()", &[GAMMA, DELTA_BENCH]),
+            // Other predicates ignore the default filter; intersecting with it is
+            // the caller's job.
+            ("kind(bench)", &[DELTA_BENCH]),
+        ],
+    );
+    let selected: Vec<&str> = TESTS.iter().filter(|test| cx.matches_default(test)).map(|test| test.binary_id).collect();
+    assert_eq!(selected, ["alpha", "beta-tool", "beta-tool::bin/beta-tool", "delta::cli", "delta::example/demo"]);
+}
+
+#[test]
+fn default_filter_may_not_refer_to_itself() {
+    let error = FilterExpr::parse_default_filter("all() - (kind(bench) | default())")
+        .expect_err("default() in a default filter");
+    assert_eq!(error.kind(), &FilterErrorKind::DefaultInDefaultFilter);
+    assert_eq!((error.span(), error.column()), (23..32, 24));
+
+    // Set directly, a self-referring default filter takes `default()` as `all()`
+    // instead of recursing forever.
+    let looping = FilterExpr::parse("default() - kind(bench)").expect("valid");
+    let cx = FilterContext::new(HashMap::new(), Some(looping));
+    let bench = &TESTS[5];
+    assert!(!cx.matches_default(bench));
+    assert!(cx.matches_default(&TESTS[0]));
+    let expr = FilterExpr::parse("default()").expect("valid");
+    assert!(!expr.matches(bench, &cx));
+}
+
+#[test]
+fn binaries_are_decided_before_their_tests_are_known() {
+    let cx = Workspace::context();
+    let alpha = TESTS[0].binary();
+    let gamma = TESTS[3].binary();
+    let cases: &[(&str, Option<bool>, Option<bool>)] = &[
+        // (expression, for alpha, for gamma-derive)
+        ("all()", Some(true), Some(true)),
+        ("platform(host)", Some(false), Some(true)),
+        ("test(x)", None, None),
+        ("not test(x)", None, None),
+        ("package(alpha) & test(x)", None, Some(false)),
+        ("package(alpha) | test(x)", Some(true), None),
+        ("package(alpha) - test(x)", None, Some(false)),
+        ("test(x) - package(alpha)", Some(false), None),
+        ("rdeps(serde) | test(x)", Some(true), None),
+        ("default()", Some(true), Some(true)),
+    ];
+    for (input, for_alpha, for_gamma) in cases {
+        let expr = FilterExpr::parse(input).expect("valid expression");
+        assert_eq!(expr.matches_binary(&alpha, &cx), *for_alpha, "{input} for alpha");
+        assert_eq!(expr.matches_binary(&gamma, &cx), *for_gamma, "{input} for gamma");
+    }
+
+    let default_filter = FilterExpr::parse_default_filter("not platform(host)").expect("valid");
+    let cx = FilterContext::new(HashMap::new(), Some(default_filter));
+    assert_eq!(cx.matches_default_binary(&alpha), Some(true));
+    assert_eq!(cx.matches_default_binary(&gamma), Some(false));
+    let expr = FilterExpr::parse("default() & test(x)").expect("valid");
+    assert_eq!(expr.matches_binary(&gamma, &cx), Some(false));
+    assert_eq!(expr.matches_binary(&alpha, &cx), None);
+}
+
+#[test]
+fn filter_sets_take_the_union() {
+    let cx = Workspace::context();
+    let set: FilterSet = ["kind(bin)", "package(alpha)"]
+        .into_iter()
+        .map(|input| FilterExpr::parse(input).expect("valid expression"))
+        .collect();
+    let selected: Vec<&str> = TESTS.iter().filter(|test| set.matches(test, &cx)).map(|test| test.binary_id).collect();
+    assert_eq!(selected, ["alpha", "beta-tool::bin/beta-tool"]);
+    assert_eq!(set.exprs().len(), 2);
+    assert!(!set.uses_dependency_graph());
+    assert_eq!(set.matches_binary(&TESTS[0].binary(), &cx), Some(true));
+    assert_eq!(set.matches_binary(&TESTS[3].binary(), &cx), Some(false));
+
+    let empty = FilterSet::default();
+    assert!(empty.is_empty());
+    assert!(TESTS.iter().all(|test| empty.matches(test, &cx)));
+    assert_eq!(empty.matches_binary(&TESTS[0].binary(), &cx), Some(true));
+
+    let with_test = FilterSet::new(vec![
+        FilterExpr::parse("platform(host)").expect("valid"),
+        FilterExpr::parse("test(x)").expect("valid"),
+    ]);
+    assert_eq!(with_test.matches_binary(&TESTS[0].binary(), &cx), None);
+    assert_eq!(with_test.matches_binary(&TESTS[3].binary(), &cx), Some(true));
+}
+
+#[test]
+fn knows_when_the_dependency_graph_is_needed() {
+    let cases = [
+        ("all()", false),
+        ("package(a) | test(b) - kind(lib)", false),
+        ("default()", false),
+        ("deps(a)", true),
+        ("not rdeps(a)", true),
+        ("test(a) | (kind(lib) & deps(x))", true),
+        // A predicate name inside a string is just text.
+        ("test(deps(a\\))", false),
+    ];
+    for (input, expected) in cases {
+        let expr = FilterExpr::parse(input).expect("valid expression");
+        assert_eq!(expr.uses_dependency_graph(), expected, "{input}");
+    }
+    let set =
+        FilterSet::new(vec![FilterExpr::parse("all()").expect("valid"), FilterExpr::parse("rdeps(a)").expect("valid")]);
+    assert!(set.uses_dependency_graph());
+}
+
+#[test]
+fn dependency_closures_are_computed_once_per_argument() {
+    let cx = Workspace::context();
+    let expr = FilterExpr::parse("deps(beta-tool) | deps(beta-tool) | rdeps(alpha)").expect("valid");
+    for _ in 0..3 {
+        for test in TESTS {
+            expr.matches(test, &cx);
+        }
+    }
+    let closures = cx.cached_closure_count();
+    assert_eq!(closures, 2);
+}
+
+#[test]
+fn platform_follows_the_binary_kind() {
+    assert_eq!(Platform::for_kind("proc-macro"), Platform::Host);
+    for kind in ["lib", "bin", "test", "bench", "example"] {
+        assert_eq!(Platform::for_kind(kind), Platform::Target, "{kind}");
+    }
+    assert_eq!(Platform::Host.to_string(), "host");
+    assert_eq!(Platform::Target.to_string(), "target");
+}
+
+#[test]
+fn expressions_display_as_written() {
+    let input = "test(a)  |  package(b)";
+    let expr = FilterExpr::parse(input).expect("valid");
+    assert_eq!(expr.to_string(), input);
+    assert_eq!(expr.as_str(), input);
+}
+
+/// What an error case expects: the kind, then the byte span it points at and the
+/// 1-based column of its start.
+type ErrorCase = (&'static str, FilterErrorKind, std::ops::Range<usize>, usize);
+
+fn found(what: &str) -> String {
+    what.to_owned()
+}
+
+#[test]
+fn malformed_expressions_are_reported_where_they_go_wrong() {
+    use FilterErrorKind as K;
+    let cases: Vec<ErrorCase> = vec![
+        // Operands.
+        ("", K::ExpectedExpression { found: found("the end of the expression") }, 0..0, 1),
+        ("   ", K::ExpectedExpression { found: found("the end of the expression") }, 3..3, 4),
+        ("test(a) |", K::ExpectedExpression { found: found("the end of the expression") }, 9..9, 10),
+        ("test(a) - ", K::ExpectedExpression { found: found("the end of the expression") }, 10..10, 11),
+        ("!", K::ExpectedExpression { found: found("the end of the expression") }, 1..1, 2),
+        (")", K::ExpectedExpression { found: found("`)`") }, 0..1, 1),
+        ("and test(a)", K::ExpectedExpression { found: found("`and`") }, 0..3, 1),
+        ("test(a) | | test(b)", K::ExpectedExpression { found: found("`|`") }, 10..11, 11),
+        ("tset(foo) | all()", K::UnknownPredicate { name: found("tset") }, 0..4, 1),
+        ("all() | binary-id(x)", K::UnknownPredicate { name: found("binary-id") }, 8..17, 9),
+        ("group(serial)", K::UnknownPredicate { name: found("group") }, 0..5, 1),
+        ("Test(a)", K::UnknownPredicate { name: found("Test") }, 0..4, 1),
+        // Operators.
+        ("test(a) || test(b)", K::InvalidOperator { found: found("||"), suggestion: "|" }, 8..10, 9),
+        ("test(a) && test(b)", K::InvalidOperator { found: found("&&"), suggestion: "&" }, 8..10, 9),
+        ("test(a) AND test(b)", K::InvalidOperator { found: found("AND"), suggestion: "and" }, 8..11, 9),
+        ("test(a) Or test(b)", K::InvalidOperator { found: found("Or"), suggestion: "or" }, 8..10, 9),
+        ("NOT test(a)", K::InvalidOperator { found: found("NOT"), suggestion: "not" }, 0..3, 1),
+        ("test(a) test(b)", K::TrailingInput { found: found("`test`") }, 8..12, 9),
+        ("test(a))", K::TrailingInput { found: found("an unmatched `)`") }, 7..8, 8),
+        ("test(a) ~ test(b)", K::TrailingInput { found: found("`~`") }, 8..9, 9),
+        // Parentheses.
+        ("(test(a)", K::UnclosedGroup { open_column: 1 }, 8..8, 9),
+        ("all() & (test(a) test(b))", K::UnclosedGroup { open_column: 9 }, 17..21, 18),
+        ("test", K::ExpectedOpenParen { predicate: found("test") }, 4..4, 5),
+        ("test foo", K::ExpectedOpenParen { predicate: found("test") }, 5..8, 6),
+        ("test[a]", K::ExpectedOpenParen { predicate: found("test") }, 4..5, 5),
+        ("test(a", K::ExpectedCloseParen { predicate: found("test") }, 6..6, 7),
+        ("test(/a/b)", K::ExpectedCloseParen { predicate: found("test") }, 8..9, 9),
+        ("all(", K::ExpectedCloseParen { predicate: found("all") }, 4..4, 5),
+        // Arguments.
+        ("test()", K::EmptyMatcher, 5..5, 6),
+        ("test(", K::EmptyMatcher, 5..5, 6),
+        ("test(  )", K::EmptyMatcher, 7..7, 8),
+        ("package(=)", K::EmptyMatcher, 9..9, 10),
+        ("platform()", K::EmptyMatcher, 9..9, 10),
+        ("all(x)", K::UnexpectedArgument { predicate: found("all") }, 4..5, 5),
+        ("none( x y )", K::UnexpectedArgument { predicate: found("none") }, 6..9, 7),
+        ("default(x", K::UnexpectedArgument { predicate: found("default") }, 8..9, 9),
+        ("test(a, b)", K::UnexpectedComma, 6..7, 7),
+        ("platform(host,target)", K::UnexpectedComma, 13..14, 14),
+        ("test(/a/, b)", K::UnexpectedComma, 8..9, 9),
+        // A glob alternation's comma must be escaped; say so rather than report
+        // the half alternation before it.
+        ("package({alpha,gamma-*})", K::UnexpectedComma, 14..15, 15),
+        // Escapes.
+        (r"test(a\qb)", K::InvalidEscape { sequence: found(r"\q") }, 6..8, 7),
+        (r"test(a\(b)", K::InvalidEscape { sequence: found(r"\(") }, 6..8, 7),
+        (r"test(a\", K::InvalidEscape { sequence: found("\\") }, 6..7, 7),
+        (r"test(\u{110000})", K::InvalidEscape { sequence: found(r"\u{110000}") }, 5..15, 6),
+        (r"test(\u{})", K::InvalidEscape { sequence: found(r"\u{") }, 5..8, 6),
+        (r"test(\u41)", K::InvalidEscape { sequence: found(r"\u") }, 5..7, 6),
+        (r"test(\u{1234567})", K::InvalidEscape { sequence: found(r"\u{123456") }, 5..14, 6),
+        // Regexes.
+        ("test(/abc)", K::UnclosedRegex, 5..6, 6),
+        ("test(/abc\\/)", K::UnclosedRegex, 5..6, 6),
+        ("test(/abc\\", K::UnclosedRegex, 5..6, 6),
+        ("test(a) | test(/a(b/)", K::InvalidRegex { reason: found("unclosed group") }, 15..20, 16),
+        ("test(/*/)", K::InvalidRegex { reason: found("repetition operator missing expression") }, 5..8, 6),
+        // Globs.
+        ("package(#[a)", K::InvalidGlob { reason: glob::GlobError::UnclosedClass.to_string() }, 9..11, 10),
+        (r"package({a\,b)", K::InvalidGlob { reason: glob::GlobError::UnclosedAlternates.to_string() }, 8..13, 9),
+        ("binary_id(a})", K::InvalidGlob { reason: glob::GlobError::UnopenedAlternates.to_string() }, 10..12, 11),
+        ("binary([z-a])", K::InvalidGlob { reason: glob::GlobError::InvalidRange('z', 'a').to_string() }, 7..12, 8),
+        // Platforms.
+        ("platform(foo)", K::InvalidPlatform { value: found("foo") }, 9..12, 10),
+        ("platform(  Host )", K::InvalidPlatform { value: found("Host") }, 11..15, 12),
+        ("platform(#host)", K::InvalidPlatform { value: found("#host") }, 9..14, 10),
+        // Positions are counted in characters, on the line of the error.
+        ("test(é) | tset(x)", K::UnknownPredicate { name: found("tset") }, 11..15, 11),
+        ("all()\n  | tset(x)", K::UnknownPredicate { name: found("tset") }, 10..14, 5),
+    ];
+    for (input, kind, span, column) in cases {
+        let error = parse_error(input);
+        assert_eq!(
+            (error.kind(), error.span(), error.column()),
+            (&kind, span, column),
+            "error for {input:?}:\n{}",
+            error.render(input)
+        );
+    }
+}
+
+#[test]
+fn nesting_is_bounded() {
+    use parse::MAX_DEPTH;
+    let nested = |depth: usize| format!("{}all(){}", "(".repeat(depth), ")".repeat(depth));
+    assert_eq!(canonical(&nested(MAX_DEPTH)), "all()");
+    let error = parse_error(&nested(MAX_DEPTH + 1));
+    assert_eq!(error.kind(), &FilterErrorKind::TooDeep { limit: MAX_DEPTH });
+    assert_eq!(error.column(), MAX_DEPTH + 1);
+
+    let negated = |depth: usize| format!("{}all()", "!".repeat(depth));
+    assert!(FilterExpr::parse(&negated(MAX_DEPTH)).is_ok());
+    let error = parse_error(&negated(MAX_DEPTH + 1));
+    assert_eq!(error.kind(), &FilterErrorKind::TooDeep { limit: MAX_DEPTH });
+
+    // Long chains of operators are flat, so they have no depth to bound.
+    let long = vec!["test(=x)"; 20_000].join(" | ");
+    let expr = FilterExpr::parse(&long).expect("valid");
+    assert!(!expr.matches(&TESTS[0], &FilterContext::default()));
+    let long = vec!["all()"; 20_000].join(" - ");
+    let expr = FilterExpr::parse(&long).expect("valid");
+    assert!(!expr.matches(&TESTS[0], &FilterContext::default()));
+}
+
+#[test]
+fn errors_render_with_a_caret_under_the_mistake() {
+    let render = |input: &str| parse_error(input).render(input);
+    insta::assert_snapshot!(render("tset(foo) | all()"), @r"
+    error: failed to parse filter expression: expected a predicate such as test() or package()
+      |
+    1 | tset(foo) | all()
+      | ^^^^ unknown predicate `tset`; valid predicates: all, none, test, package, deps, rdeps, binary, binary_id, kind, platform, default
+      = help: did you mean `test()`?
+    ");
+    insta::assert_snapshot!(render("platform(hots)"), @r"
+    error: failed to parse filter expression: expected `host` or `target`
+      |
+    1 | platform(hots)
+      |          ^^^^ unknown platform `hots`; valid platforms: host, target
+    ");
+    insta::assert_snapshot!(render("test(a) | test(/a(b/)"), @r"
+    error: failed to parse filter expression: expected a valid regular expression
+      |
+    1 | test(a) | test(/a(b/)
+      |                ^^^^^ invalid regex: unclosed group
+    ");
+    insta::assert_snapshot!(render("test(a) |"), @r"
+    error: failed to parse filter expression: expected an expression
+      |
+    1 | test(a) |
+      |          ^ the end of the expression cannot start an operand; write a predicate such as test(name), `not`, `!` or `(`
+    ");
+    insta::assert_snapshot!(render("test(a) || test(b)"), @r"
+    error: failed to parse filter expression: expected an operator
+      |
+    1 | test(a) || test(b)
+      |         ^^ `||` is not an operator here; write `|`
+    ");
+    insta::assert_snapshot!(render("test(f(x))"), @r"
+    error: failed to parse filter expression: expected an operator or the end of the expression
+      |
+    1 | test(f(x))
+      |          ^ an unmatched `)` follows a complete expression; join expressions with and, &, or, |, + or -
+    ");
+    insta::assert_snapshot!(render("test(a"), @r"
+    error: failed to parse filter expression: expected `)`
+      |
+    1 | test(a
+      |       ^ `test(` is not closed here
+      = help: a `)` inside a name is written `\)`
+    ");
+    insta::assert_snapshot!(render("group(serial)"), @r"
+    error: failed to parse filter expression: expected a predicate such as test() or package()
+      |
+    1 | group(serial)
+      | ^^^^^ unknown predicate `group`; valid predicates: all, none, test, package, deps, rdeps, binary, binary_id, kind, platform, default
+      = help: tempo does not support nextest's group() predicate, which selects tests by test group
+    ");
+    // A default filter written over several lines in a config file.
+    let multi_line = "not kind(bench)\n\t| package(a)\n\t- test(x\\q)\n";
+    insta::assert_snapshot!(render(multi_line), @r"
+    error: failed to parse filter expression: expected a valid escape sequence
+      |
+    3 |  - test(x\q)
+      |          ^^ unknown escape `\q`; valid escapes: \n, \r, \t, \\, \/, \), \, and \u{7FFF}
+    ");
+}
+
+#[test]
+fn errors_display_on_one_line() {
+    let error = parse_error("tset(foo) | all()");
+    assert_eq!(
+        error.to_string(),
+        "failed to parse filter expression: expected a predicate such as test() or package(), \
+         at column 1: unknown predicate `tset`; valid predicates: all, none, test, package, \
+         deps, rdeps, binary, binary_id, kind, platform, default"
+    );
+    let error = parse_error("all()\n| test(a");
+    assert_eq!(
+        error.to_string(),
+        "failed to parse filter expression: expected `)`, at line 2, column 9: \
+         `test(` is not closed here"
+    );
+}
+
+/// A deterministic xorshift64 generator, so that the fuzz test needs no crate and
+/// a failure reproduces.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        // The modulo bias is irrelevant for fuzzing.
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Generates a random expression from the grammar, valid or nearly so.
+fn random_expression(rng: &mut XorShift, depth: usize) -> String {
+    const OPERATORS: &[&str] = &[" | ", " & ", " - ", " or ", " and ", "+", "&", "|", "-"];
+    if depth == 0 || rng.below(3) == 0 {
+        return random_predicate(rng);
+    }
+    match rng.below(4) {
+        0 => format!("not {}", random_expression(rng, depth - 1)),
+        1 => format!("!{}", random_expression(rng, depth - 1)),
+        2 => format!("({})", random_expression(rng, depth - 1)),
+        _ => format!(
+            "{}{}{}",
+            random_expression(rng, depth - 1),
+            OPERATORS[rng.below(OPERATORS.len())],
+            random_expression(rng, depth - 1)
+        ),
+    }
+}
+
+fn random_predicate(rng: &mut XorShift) -> String {
+    const NAMES: &[&str] = &["test", "package", "deps", "rdeps", "binary", "binary_id", "kind"];
+    const PREFIXES: &[&str] = &["", "", "=", "~", "#", "/"];
+    const TEXT: &[&str] = &[
+        "a", "b", "::", "foo", "é", "日本", "*", "?", "[ab]", "[!a-z]", "{x\\,y}", "\\)", "\\,", "\\\\", "\\/",
+        "\\u{41}", "\\n", " ", ".", "+", "(", "^", "$", "\\d", "|",
+    ];
+    match rng.below(10) {
+        0 => ["all()", "none()", "default()"][rng.below(3)].to_owned(),
+        1 => ["platform(host)", "platform( target )", "platform(=host)"][rng.below(3)].to_owned(),
+        _ => {
+            let name = NAMES[rng.below(NAMES.len())];
+            let prefix = PREFIXES[rng.below(PREFIXES.len())];
+            let mut text: String = (0..1 + rng.below(4)).map(|_| TEXT[rng.below(TEXT.len())]).collect();
+            if prefix == "/" {
+                text = format!("{}/", text.replace("\\)", ")").replace("\\,", ","));
+            }
+            format!("{name}({prefix}{text})")
+        }
+    }
+}
+
+/// Damages an expression: deletes, duplicates or inserts characters and
+/// fragments, so that the error paths are walked too.
+fn mutate(rng: &mut XorShift, input: &str) -> String {
+    const FRAGMENTS: &[&str] = &[
+        "(", ")", ",", "\\", "/", "{", "}", "[", "]", "!", "||", "&&", "AND ", "tset(", "\\u{", "\\q", "\u{0}", "\n",
+        "\t", "é",
+    ];
+    let mut chars: Vec<char> = input.chars().collect();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(chars.len() + 1);
+        match rng.below(4) {
+            0 if at < chars.len() => {
+                chars.remove(at);
+            }
+            1 if at < chars.len() => chars.insert(at, chars[at]),
+            2 => {
+                let c = char::from_u32(rng.next() as u32 % 0x11_0000).unwrap_or('\u{fffd}');
+                chars.insert(at, c);
+            }
+            _ => {
+                let fragment = FRAGMENTS[rng.below(FRAGMENTS.len())];
+                for (i, c) in fragment.chars().enumerate() {
+                    chars.insert(at + i, c);
+                }
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+#[test]
+fn parsing_never_panics_on_garbage() {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let cx = Workspace::context();
+    let (mut parsed, mut rejected) = (0, 0);
+    let mut kinds_seen = std::collections::HashSet::new();
+    for _ in 0..8_000 {
+        let expression = random_expression(&mut rng, 4);
+        let input = if rng.below(2) == 0 { expression } else { mutate(&mut rng, &expression) };
+        match FilterExpr::parse(&input) {
+            Ok(expr) => {
+                parsed += 1;
+                for test in TESTS {
+                    let _ = expr.matches(test, &cx);
+                    let _ = expr.matches_binary(&test.binary(), &cx);
+                }
+                // The canonical form must parse back to itself.
+                let once = expr.root().to_string();
+                let again = FilterExpr::parse(&once)
+                    .unwrap_or_else(|e| panic!("{input:?} → {once:?}: {}", e.render(&once)))
+                    .root()
+                    .to_string();
+                assert_eq!(again, once, "canonical form of {input:?}");
+            }
+            Err(error) => {
+                rejected += 1;
+                kinds_seen.insert(std::mem::discriminant(error.kind()));
+                let span = error.span();
+                assert!(span.start <= span.end && span.end <= input.len(), "span {span:?} out of {input:?}");
+                assert!(input.is_char_boundary(span.start) && input.is_char_boundary(span.end));
+                let rendered = error.render(&input);
+                assert!(rendered.starts_with("error: failed to parse filter expression: "));
+                let _ = error.to_string();
+            }
+        }
+    }
+    // Guard the generator itself: both outcomes must be common.
+    assert!(parsed > 1_000, "only {parsed} inputs parsed");
+    assert!(rejected > 1_000, "only {rejected} inputs were rejected");
+    assert!(kinds_seen.len() >= 12, "only {} error kinds were hit", kinds_seen.len());
+}
+
+#[test]
+fn parsing_never_panics_on_random_bytes() {
+    let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);
+    for _ in 0..20_000 {
+        let len = rng.below(24);
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                // Mostly printable ASCII, with the language's punctuation favoured.
+                const PUNCTUATION: &[u8] = b"()!&|+-=~#/\\,{}[]*? ";
+                match rng.below(3) {
+                    0 => PUNCTUATION[rng.below(PUNCTUATION.len())],
+                    _ => rng.next() as u8,
+                }
+            })
+            .collect();
+        let input = String::from_utf8_lossy(&bytes);
+        if let Err(error) = FilterExpr::parse(&input) {
+            let _ = error.render(&input);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Interrupting a run: tempo forwards the signal to every running test, prints the
+//! summary of what ran, writes JUnit for the tests that finished, exits 128 + signal,
+//! and leaves no test process behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Processes whose environment holds `marker`: everything a tempo run started, since
+/// every test inherits tempo's environment.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let needle = format!("TEMPO_SIGNAL_TEST_MARKER={marker}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn sigint_mid_run_stops_reports_and_leaves_nothing_behind() {
+    build_config_fixture();
+    let store = tempfile::tempdir().unwrap();
+    let founding = std::fs::read_to_string(config_fixture().join(".config/nextest.toml")).unwrap();
+    let config = store.path().join("tempo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{founding}\n[store]\ndir = {:?}\n[profile.default.junit]\npath = \"junit.xml\"\n",
+            store.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let marker = format!("{}-{}", std::process::id(), line!());
+    let mut child = tempo(&config_fixture())
+        .args(["run", "--status-level", "all", "--include-ignored", "--config-file"])
+        .arg(&config)
+        .env("TEMPO_SIGNAL_TEST_MARKER", &marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until both failing tests wait for their retry and `hangs` is running.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.iter().filter(|l: &&String| l.contains("TRY 1 FAIL")).count() < 2 {
+        assert!(Instant::now() < deadline, "the run never got going:\n{}", seen.join("\n"));
+        seen.push(lines.next().expect("tempo is still writing").unwrap());
+    }
+    let alive = processes_with(&marker);
+    assert!(alive.len() > 1, "tests are running");
+
+    let sent = Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let stdout = [seen, rest].concat().join("\n");
+
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    // The profile's grace period is 10 s; the tests die of SIGINT at once.
+    assert!(took < Duration::from_secs(12), "stopping took {took:?}");
+    assert!(stdout.contains("Cancelling") && stdout.contains("tempo received SIGINT"), "{stdout}");
+    assert!(stdout.contains("(retry cancelled)"), "tests awaiting a retry are settled:\n{stdout}");
+    let last = stdout.lines().last().unwrap();
+    assert!(last.starts_with("tempo: ") && last.ends_with(" skipped"), "the summary line closes the output: {last}");
+    let failed: usize = last.split(", ").nth(1).unwrap().trim_end_matches(" failed").parse().unwrap();
+    assert!(failed >= 2, "the two tests whose retry was cancelled count as failed: {last}");
+
+    let junit = std::fs::read_to_string(store.path().join("default/junit.xml")).expect("JUnit is written");
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    assert!(doc.descendants().any(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("always_fails")));
+
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "no test process survives");
+}
