@@ -36,6 +36,19 @@ pub enum Command {
     Run(RunArgs),
     /// Build the workspace's tests and list them.
     List(ListArgs),
+    /// Show the resolved config profile and which override applies to which tests.
+    ShowConfig(ShowConfigArgs),
+}
+
+/// `cargo tempo show-config`.
+#[derive(Debug, Args)]
+pub struct ShowConfigArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// Options that are handed to `cargo test --no-run` unchanged.

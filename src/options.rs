@@ -331,11 +331,27 @@ impl ListOptions {
     }
 }
 
+/// Everything `cargo tempo show-config` needs.
+#[derive(Debug, Clone)]
+pub struct ShowConfigOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Config file and profile.
+    pub config: ConfigOptions,
+    /// Which tests to show overrides for.
+    pub filter: Selection,
+}
+
 /// Resolves a parsed command and runs it, returning the exit code.
 pub fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => crate::pipeline::run(RunOptions::from_args(args)),
         Command::List(args) => crate::pipeline::list(ListOptions::from_args(args)),
+        Command::ShowConfig(a) => crate::pipeline::show_config(ShowConfigOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
+            filter: Selection::from_args(a.filter),
+        }),
     }
 }
 

@@ -15,7 +15,8 @@ use crate::error::{Error, Result, exit_code};
 use crate::execute::{self, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::options::{
-    CargoOptions, Color, ConfigOptions, ListOptions, RunOptions, Selection, available_cores, resolve_threads,
+    CargoOptions, Color, ConfigOptions, ListOptions, RunOptions, Selection, ShowConfigOptions, available_cores,
+    resolve_threads,
 };
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
@@ -23,6 +24,7 @@ use crate::report::events::RunInfo;
 use crate::report::human::{HumanOptions, HumanReporter};
 use crate::report::junit::{JunitOptions, JunitReporter};
 use crate::report::list::write_list;
+use crate::report::show_config::write_show_config;
 use crate::report::style::{Styles, color_choice};
 
 /// Builds, lists and selects: everything up to the moment the first test could start.
@@ -37,6 +39,7 @@ struct Prepared {
 struct Setup {
     workspace: Workspace,
     profile: Profile,
+    config_file: Option<std::path::PathBuf>,
     filterset: FilterSet,
     cx: FilterContext,
 }
@@ -49,7 +52,9 @@ fn filter_error(expr: &str, err: &crate::filter::FilterParseError) -> Error {
 fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) -> Result<Setup> {
     env::warm_up();
     let workspace = build::workspace(cargo)?;
-    let profile = Config::load(&workspace.root, config.config_file.as_deref())?.profile(&config.profile)?;
+    let loaded = Config::load(&workspace.root, config.config_file.as_deref())?;
+    let config_file = loaded.source().map(|s| s.path.clone());
+    let profile = loaded.profile(&config.profile)?;
     let mut exprs = Vec::new();
     for text in &selection.filtersets {
         exprs.push(FilterExpr::parse(text).map_err(|e| filter_error(text, &e))?);
@@ -71,7 +76,7 @@ fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) ->
     for expr in filterset.exprs() {
         expr.check_packages(&cx).map_err(|e| filter_error(expr.as_str(), &e))?;
     }
-    Ok(Setup { workspace, profile, filterset, cx })
+    Ok(Setup { workspace, profile, config_file, filterset, cx })
 }
 
 /// Builds the test binaries, keeping those the filters can select at all.
@@ -98,7 +103,7 @@ fn prepare(
     retries_override: Option<u32>,
     test_threads: usize,
 ) -> Result<Prepared> {
-    let Setup { workspace, profile, filterset, cx } = setup;
+    let Setup { workspace, profile, filterset, cx, .. } = setup;
     let run_env =
         RunEnv { run_id: env::new_run_id(), profile: profile.name.clone(), workspace_root: workspace.root.clone() };
     let with_env = binaries
@@ -147,6 +152,20 @@ pub fn list(opts: ListOptions) -> Result<i32> {
     let colored = use_color(opts.color, &stdout);
     let styles = if colored { Styles::colored() } else { Styles::default() };
     write_list(&mut stdout.lock(), &prepared.plan, opts.format, &styles).map_err(Error::Output)?;
+    Ok(exit_code::OK)
+}
+
+/// `cargo tempo show-config`.
+pub fn show_config(opts: ShowConfigOptions) -> Result<i32> {
+    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+    let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+    let cores = available_cores();
+    let profile = setup.profile.clone();
+    let file = setup.config_file.clone();
+    let slots = profile.test_threads.resolve(cores);
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots)?;
+    let stdout = std::io::stdout();
+    write_show_config(&mut stdout.lock(), &profile, file.as_deref(), cores, &prepared.plan).map_err(Error::Output)?;
     Ok(exit_code::OK)
 }
 

@@ -166,3 +166,84 @@ fn status_level_fail_shows_only_failures_and_the_summary_lists_the_flaky_test() 
     // The failure's output is shown once, under its FAIL line: the last attempt's.
     assert_eq!(attempts(&stdout, "always_fails").iter().map(|t| t.0).collect::<Vec<_>>(), [4]);
 }
+
+/// `(name, start µs, end µs)` from the fixture's interval log.
+fn intervals(log: &std::path::Path) -> Vec<(String, u128, u128)> {
+    let text = std::fs::read_to_string(log).unwrap();
+    let mut starts = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut f = line.split(' ');
+        let (what, name, t) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap().parse::<u128>().unwrap());
+        match what {
+            "start" => {
+                starts.insert(name.to_owned(), t);
+            }
+            _ => out.push((name.to_owned(), starts[name], t)),
+        }
+    }
+    out
+}
+
+/// The most intervals that overlap at one instant.
+fn max_overlap(intervals: &[&(String, u128, u128)]) -> usize {
+    let mut events: Vec<(u128, i32)> = intervals.iter().flat_map(|(_, s, e)| [(*s, 1), (*e, -1)]).collect();
+    // At equal times, ends come before starts: back-to-back is not overlap.
+    events.sort();
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, delta) in events {
+        now += delta;
+        max = max.max(now);
+    }
+    max as usize
+}
+
+#[test]
+fn test_groups_and_threads_required_bound_concurrency() {
+    build_config_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("intervals.log");
+    run_expecting(
+        tempo(&config_fixture()).args(["run", "--profile", "groups", "steady"]).env("TEMPO_FIXTURE_LOG", &log),
+        0,
+    );
+    let all = intervals(&log);
+    assert_eq!(all.len(), 12);
+    let serial: Vec<_> = all.iter().filter(|(n, ..)| n.as_str() < "steady_06").collect();
+    assert_eq!(serial.len(), 6);
+    assert_eq!(max_overlap(&serial), 1, "the serial group's max-threads = 1 holds: {serial:?}");
+    let everything: Vec<_> = all.iter().collect();
+    assert!(max_overlap(&everything) >= 2, "other tests do run in parallel: {all:?}");
+    let (_, s11, e11) = all.iter().find(|(n, ..)| n == "steady_11").unwrap();
+    for (name, s, e) in &all {
+        if name != "steady_11" {
+            assert!(e <= s11 || s >= e11, "{name} overlapped steady_11, which takes every slot");
+        }
+    }
+}
+
+#[test]
+fn show_config_tells_which_override_applies_to_which_test() {
+    build_config_fixture();
+    let out = run_expecting(tempo(&config_fixture()).args(["show-config", "--profile", "groups"]), 0);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("profile `groups` (from ") && stdout.contains("test-threads        4"), "{stdout}");
+    assert!(stdout.contains("serial              max-threads 1"), "{stdout}");
+    let section = |source: &str| -> Vec<String> {
+        let start = stdout.find(&format!("  {source}:")).unwrap_or_else(|| panic!("no {source} in\n{stdout}"));
+        stdout[start..]
+            .lines()
+            .skip(3)
+            .take_while(|l| l.starts_with("      "))
+            .map(|l| l.trim().trim_start_matches("retrying ").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        section("profile.groups.overrides[0]"),
+        ["steady_00", "steady_01", "steady_02", "steady_03", "steady_04", "steady_05"]
+    );
+    assert_eq!(section("profile.groups.overrides[1]"), ["steady_11"]);
+    // The third override still sets the priority of every steady test; its test-group
+    // is shadowed by the first override for steady_00 to steady_05.
+    assert_eq!(section("profile.groups.overrides[2]").len(), 12);
+}

@@ -7,6 +7,7 @@ pub mod events;
 pub mod human;
 pub mod junit;
 pub mod list;
+pub mod show_config;
 pub mod style;
 
 use std::io::{self, Write};
