@@ -83,6 +83,14 @@ impl PartialOrd for BinaryId {
 
 impl BinaryId {
     /// Builds the id of a target of `package`.
+    ///
+    /// ```
+    /// use tempo::test_id::{BinaryId, TargetKind};
+    ///
+    /// assert_eq!(BinaryId::new("my-crate", TargetKind::Lib, "my_crate").as_str(), "my-crate");
+    /// assert_eq!(BinaryId::new("my-crate", TargetKind::Test, "api").as_str(), "my-crate::api");
+    /// assert_eq!(BinaryId::new("my-crate", TargetKind::Bin, "tool").as_str(), "my-crate::bin/tool");
+    /// ```
     pub fn new(package: &str, kind: TargetKind, target_name: &str) -> BinaryId {
         let id = match kind {
             TargetKind::Lib => package.to_owned(),

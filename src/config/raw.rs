@@ -202,6 +202,14 @@ pub enum TestThreads {
 
 impl TestThreads {
     /// The thread count on a machine with `cores` cores.
+    ///
+    /// ```
+    /// use tempo::config::TestThreads;
+    ///
+    /// assert_eq!(TestThreads::NumCpus.resolve(8), 8);
+    /// assert_eq!(TestThreads::Offset(-2).resolve(8), 6);
+    /// assert_eq!(TestThreads::Offset(-9).resolve(8), 1);
+    /// ```
     pub fn resolve(self, cores: usize) -> usize {
         match self {
             TestThreads::Count(n) => n.max(1),
