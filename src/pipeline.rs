@@ -22,7 +22,7 @@ use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
 use crate::report::events::RunInfo;
 use crate::report::human::{HumanOptions, HumanReporter};
-use crate::report::junit::{JunitOptions, JunitReporter};
+use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
 use crate::report::show_config::write_show_config;
 use crate::report::style::{Styles, color_choice};
@@ -203,6 +203,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         started_at: SystemTime::now(),
         test_count: prepared.plan.tests.len(),
         skipped: prepared.plan.skipped,
+        skipped_tests: prepared.plan.skipped_tests.clone().into(),
         binary_count: prepared.plan.binary_count,
         slots,
         cores,
@@ -210,7 +211,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let config = RunnerConfig {
         slots,
         max_fail,
+        terminate_on_fail_fast: profile.fail_fast.terminate_immediately,
         capture: opts.capture,
+        output_cap: usize::try_from(profile.capture_limit).unwrap_or(usize::MAX),
         grace_period: profile.slow_timeout.grace_period,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
@@ -231,11 +234,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
     if let Some(junit) = &profile.junit.path {
         let path = profile_store_dir(&prepared.workspace, &profile).join(junit);
-        let options = JunitOptions {
-            store_success_output: profile.junit.store_success_output,
-            store_failure_output: profile.junit.store_failure_output,
-        };
-        reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone(), options)));
+        reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
     }
     let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
     std::io::stdout().flush().map_err(Error::Output)?;

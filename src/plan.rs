@@ -4,10 +4,9 @@
 //! tests that were left out, which the summary reports as skipped (as nextest does).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::build::TestBinary;
-use crate::config::{GroupChoice, OutputMode, Profile, RetryPolicy, SlowTimeout};
+use crate::config::{GroupChoice, LeakTimeout, OutputMode, Profile, RetryPolicy, SlowTimeout};
 use crate::discover::ListedBinary;
 use crate::env::BinaryEnv;
 use crate::filter::{FilterContext, FilterSet, Platform, TestQuery};
@@ -36,8 +35,8 @@ pub struct TestSettings {
     pub retries: RetryPolicy,
     /// When it is reported slow, and ended.
     pub slow_timeout: SlowTimeout,
-    /// How long its output may stay open after it exits.
-    pub leak_timeout: Duration,
+    /// How long its output may stay open after it exits, and whether a leak fails it.
+    pub leak_timeout: LeakTimeout,
     /// How many slots it takes.
     pub threads_required: usize,
     /// The test group it belongs to, whose `max-threads` limits it.
@@ -59,7 +58,8 @@ pub struct TestSettings {
 }
 
 impl TestSettings {
-    /// The profile's settings, before any override.
+    /// The profile's settings, before any override. `threads_required` is 1 here: the
+    /// profile's value depends on the run's core and slot counts, which the plan knows.
     pub fn from_profile(profile: &Profile) -> TestSettings {
         TestSettings {
             retries: profile.retries.clone(),
@@ -181,17 +181,20 @@ pub struct TestPlan {
     pub tests: Vec<TestRef>,
     /// How many listed tests the filters or the ignored flag left out.
     pub skipped: usize,
+    /// The tests left out, as (binary id, test name), for `SKIP` lines.
+    pub skipped_tests: Vec<(BinaryId, String)>,
     /// How many binaries have at least one selected test.
     pub binary_count: usize,
 }
 
 impl TestPlan {
     /// Selects tests from listed binaries, which may come in any order, and settles
-    /// each one's settings. Tests with a higher `priority` come first; otherwise the
-    /// order is nextest's: binary id, then test name.
+    /// each one's settings. The order is nextest's: binary id, then test name; the
+    /// scheduler decides the order they start in.
     pub fn new(mut listed: Vec<ListedBinary>, inputs: &PlanInputs<'_>) -> TestPlan {
         let filter = inputs.names;
-        let base = TestSettings::from_profile(inputs.profile);
+        let mut base = TestSettings::from_profile(inputs.profile);
+        base.threads_required = inputs.profile.threads_required.resolve(inputs.cores, inputs.test_threads);
         listed.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
         let mut plan = TestPlan::default();
         for lb in listed {
@@ -217,13 +220,13 @@ impl TestPlan {
                     }));
                 } else {
                     plan.skipped += 1;
+                    plan.skipped_tests.push((lb.binary.id.clone(), case.name));
                 }
             }
             if plan.tests.len() > before {
                 plan.binary_count += 1;
             }
         }
-        plan.tests.sort_by_key(|t| std::cmp::Reverse(t.settings.priority));
         plan
     }
 }

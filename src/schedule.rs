@@ -37,14 +37,17 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// A scheduler over `tests`, in the given order, with `slots` slots and the given
-    /// test-group limits (in threads).
+    /// A scheduler over `tests` with `slots` slots and the given test-group limits (in
+    /// threads). Tests start in order of `priority`, highest first, and otherwise in
+    /// the order given.
     pub fn new(
         tests: impl IntoIterator<Item = TestRef>,
         slots: usize,
         group_limit: HashMap<Arc<str>, usize>,
     ) -> Scheduler {
         let slots = slots.max(1);
+        let mut tests: Vec<TestRef> = tests.into_iter().collect();
+        tests.sort_by_key(|t| std::cmp::Reverse(t.settings.priority));
         Scheduler {
             pending: tests.into_iter().map(|t| (t, 1)).collect(),
             slot_busy: vec![false; slots],
@@ -207,6 +210,18 @@ mod tests {
         let mut s = Scheduler::new([fake::test("huge", |s| s.threads_required = 64)], 2, HashMap::new());
         let d = drain(&mut s);
         assert_eq!(d[0].width, 2);
+    }
+
+    #[test]
+    fn higher_priority_starts_first_and_ties_keep_their_order() {
+        let tests = vec![
+            fake::test("a", |_| {}),
+            fake::test("b", |s| s.priority = 10),
+            fake::test("c", |_| {}),
+            fake::test("d", |s| s.priority = 10),
+        ];
+        let mut s = Scheduler::new(tests, 4, HashMap::new());
+        assert_eq!(names(&drain(&mut s)), ["b", "d", "a", "c"]);
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn default_profile_retries_three_times_one_second_apart() {
     );
     assert!(stdout.contains("on 8 slots"), "{stdout}");
     // 12 steady tests and the flaky one pass; always_fails fails; nothing is skipped.
-    assert_eq!(last_line(&stdout), "tempo: 13 passed, 1 failed, 2 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 13 passed, 1 failed, 3 skipped");
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn chicago_tdd_profile_retries_nothing() {
     assert!(!stdout.contains("TRY"), "{stdout}");
     assert_eq!(attempts(&stdout, "always_fails").len(), 1);
     assert_eq!(attempts(&stdout, "fails_first_attempt").len(), 1);
-    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 2 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 3 skipped");
 }
 
 #[test]
@@ -69,13 +69,13 @@ fn the_profile_can_come_from_the_environment() {
     build_config_fixture();
     let out = run_expecting(tempo(&config_fixture()).arg("run").env("NEXTEST_PROFILE", "chicago-tdd"), 100);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 2 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 3 skipped");
     // TEMPO_PROFILE beats NEXTEST_PROFILE, and --profile beats both.
     let out = run_expecting(
         tempo(&config_fixture()).args(["run", "--profile", "chicago-tdd"]).env("TEMPO_PROFILE", "nope"),
         100,
     );
-    assert_eq!(last_line(&String::from_utf8(out.stdout).unwrap()), "tempo: 12 passed, 2 failed, 2 skipped");
+    assert_eq!(last_line(&String::from_utf8(out.stdout).unwrap()), "tempo: 12 passed, 2 failed, 3 skipped");
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn command_line_retries_override_the_profile() {
 fn no_fail_fast_and_threads_override_the_profile() {
     let stdout = run(&["--profile", "ci", "--retries", "0", "--no-fail-fast", "-j", "3"], 100);
     assert!(stdout.contains("on 3 slots"), "{stdout}");
-    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 2 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 12 passed, 2 failed, 3 skipped");
 }
 
 #[test]
@@ -246,4 +246,29 @@ fn show_config_tells_which_override_applies_to_which_test() {
     // The third override still sets the priority of every steady test; its test-group
     // is shadowed by the first override for steady_00 to steady_05.
     assert_eq!(section("profile.groups.overrides[2]").len(), 12);
+}
+
+#[test]
+fn max_fail_stops_the_run_after_that_many_failures() {
+    // One slot and name order: always_fails, then fails_first_attempt, then the steady tests.
+    let stdout = run(&["--profile", "max-fail"], 100);
+    assert!(stdout.contains("2/14 tests run: 0 passed, 2 failed"), "{stdout}");
+    assert!(stdout.contains("12/14 tests were not run because of a test failure"), "{stdout}");
+}
+
+#[test]
+fn fail_fast_terminate_immediate_ends_running_tests() {
+    let started = std::time::Instant::now();
+    let stdout = run(&["--profile", "terminate", "--include-ignored", "-E", "test(=always_fails) | test(=hangs)"], 100);
+    // `hangs` sleeps for ten minutes; it is ended as soon as always_fails fails.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}:\n{stdout}", started.elapsed());
+    assert_eq!(statuses(&stdout)[&("retrying".into(), "hangs".into())], "SIGTERM", "{stdout}");
+}
+
+#[test]
+fn a_leak_passes_by_default_and_fails_with_result_fail() {
+    let stdout = run(&["--status-level", "all", "--ignored", "--exact", "leaks_a_child"], 0);
+    assert_eq!(statuses(&stdout)[&("retrying".into(), "leaks_a_child".into())], "LEAK", "{stdout}");
+    let stdout = run(&["--profile", "leaky", "--ignored", "--exact", "leaks_a_child"], 100);
+    assert_eq!(statuses(&stdout)[&("retrying".into(), "leaks_a_child".into())], "LEAK-FAIL", "{stdout}");
 }

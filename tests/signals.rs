@@ -40,7 +40,17 @@ fn sigint_mid_run_stops_reports_and_leaves_nothing_behind() {
     .unwrap();
     let marker = format!("{}-{}", std::process::id(), line!());
     let mut child = tempo(&config_fixture())
-        .args(["run", "--status-level", "all", "--include-ignored", "--config-file"])
+        // The child of `hangs_ignoring_sigterm` could outlast SIGINT and hold the run
+        // for the whole 10 s grace period; the robustness tests cover it.
+        .args([
+            "run",
+            "--status-level",
+            "all",
+            "--include-ignored",
+            "-E",
+            "not test(=hangs_ignoring_sigterm)",
+            "--config-file",
+        ])
         .arg(&config)
         .env("TEMPO_SIGNAL_TEST_MARKER", &marker)
         .stdout(Stdio::piped())

@@ -11,14 +11,13 @@ mod platform;
 mod raw;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub use error::ConfigError;
 pub use overrides::{GroupChoice, Override};
 pub use platform::{PlatformSpec, host_triple};
 pub use raw::{
-    Backoff, FailFast, FinalStatusLevel, FlakyResult, OnTimeout, OutputMode, RetryPolicy, SlowTimeout, StatusLevel,
-    TestThreads, ThreadsRequired,
+    Backoff, FailFast, FinalStatusLevel, FlakyResult, LeakTimeout, OnTimeout, OutputMode, RetryPolicy, SlowTimeout,
+    StatusLevel, TestThreads, ThreadsRequired,
 };
 use raw::{RawConfig, RawProfile};
 
@@ -46,8 +45,8 @@ pub struct Profile {
     pub flaky_result: FlakyResult,
     /// When a test is reported slow, and ended.
     pub slow_timeout: SlowTimeout,
-    /// How long a test's output may stay open after it exits.
-    pub leak_timeout: Duration,
+    /// How long a test's output may stay open after it exits, and what a leak means.
+    pub leak_timeout: LeakTimeout,
     /// When the run stops after failures.
     pub fail_fast: FailFast,
     /// Which statuses are printed during the run.
@@ -70,6 +69,8 @@ pub struct Profile {
     pub test_groups: std::collections::BTreeMap<String, TestThreads>,
     /// Overrides in precedence order: this profile's, its parents', then `default`'s.
     pub overrides: Vec<Override>,
+    /// tempo's own `capture-limit`: the most bytes of each output stream kept per test.
+    pub capture_limit: u64,
 }
 
 /// JUnit output settings.
@@ -95,7 +96,7 @@ impl Profile {
             retries: RetryPolicy::default(),
             flaky_result: FlakyResult::Pass,
             slow_timeout: SlowTimeout::default(),
-            leak_timeout: Duration::from_millis(100),
+            leak_timeout: LeakTimeout::default(),
             fail_fast: FailFast { max_fail: Some(1), terminate_immediately: false },
             status_level: StatusLevel::Pass,
             final_status_level: FinalStatusLevel::Flaky,
@@ -112,6 +113,7 @@ impl Profile {
             },
             test_groups: Default::default(),
             overrides: Vec::new(),
+            capture_limit: 4 * 1024 * 1024,
         }
     }
 
@@ -131,8 +133,8 @@ impl Profile {
         if let Some(v) = &raw.slow_timeout {
             self.slow_timeout = v.clone();
         }
-        if let Some(v) = &raw.leak_timeout {
-            self.leak_timeout = v.period();
+        if let Some(v) = raw.leak_timeout {
+            self.leak_timeout = v;
         }
         if let Some(v) = raw.fail_fast {
             self.fail_fast = v;
@@ -151,6 +153,9 @@ impl Profile {
         }
         if let Some(v) = &raw.default_filter {
             self.default_filter = Some(v.get_ref().clone());
+        }
+        if let Some(v) = raw.capture_limit {
+            self.capture_limit = v.0;
         }
         if let Some(v) = &raw.run_extra_args {
             self.run_extra_args = v.clone();

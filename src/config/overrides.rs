@@ -5,12 +5,10 @@
 //! wins. The selected profile's overrides come first, then those of the profiles it
 //! inherits from, and the `default` profile's last: nextest's order.
 
-use std::time::Duration;
-
 use super::ConfigSource;
 use super::error::ConfigError;
 use super::platform::PlatformSpec;
-use super::raw::{OutputMode, RawOverride, RawPlatform, RetryPolicy, SlowTimeout, ThreadsRequired};
+use super::raw::{LeakTimeout, OutputMode, RawOverride, RawPlatform, RetryPolicy, SlowTimeout, ThreadsRequired};
 use crate::filter::{FilterContext, FilterExpr, TestQuery};
 
 /// The test group an override puts tests in.
@@ -38,7 +36,7 @@ pub struct Override {
     /// Slow timeout.
     pub slow_timeout: Option<SlowTimeout>,
     /// Leak timeout.
-    pub leak_timeout: Option<Duration>,
+    pub leak_timeout: Option<LeakTimeout>,
     /// Slots taken.
     pub threads_required: Option<ThreadsRequired>,
     /// Test group.
@@ -130,7 +128,7 @@ impl Override {
             priority,
             retries: raw.retries.clone(),
             slow_timeout: raw.slow_timeout.clone(),
-            leak_timeout: raw.leak_timeout.map(|l| l.period()),
+            leak_timeout: raw.leak_timeout,
             threads_required: raw.threads_required,
             test_group,
             success_output: raw.success_output,

@@ -63,8 +63,58 @@ pub(super) struct RawProfile {
     pub default_filter: Option<Spanned<String>>,
     pub run_extra_args: Option<Vec<String>>,
     pub junit: Option<RawJunit>,
+    /// tempo's own key: the most bytes of each output stream kept per test.
+    pub capture_limit: Option<ByteSize>,
     #[serde(default)]
     pub overrides: Vec<RawOverride>,
+}
+
+/// A size in bytes: an integer, or a string such as `"4MiB"`, `"512KiB"` or `"1GB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ByteSize, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("invalid size `{s}`; expected a size such as \"4MiB\" or \"512KiB\""))?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1000,
+            "KiB" => 1024,
+            "MB" => 1000 * 1000,
+            "MiB" => 1024 * 1024,
+            "GB" => 1000 * 1000 * 1000,
+            "GiB" => 1024 * 1024 * 1024,
+            other => {
+                return Err(format!("invalid size unit `{other}` in `{s}`; expected B, KB, KiB, MB, MiB, GB or GiB"));
+            }
+        };
+        n.checked_mul(mult).map(ByteSize).ok_or_else(|| format!("size `{s}` is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of bytes or a size such as \"4MiB\"")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<ByteSize, E> {
+                u64::try_from(n).map(ByteSize).map_err(|_| E::custom("a size must not be negative"))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ByteSize, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[[profile.NAME.overrides]]`.
@@ -422,13 +472,15 @@ impl<'de> Deserialize<'de> for SlowTimeout {
 /// `leak-timeout`: a period, or `{ period, result }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeakTimeout {
-    period: Duration,
+    /// How long output may stay open after the test exited.
+    pub period: Duration,
+    /// Whether a test that leaks fails (`result = "fail"`) rather than passes.
+    pub fails: bool,
 }
 
-impl LeakTimeout {
-    /// How long output may stay open after the test exited.
-    pub fn period(&self) -> Duration {
-        self.period
+impl Default for LeakTimeout {
+    fn default() -> Self {
+        LeakTimeout { period: Duration::from_millis(100), fails: false }
     }
 }
 
@@ -441,7 +493,7 @@ impl<'de> Deserialize<'de> for LeakTimeout {
                 f.write_str("a duration such as \"100ms\", or a table like { period = \"100ms\", result = \"pass\" }")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<LeakTimeout, E> {
-                Ok(LeakTimeout { period: parse_duration(s)? })
+                Ok(LeakTimeout { period: parse_duration(s)?, fails: false })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LeakTimeout, A::Error> {
                 #[derive(Deserialize)]
@@ -449,11 +501,10 @@ impl<'de> Deserialize<'de> for LeakTimeout {
                 struct Table {
                     #[serde(deserialize_with = "duration")]
                     period: Duration,
-                    #[expect(dead_code, reason = "leak results are applied in a later change")]
                     result: Option<FlakyResult>,
                 }
                 let t = Table::deserialize(MapAccessDeserializer::new(map))?;
-                Ok(LeakTimeout { period: t.period })
+                Ok(LeakTimeout { period: t.period, fails: t.result == Some(FlakyResult::Fail) })
             }
         }
         d.deserialize_any(V)

@@ -55,7 +55,7 @@ fn builtin_defaults_are_nextests() {
     assert_eq!(p.retries.count, 0);
     assert_eq!(p.slow_timeout.period, Duration::from_secs(60));
     assert_eq!(p.slow_timeout.terminate_after, None);
-    assert_eq!(p.leak_timeout, Duration::from_millis(100));
+    assert_eq!(p.leak_timeout, LeakTimeout { period: Duration::from_millis(100), fails: false });
     assert_eq!(p.fail_fast.max_fail, Some(1));
     assert_eq!(p.status_level, StatusLevel::Pass);
     assert_eq!(p.final_status_level, FinalStatusLevel::Flaky);
@@ -154,4 +154,128 @@ fn unknown_profiles_list_the_known_ones() {
 fn inheritance_cycles_are_errors() {
     let config = parse("[profile.a]\ninherits = \"b\"\n[profile.b]\ninherits = \"a\"\n").unwrap();
     assert!(config.profile("a").unwrap_err().to_string().contains("inherits from itself"));
+}
+
+/// A small deterministic generator, so that the property tests need no extra crate
+/// and fail the same way every time.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const ALPHABET: &[&str] = &[
+    "[",
+    "]",
+    "{",
+    "}",
+    "=",
+    "\"",
+    "'",
+    ",",
+    ".",
+    "\n",
+    " ",
+    "-",
+    "1",
+    "0",
+    "60s",
+    "1s",
+    "ms",
+    "profile",
+    "default",
+    "retries",
+    "count",
+    "backoff",
+    "fixed",
+    "exponential",
+    "inherits",
+    "test-threads",
+    "num-cpus",
+    "slow-timeout",
+    "terminate-after",
+    "fail-fast",
+    "max-fail",
+    "true",
+    "overrides",
+    "filter",
+    "test(",
+    ")",
+    "test-group",
+    "[[",
+    "]]",
+    "junit",
+    "path",
+    "\\",
+    "#",
+    "ü",
+    "\u{0}",
+    "9999999999999999999999",
+];
+
+fn mutate(rng: &mut XorShift, text: &str) -> String {
+    let mut s: Vec<char> = text.chars().collect();
+    for _ in 0..=rng.below(6) {
+        let at = rng.below(s.len() + 1);
+        match rng.below(3) {
+            0 if at < s.len() => {
+                s.remove(at);
+            }
+            1 if at < s.len() => {
+                let piece = ALPHABET[rng.below(ALPHABET.len())];
+                s.splice(at..at + 1, piece.chars());
+            }
+            _ => {
+                let piece = ALPHABET[rng.below(ALPHABET.len())];
+                s.splice(at..at, piece.chars());
+            }
+        }
+    }
+    s.into_iter().collect()
+}
+
+/// Property: no input, however damaged, makes the config reader panic; every
+/// profile of a file that parses resolves or fails with an error.
+#[test]
+fn damaged_configs_never_panic() {
+    let mut rng = XorShift(0x5eed_1234_abcd_ef01);
+    let seeds = [
+        FOUNDING,
+        "[profile.default]\nretries = { backoff = \"exponential\", count = 2, delay = \"1s\" }\n[[profile.default.overrides]]\nfilter = 'test(a)'\nretries = 1\n",
+    ];
+    let mut parsed = 0;
+    for i in 0..4000 {
+        let seed = seeds[i % seeds.len()];
+        let text = if i % 10 == 0 {
+            (0..rng.below(40)).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect()
+        } else {
+            mutate(&mut rng, seed)
+        };
+        if let Ok(config) = parse(&text) {
+            parsed += 1;
+            for name in ["default", "ci", "chicago-tdd", "nope"] {
+                let _ = config.profile(name);
+            }
+        }
+    }
+    assert!(parsed > 100, "some mutations still parse, so profile resolution is exercised too ({parsed})");
+}
+
+#[test]
+fn capture_limits_take_sizes() {
+    let config = parse("[profile.default]\ncapture-limit = \"512KiB\"\n[profile.raw]\ncapture-limit = 1000\n").unwrap();
+    assert_eq!(config.profile("default").unwrap().capture_limit, 512 * 1024);
+    assert_eq!(config.profile("raw").unwrap().capture_limit, 1000);
+    assert_eq!(Config::default().profile("default").unwrap().capture_limit, 4 * 1024 * 1024);
+    let msg = error("[profile.default]\ncapture-limit = \"4 parsecs\"\n");
+    assert!(msg.contains("invalid size unit `parsecs`"), "{msg}");
 }

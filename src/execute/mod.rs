@@ -35,6 +35,8 @@ pub struct RunnerConfig {
     pub slots: usize,
     /// Stop starting tests after this many failures; `None` runs everything.
     pub max_fail: Option<u32>,
+    /// When fail-fast stops the run, also end the tests that are running.
+    pub terminate_on_fail_fast: bool,
     /// Capture output (false: pass it through).
     pub capture: bool,
     /// The most bytes kept per stream per test.
@@ -52,6 +54,7 @@ impl Default for RunnerConfig {
         RunnerConfig {
             slots: 1,
             max_fail: Some(1),
+            terminate_on_fail_fast: false,
             capture: true,
             output_cap: 4 * 1024 * 1024,
             grace_period: Duration::from_secs(10),
@@ -125,6 +128,8 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
         slot_busy: vec![Duration::ZERO; config.slots],
         ..RunStats::default()
     };
+    let run_marker = format!("TEMPO_RUN_ID={}", info.run_id);
+    unix::become_subreaper();
     reporter.report(&Event::RunStarted(info))?;
 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
@@ -159,6 +164,10 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
         drop(job_tx);
         outcome
     });
+    // Whatever the tests started and left behind in other process groups or sessions
+    // ends with the run; orphans re-parented to tempo are reaped.
+    unix::sweep(std::slice::from_ref(&run_marker), config.grace_period);
+    unix::reap_orphans();
     result?;
     stats.wall = last_end;
     stats.not_run = scheduler.not_started();
@@ -180,7 +189,8 @@ fn worker(
             slot: job.slot,
             capture: config.capture,
             output_cap: config.output_cap,
-            leak_timeout: settings.leak_timeout,
+            leak_timeout: settings.leak_timeout.period,
+            leak_fails: settings.leak_timeout.fails,
             grace_period: settings.slow_timeout.grace_period,
             slow_period: settings.slow_timeout.period,
             terminate_after: settings.slow_timeout.terminate_after,
@@ -351,6 +361,11 @@ impl Coordinator<'_> {
             self.failures += 1;
             if config.max_fail.is_some_and(|max| self.failures >= max) && !scheduler.is_cancelled() {
                 scheduler.cancel();
+                if config.terminate_on_fail_fast {
+                    // `fail-fast = { terminate = "immediate" }`: end the running tests too.
+                    self.groups.signal_all(unix::SIGTERM);
+                    self.kill_at = Some(Instant::now() + config.grace_period);
+                }
                 self.reporter.report(&Event::RunCancelling {
                     reason: CancelReason::TestFailure,
                     running: scheduler.running(),
@@ -402,7 +417,7 @@ fn record(
             stats.passed += 1;
         }
         Outcome::Pass => stats.passed += 1,
-        Outcome::Fail(_) => stats.failed += 1,
+        Outcome::Fail(_) | Outcome::LeakFail => stats.failed += 1,
         Outcome::Timeout => {
             stats.failed += 1;
             stats.timed_out += 1;

@@ -29,6 +29,8 @@ pub struct AttemptSpec {
     pub output_cap: usize,
     /// How long output pipes may stay open after the test exited before it counts as leaky.
     pub leak_timeout: Duration,
+    /// Whether a leak fails a test that otherwise passed (`leak-timeout.result = "fail"`).
+    pub leak_fails: bool,
     /// How long leftover and timed-out processes get between SIGTERM and SIGKILL.
     pub grace_period: Duration,
     /// How often a running test is reported slow.
@@ -58,6 +60,11 @@ fn command(test: &TestInstance, spec: &AttemptSpec) -> Command {
     }
     // A group of its own, so that the test and everything it starts can be signalled as one.
     cmd.process_group(0);
+    let parent = std::process::id();
+    // SAFETY: the closure runs between fork and exec and only makes two system calls.
+    unsafe {
+        cmd.pre_exec(move || unix::die_with_parent(parent));
+    }
     cmd
 }
 
@@ -173,9 +180,15 @@ pub fn run_attempt(
         Err(_) => (ExitStatus::Code(-1), ResourceUsage::default()),
     };
     end_leftovers(pid, spec.grace_period);
+    if leaked {
+        // Whatever holds the output may have left the group (setsid): find it by the
+        // variables it inherited from this attempt.
+        unix::sweep(&attempt_markers(test, spec.attempt), spec.grace_period);
+    }
     let outcome = match exit {
         _ if timed_out && spec.timeout_passes => Outcome::Pass,
         _ if timed_out => Outcome::Timeout,
+        ExitStatus::Code(0) if leaked && spec.leak_fails => Outcome::LeakFail,
         ExitStatus::Code(0) => Outcome::Pass,
         other => Outcome::Fail(other),
     };
@@ -190,6 +203,18 @@ pub fn run_attempt(
         error: None,
         leaked,
     }
+}
+
+/// The environment entries that every process started by this attempt inherits.
+fn attempt_markers(test: &TestInstance, attempt: u32) -> Vec<String> {
+    let run_id = test.env.vars.iter().find(|(k, _)| k == "TEMPO_RUN_ID").map(|(_, v)| v.to_string_lossy().into_owned());
+    let mut markers = vec![
+        format!("TEMPO_BINARY_ID={}", test.binary_id()),
+        format!("TEMPO_TEST_NAME={}", test.name),
+        format!("TEMPO_ATTEMPT={attempt}"),
+    ];
+    markers.extend(run_id.map(|id| format!("TEMPO_RUN_ID={id}")));
+    markers
 }
 
 /// Reads what is available from a ready pipe; closes it at end of file.

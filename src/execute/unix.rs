@@ -70,12 +70,14 @@ pub fn signal_group(pgid: u32, signal: Signal) -> bool {
     }
 }
 
-/// Whether any process is left in the group.
+/// Whether any process is left in the group. Orphans of the group that were
+/// re-parented to tempo (the subreaper) and have exited are reaped first: a zombie
+/// still counts as a member of its group. Only this group's processes are reaped,
+/// so the tests other workers wait for are untouched.
 pub fn group_alive(pgid: u32) -> bool {
-    match Pid::from_raw(pgid as i32) {
-        Some(pid) => rustix::process::test_kill_process_group(pid).is_ok(),
-        None => false,
-    }
+    let Some(pid) = Pid::from_raw(pgid as i32) else { return false };
+    while let Ok(Some(_)) = rustix::process::waitpgid(pid, rustix::process::WaitOptions::NOHANG) {}
+    rustix::process::test_kill_process_group(pid).is_ok()
 }
 
 /// SIGTERM.
@@ -107,4 +109,70 @@ pub fn poll_readable<const N: usize>(fds: [Option<&dyn AsFd>; N], timeout: Optio
         }
     }
     Ok(ready)
+}
+
+/// Makes tempo the reaper of its tests' orphans: a process that a test started and
+/// abandoned is re-parented to tempo rather than to init, so it stays within reach.
+pub fn become_subreaper() {
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+}
+
+/// Arranges for the calling (child) process to get SIGKILL when the thread that
+/// spawned it dies, so that tests die with tempo even if tempo is killed with SIGKILL.
+/// `parent` is tempo's pid, checked afterwards in case tempo died before the call.
+pub fn die_with_parent(parent: u32) -> io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+    if rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(parent) {
+        return Err(io::Error::other("tempo exited before the test started"));
+    }
+    Ok(())
+}
+
+/// Processes (other than tempo) whose environment holds every entry of `markers`:
+/// everything started by a run or by one test, since processes inherit their
+/// parent's environment. A process that cleared its environment is not found.
+fn processes_marked(markers: &[String]) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+            markers.iter().all(|m| env.split(|b| *b == 0).any(|var| var == m.as_bytes()))
+        })
+        .collect()
+}
+
+/// Ends every process marked with `markers`, wherever it went (another process group,
+/// another session): SIGTERM, then SIGKILL for what is left after `grace`.
+/// Returns how many processes it found.
+pub fn sweep(markers: &[String], grace: Duration) -> usize {
+    let found = processes_marked(markers);
+    let kill = |pid: u32, sig: Signal| {
+        if let Some(pid) = Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, sig);
+        }
+    };
+    for pid in &found {
+        kill(*pid, SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + grace;
+    let mut left = found.clone();
+    // Zombies have an empty environ, so a process that died drops out of the marked set
+    // whether or not anyone has reaped it yet.
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        let alive = processes_marked(markers);
+        left.retain(|p| alive.contains(p));
+    }
+    for pid in left {
+        kill(pid, SIGKILL);
+    }
+    found.len()
+}
+
+/// Reaps exited orphans that were re-parented to tempo. Only call it when no worker
+/// is waiting for a test, since it reaps any child.
+pub fn reap_orphans() {
+    while let Ok(Some(_)) = rustix::process::waitpid(None, rustix::process::WaitOptions::NOHANG) {}
 }

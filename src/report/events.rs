@@ -22,6 +22,8 @@ pub struct RunInfo {
     pub test_count: usize,
     /// How many listed tests were left out.
     pub skipped: usize,
+    /// The tests left out, as (binary id, test name).
+    pub skipped_tests: std::sync::Arc<[(crate::test_id::BinaryId, String)]>,
     /// How many binaries hold the tests that will run.
     pub binary_count: usize,
     /// The number of slots, the most tests that run at once.
@@ -53,6 +55,9 @@ pub enum Outcome {
     Fail(ExitStatus),
     /// tempo ended it for running too long.
     Timeout,
+    /// It passed, but left processes holding its output open past the leak timeout,
+    /// and the profile says a leak fails (`leak-timeout.result = "fail"`).
+    LeakFail,
     /// It could not be started at all.
     ExecFail,
 }

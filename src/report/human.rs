@@ -53,6 +53,7 @@ pub struct HumanReporter<W: Write> {
     /// Finished tests the summary repeats, in the order they finished.
     finals: Vec<TestFinished>,
     cancel: Option<CancelReason>,
+    skipped: std::sync::Arc<[(crate::test_id::BinaryId, String)]>,
 }
 
 /// The status level at which a finished attempt is shown as it happens.
@@ -83,6 +84,7 @@ impl<W: Write> HumanReporter<W> {
             options,
             finals: Vec::new(),
             cancel: None,
+            skipped: std::sync::Arc::new([]),
         }
     }
 
@@ -92,6 +94,11 @@ impl<W: Write> HumanReporter<W> {
         } else {
             self.options.failure_output.unwrap_or(f.test.settings.failure_output)
         }
+    }
+
+    fn skip_line(&mut self, binary_id: &crate::test_id::BinaryId, name: &str) -> io::Result<()> {
+        let (style, b) = (self.styles.skip, self.styles.binary);
+        writeln!(self.out, "{style}{:>12}{style:#} [         ] {b}{binary_id}{b:#} {name}", "SKIP")
     }
 
     fn status_line(
@@ -191,7 +198,18 @@ impl<W: Write> HumanReporter<W> {
         let mut shown: Vec<&TestFinished> =
             finals.iter().filter(|f| self.options.final_status_level >= final_level_of(f)).collect();
         shown.sort_by_key(|f| std::cmp::Reverse(final_level_of(f)));
-        for f in shown {
+        let (passes, rest): (Vec<&TestFinished>, Vec<&TestFinished>) =
+            shown.into_iter().partition(|f| final_level_of(f) == FinalStatusLevel::Pass);
+        for f in passes {
+            let (label, style) = label_for(&f.result, false, f.attempt, &s);
+            self.status_line(&label, style, f.result.duration, &f.test, "")?;
+        }
+        if self.options.final_status_level >= FinalStatusLevel::Skip {
+            for (binary_id, name) in self.skipped.clone().iter() {
+                self.skip_line(binary_id, name)?;
+            }
+        }
+        for f in rest {
             if final_level_of(f) == FinalStatusLevel::Flaky {
                 let note = format!(" (passed on attempt {}/{})", f.attempt, f.max_attempts);
                 self.status_line("FLAKY", s.warn, f.result.duration, &f.test, &note)?;
@@ -242,6 +260,7 @@ fn label_for(result: &ExecutionResult, will_retry: bool, attempt: u32, s: &Style
 fn failure_word(result: &ExecutionResult) -> String {
     match result.outcome {
         Outcome::Timeout => "TIMEOUT".into(),
+        Outcome::LeakFail => "LEAK-FAIL".into(),
         Outcome::ExecFail => "EXECFAIL".into(),
         Outcome::Fail(ExitStatus::Signal { signal, .. }) => signal_name(signal),
         _ => "FAIL".into(),
@@ -283,6 +302,12 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     info.slots,
                     if info.slots == 1 { "slot" } else { "slots" },
                 )?;
+                self.skipped = info.skipped_tests.clone();
+                if self.options.status_level >= StatusLevel::Skip {
+                    for (binary_id, name) in info.skipped_tests.iter() {
+                        self.skip_line(binary_id, name)?;
+                    }
+                }
             }
             Event::TestStarted { .. } => {}
             Event::TestSlow { test, elapsed, .. } => {

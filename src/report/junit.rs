@@ -18,29 +18,20 @@ use super::events::{Event, ExecutionResult, ExitStatus, Outcome, RunInfo};
 use super::human::signal_name;
 use crate::plan::TestRef;
 
-/// What the JUnit file keeps of each test's output.
-#[derive(Debug, Clone, Copy)]
-pub struct JunitOptions {
-    /// Keep passing tests' stdout and stderr.
-    pub store_success_output: bool,
-    /// Keep failing tests' stdout and stderr.
-    pub store_failure_output: bool,
-}
-
 /// Collects finished attempts and writes the JUnit file when the run ends.
 pub struct JunitReporter {
     path: PathBuf,
     report_name: String,
-    options: JunitOptions,
     info: Option<RunInfo>,
     /// Attempts per test, keyed by (binary id, test name) for a stable order.
     attempts: BTreeMap<(String, String), (TestRef, Vec<ExecutionResult>)>,
 }
 
 impl JunitReporter {
-    /// A reporter that will write to `path`.
-    pub fn new(path: PathBuf, report_name: String, options: JunitOptions) -> JunitReporter {
-        JunitReporter { path, report_name, options, info: None, attempts: BTreeMap::new() }
+    /// A reporter that will write to `path`. What it keeps of each test's output is
+    /// that test's `junit.store-*-output` setting (the profile's, or an override's).
+    pub fn new(path: PathBuf, report_name: String) -> JunitReporter {
+        JunitReporter { path, report_name, info: None, attempts: BTreeMap::new() }
     }
 
     fn timestamp(&self, offset: std::time::Duration) -> chrono::DateTime<chrono::FixedOffset> {
@@ -74,7 +65,7 @@ impl JunitReporter {
         let last = attempts.last().expect("a test is recorded once it has an attempt");
         let earlier = &attempts[..attempts.len() - 1];
         let status = if last.outcome.is_success() {
-            let flaky = earlier.iter().map(|r| self.rerun(r, self.options.store_failure_output)).collect();
+            let flaky = earlier.iter().map(|r| self.rerun(r, test.settings.junit_store_failure_output)).collect();
             TestCaseStatus::Success { flaky_runs: flaky }
         } else {
             let mut status = TestCaseStatus::non_success(Self::failure_kind(last));
@@ -82,15 +73,15 @@ impl JunitReporter {
             if let Some(desc) = panic_message(last) {
                 status.set_description(desc);
             }
-            status.add_reruns(earlier.iter().map(|r| self.rerun(r, self.options.store_failure_output)));
+            status.add_reruns(earlier.iter().map(|r| self.rerun(r, test.settings.junit_store_failure_output)));
             status
         };
         let mut case = TestCase::new(test.name.as_str(), status);
         case.set_classname(test.binary_id().as_str()).set_timestamp(self.timestamp(last.start)).set_time(last.duration);
         let keep = if last.outcome.is_success() {
-            self.options.store_success_output
+            test.settings.junit_store_success_output
         } else {
-            self.options.store_failure_output
+            test.settings.junit_store_failure_output
         };
         if keep {
             case.set_system_out_lossy(&last.stdout.bytes).set_system_err_lossy(&last.stderr.bytes);
@@ -127,6 +118,7 @@ impl JunitReporter {
 fn failure_message(result: &ExecutionResult) -> String {
     match (result.outcome, result.exit) {
         (Outcome::Timeout, _) => "test timed out".into(),
+        (Outcome::LeakFail, _) => "test passed but leaked processes that held its output open".into(),
         (Outcome::ExecFail, _) => result.error.clone().unwrap_or_else(|| "test could not be started".into()),
         (_, Some(ExitStatus::Signal { signal, .. })) => {
             format!("test aborted with signal {signal} ({})", signal_name(signal))
@@ -139,6 +131,7 @@ fn failure_message(result: &ExecutionResult) -> String {
 fn failure_type(result: &ExecutionResult) -> &'static str {
     match result.outcome {
         Outcome::Timeout => "timeout",
+        Outcome::LeakFail => "leak",
         Outcome::ExecFail => "exec failure",
         Outcome::Fail(ExitStatus::Signal { .. }) => "signal",
         _ => "test failure",

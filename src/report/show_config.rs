@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{Backoff, Override, Profile, RetryPolicy, SlowTimeout, TestThreads, ThreadsRequired};
+use crate::config::{Backoff, LeakTimeout, Override, Profile, RetryPolicy, SlowTimeout, TestThreads, ThreadsRequired};
 use crate::plan::TestPlan;
 
 fn duration(d: Duration) -> String {
@@ -50,6 +50,10 @@ fn slow_timeout(s: &SlowTimeout) -> String {
     }
 }
 
+fn leak(l: LeakTimeout) -> String {
+    format!("{}{}", duration(l.period), if l.fails { ", a leak fails the test" } else { "" })
+}
+
 fn threads_required(t: ThreadsRequired) -> String {
     match t {
         ThreadsRequired::Count(n) => n.to_string(),
@@ -70,7 +74,7 @@ fn override_settings(o: &Override) -> Vec<String> {
         sets.push(format!("slow-timeout = {}", slow_timeout(s)));
     }
     if let Some(l) = o.leak_timeout {
-        sets.push(format!("leak-timeout = {}", duration(l)));
+        sets.push(format!("leak-timeout = {}", leak(l)));
     }
     if let Some(t) = o.threads_required {
         sets.push(format!("threads-required = {}", threads_required(t)));
@@ -115,7 +119,7 @@ pub fn write_show_config(
         ("retries", retries(&profile.retries)),
         ("flaky-result", format!("{:?}", profile.flaky_result).to_lowercase()),
         ("slow-timeout", slow_timeout(&profile.slow_timeout)),
-        ("leak-timeout", duration(profile.leak_timeout)),
+        ("leak-timeout", leak(profile.leak_timeout)),
         (
             "fail-fast",
             match profile.fail_fast.max_fail {

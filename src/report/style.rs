@@ -52,22 +52,45 @@ pub fn color_choice(color: Color) -> anstream::ColorChoice {
     }
 }
 
-/// Makes captured bytes safe to print: invalid UTF-8 is replaced, and unless
-/// `raw_controls` is set, control characters other than newline and tab are escaped.
-pub fn sanitize(bytes: &[u8], raw_controls: bool) -> String {
+/// Makes captured bytes safe to print. Invalid UTF-8 is replaced. Control characters
+/// other than newline and tab are shown escaped (`\u{1b}`), so that a test cannot move
+/// the cursor, clear the screen or retitle the window. On a terminal (`terminal`), colour
+/// and style sequences (`ESC [ ... m`) are let through, and a reset follows them, so that
+/// a test's colours never leak into what comes after.
+pub fn sanitize(bytes: &[u8], terminal: bool) -> String {
     let text = String::from_utf8_lossy(bytes);
-    if raw_controls {
-        return text.into_owned();
-    }
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut styled = false;
+    let mut rest = text.as_ref();
+    while let Some(c) = rest.chars().next() {
+        if terminal
+            && c == '\x1b'
+            && let Some(len) = sgr_len(rest)
+        {
+            out.push_str(&rest[..len]);
+            styled = true;
+            rest = &rest[len..];
+            continue;
+        }
         match c {
             '\n' | '\t' => out.push(c),
             c if c.is_control() => out.extend(c.escape_default()),
             c => out.push(c),
         }
+        rest = &rest[c.len_utf8()..];
+    }
+    if styled {
+        out.push_str("\x1b[0m");
     }
     out
+}
+
+/// The length of a Select Graphic Rendition sequence (`ESC [ digits;... m`) at the
+/// start of `s`, if there is one.
+fn sgr_len(s: &str) -> Option<usize> {
+    let body = s.strip_prefix("\x1b[")?;
+    let params = body.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
+    (body.as_bytes().get(params) == Some(&b'm')).then_some(2 + params + 1)
 }
 
 #[cfg(test)]
@@ -81,7 +104,9 @@ mod tests {
     }
 
     #[test]
-    fn keeps_controls_for_terminals() {
-        assert_eq!(sanitize(b"\x1b[0m", true), "\x1b[0m");
+    fn terminals_get_colours_but_no_cursor_control() {
+        assert_eq!(sanitize(b"\x1b[31mred", true), "\x1b[31mred\x1b[0m");
+        assert_eq!(sanitize(b"\x1b[2J\x1b]0;title\x07", true), "\\u{1b}[2J\\u{1b}]0;title\\u{7}");
+        assert_eq!(sanitize(b"plain", true), "plain");
     }
 }

@@ -52,6 +52,31 @@ fn build_workspace(path: &Path) {
     assert!(status.success(), "the fixture workspace {} must build", path.display());
 }
 
+/// The misbehaving-tests fixture workspace.
+pub fn misbehave_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/misbehave")
+}
+
+/// Builds the misbehaving-tests fixture once per process.
+pub fn build_misbehave_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&misbehave_fixture()));
+}
+
+/// Processes whose environment holds `VAR=value`: everything a tempo run started with
+/// that variable set, since every test inherits tempo's environment.
+pub fn processes_with_env(var: &str, value: &str) -> Vec<u32> {
+    let needle = format!("{var}={value}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .collect()
+}
+
 /// Builds the main fixture's tests once per process (cargo makes later builds no-ops).
 pub fn build_fixture() {
     static BUILT: OnceLock<()> = OnceLock::new();
