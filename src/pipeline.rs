@@ -217,7 +217,6 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         grace_period: profile.slow_timeout.grace_period,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
-        ..RunnerConfig::default()
     };
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
