@@ -38,6 +38,12 @@ pub enum Command {
     List(ListArgs),
     /// Show the resolved config profile and which override applies to which tests.
     ShowConfig(ShowConfigArgs),
+    /// Internal: ends a run's test processes when the tempo that ran them dies.
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog {
+        /// The run's id.
+        run_id: String,
+    },
 }
 
 /// `cargo tempo show-config`.

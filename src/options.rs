@@ -347,6 +347,7 @@ pub fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => crate::pipeline::run(RunOptions::from_args(args)),
         Command::List(args) => crate::pipeline::list(ListOptions::from_args(args)),
+        Command::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Command::ShowConfig(a) => crate::pipeline::show_config(ShowConfigOptions {
             cargo: CargoOptions::from_args(a.cargo),
             config: ConfigOptions::from_args(a.config),

@@ -10,6 +10,7 @@ pub mod process;
 #[cfg(unix)]
 #[path = "unix.rs"]
 mod unix;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::io;
@@ -130,6 +131,7 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
     };
     let run_marker = format!("TEMPO_RUN_ID={}", info.run_id);
     unix::become_subreaper();
+    let watchdog = watchdog::Watchdog::start(&info.run_id);
     reporter.report(&Event::RunStarted(info))?;
 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
@@ -167,6 +169,7 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
     // Whatever the tests started and left behind in other process groups or sessions
     // ends with the run; orphans re-parented to tempo are reaped.
     unix::sweep(std::slice::from_ref(&run_marker), config.grace_period);
+    drop(watchdog);
     unix::reap_orphans();
     result?;
     stats.wall = last_end;

@@ -60,11 +60,6 @@ fn command(test: &TestInstance, spec: &AttemptSpec) -> Command {
     }
     // A group of its own, so that the test and everything it starts can be signalled as one.
     cmd.process_group(0);
-    let parent = std::process::id();
-    // SAFETY: the closure runs between fork and exec and only makes two system calls.
-    unsafe {
-        cmd.pre_exec(move || unix::die_with_parent(parent));
-    }
     cmd
 }
 

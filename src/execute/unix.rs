@@ -117,21 +117,10 @@ pub fn become_subreaper() {
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
 }
 
-/// Arranges for the calling (child) process to get SIGKILL when the thread that
-/// spawned it dies, so that tests die with tempo even if tempo is killed with SIGKILL.
-/// `parent` is tempo's pid, checked afterwards in case tempo died before the call.
-pub fn die_with_parent(parent: u32) -> io::Result<()> {
-    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-    if rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(parent) {
-        return Err(io::Error::other("tempo exited before the test started"));
-    }
-    Ok(())
-}
-
 /// Processes (other than tempo) whose environment holds every entry of `markers`:
 /// everything started by a run or by one test, since processes inherit their
 /// parent's environment. A process that cleared its environment is not found.
-fn processes_marked(markers: &[String]) -> Vec<u32> {
+pub fn processes_marked(markers: &[String]) -> Vec<u32> {
     let me = std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
