@@ -56,3 +56,10 @@ fn cargo_missing_from_path_is_a_setup_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("failed to run `/no/such/cargo`") && stderr.contains("is cargo installed"), "{stderr}");
 }
+
+#[test]
+fn cargo_not_on_path_is_a_setup_error() {
+    let out = run_expecting(tempo(&fixture()).args(["run"]).env_remove("CARGO").env("PATH", "/nonexistent"), 96);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("failed to run `cargo`") && stderr.contains("is cargo installed and on PATH?"), "{stderr}");
+}

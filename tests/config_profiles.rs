@@ -272,3 +272,30 @@ fn a_leak_passes_by_default_and_fails_with_result_fail() {
     let stdout = run(&["--profile", "leaky", "--ignored", "--exact", "leaks_a_child"], 100);
     assert_eq!(statuses(&stdout)[&("retrying".into(), "leaks_a_child".into())], "LEAK-FAIL", "{stdout}");
 }
+
+/// Every kind of broken config stops tempo with exit code 97 and a message that says
+/// what and where, before anything is built.
+#[test]
+fn broken_configs_are_reported_with_their_place() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("wrong type", "[profile.default]\nretries = \"three\"\n", &["line 2, column 11", "a retry count, or a table"]),
+        ("bad duration", "[profile.default]\nleak-timeout = \"1 fortnight\"\n", &["line 2, column 16", "invalid duration `1 fortnight`"]),
+        ("broken TOML", "[profile.default\nretries = 1\n", &["line 1", "failed to parse config file"]),
+        ("unknown key", "[profile.default]\nretires = 1\n", &["line 2, column 1", "unknown field `retires`"]),
+        ("unknown test group", "[[profile.default.overrides]]\nfilter = 'all()'\ntest-group = \"serial\"\n", &["line 3, column 14", "unknown test group `serial`", "@global"]),
+        ("bad override filter", "[[profile.default.overrides]]\nfilter = 'tset(x)'\nretries = 1\n", &["line 2", "unknown predicate `tset`"]),
+        ("bad default filter", "[profile.default]\ndefault-filter = 'all('\n", &["default-filter of profile `default`"]),
+    ];
+    build_config_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    for (what, text, expected) in cases {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, text).unwrap();
+        let out = run_expecting(tempo(&config_fixture()).args(["run", "--config-file"]).arg(&file), 97);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for needle in *expected {
+            assert!(stderr.contains(needle), "{what}: expected {needle:?} in:\n{stderr}");
+        }
+        assert!(out.stdout.is_empty(), "{what}: nothing ran");
+    }
+}
