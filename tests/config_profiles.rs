@@ -279,12 +279,28 @@ fn a_leak_passes_by_default_and_fails_with_result_fail() {
 fn broken_configs_are_reported_with_their_place() {
     let cases: &[(&str, &str, &[&str])] = &[
         ("wrong type", "[profile.default]\nretries = \"three\"\n", &["line 2, column 11", "a retry count, or a table"]),
-        ("bad duration", "[profile.default]\nleak-timeout = \"1 fortnight\"\n", &["line 2, column 16", "invalid duration `1 fortnight`"]),
+        (
+            "bad duration",
+            "[profile.default]\nleak-timeout = \"1 fortnight\"\n",
+            &["line 2, column 16", "invalid duration `1 fortnight`"],
+        ),
         ("broken TOML", "[profile.default\nretries = 1\n", &["line 1", "failed to parse config file"]),
         ("unknown key", "[profile.default]\nretires = 1\n", &["line 2, column 1", "unknown field `retires`"]),
-        ("unknown test group", "[[profile.default.overrides]]\nfilter = 'all()'\ntest-group = \"serial\"\n", &["line 3, column 14", "unknown test group `serial`", "@global"]),
-        ("bad override filter", "[[profile.default.overrides]]\nfilter = 'tset(x)'\nretries = 1\n", &["line 2", "unknown predicate `tset`"]),
-        ("bad default filter", "[profile.default]\ndefault-filter = 'all('\n", &["default-filter of profile `default`"]),
+        (
+            "unknown test group",
+            "[[profile.default.overrides]]\nfilter = 'all()'\ntest-group = \"serial\"\n",
+            &["line 3, column 14", "unknown test group `serial`", "@global"],
+        ),
+        (
+            "bad override filter",
+            "[[profile.default.overrides]]\nfilter = 'tset(x)'\nretries = 1\n",
+            &["line 2", "unknown predicate `tset`"],
+        ),
+        (
+            "bad default filter",
+            "[profile.default]\ndefault-filter = 'all('\n",
+            &["default-filter of profile `default`"],
+        ),
     ];
     build_config_fixture();
     let dir = tempfile::tempdir().unwrap();

@@ -96,3 +96,36 @@ fn sigint_mid_run_stops_reports_and_leaves_nothing_behind() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(processes_with(&marker), Vec::<u32>::new(), "no test process survives");
 }
+
+#[test]
+fn a_second_signal_kills_at_once() {
+    build_config_fixture();
+    let marker = format!("{}-{}", std::process::id(), line!());
+    // The test's shell and its sleep ignore SIGTERM; after the first signal tempo would
+    // wait out the default profile's 10 s grace period.
+    let mut child = tempo(&config_fixture())
+        .args(["run", "--ignored", "--exact", "hangs_ignoring_sigterm"])
+        .env("TEMPO_SIGNAL_TEST_MARKER", &marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !processes_with(&marker)
+        .iter()
+        .any(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("sleep")))
+    {
+        assert!(Instant::now() < deadline, "the test never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let sent = Instant::now();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert!(sent.elapsed() < Duration::from_secs(5), "the second signal did not kill at once: {:?}", sent.elapsed());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "no test process survives");
+}

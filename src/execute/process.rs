@@ -64,8 +64,8 @@ fn command(test: &TestInstance, spec: &AttemptSpec) -> Command {
 }
 
 /// Runs one attempt to completion. `run_start` anchors the result's start time;
-/// `publish_group` learns the test's process group id when it starts and 0 once it is
-/// about to be reaped, so that signals can be forwarded to it meanwhile; `on_slow` is
+/// `publish_group` learns the test's process group id when it starts and 0 once the
+/// group is gone, so that signals can be forwarded to it meanwhile; `on_slow` is
 /// called with the elapsed time at the end of each slow-timeout period.
 pub fn run_attempt(
     test: &TestInstance,
@@ -169,12 +169,14 @@ pub fn run_attempt(
         }
     }
     let ended = exited_at.unwrap_or_else(Instant::now);
-    publish_group(0);
     let (exit, usage) = match unix::reap(pid) {
         Ok(r) => r,
         Err(_) => (ExitStatus::Code(-1), ResourceUsage::default()),
     };
+    // The group stays published while leftovers are ended, so that a second Ctrl-C can
+    // SIGKILL them at once. Its members pin the group id, so it cannot be reused meanwhile.
     end_leftovers(pid, spec.grace_period);
+    publish_group(0);
     if leaked {
         // Whatever holds the output may have left the group (setsid): find it by the
         // variables it inherited from this attempt.
