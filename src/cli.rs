@@ -38,12 +38,26 @@ pub enum Command {
     List(ListArgs),
     /// Show the resolved config profile and which override applies to which tests.
     ShowConfig(ShowConfigArgs),
+    /// Show the duration history: the slowest tests, their trend, and flaky outcomes.
+    History(HistoryArgs),
     /// Internal: ends a run's test processes when the tempo that ran them dies.
     #[command(name = "__watchdog", hide = true)]
     Watchdog {
         /// The run's id.
         run_id: String,
     },
+}
+
+/// `cargo tempo history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// How many of the slowest tests to show.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
 }
 
 /// `cargo tempo show-config`.
@@ -232,6 +246,9 @@ pub struct RunArgs {
     /// Build the test binaries, but don't run them.
     #[arg(long, help_heading = "Runner")]
     pub no_run: bool,
+    /// Start the tests whose last recorded run failed before the others.
+    #[arg(long, help_heading = "Runner")]
+    pub failed_first: bool,
     #[command(flatten)]
     pub reporter: ReporterArgs,
 }

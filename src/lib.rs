@@ -14,6 +14,7 @@ pub mod env;
 pub mod error;
 pub mod execute;
 pub mod filter;
+pub mod history;
 pub mod options;
 pub mod pipeline;
 pub mod plan;

@@ -220,6 +220,8 @@ pub struct RunOptions {
     pub no_run: bool,
     /// Reporter settings from the command line or the environment.
     pub reporter: ReporterOverrides,
+    /// Start the tests that failed last time first.
+    pub failed_first: bool,
     /// Colour.
     pub color: Color,
 }
@@ -311,6 +313,7 @@ impl RunOptions {
             capture,
             no_run: a.no_run,
             reporter: ReporterOverrides::from_args(a.reporter),
+            failed_first: a.failed_first,
             color: a.output.color.into(),
         }
     }
@@ -342,11 +345,27 @@ pub struct ShowConfigOptions {
     pub filter: Selection,
 }
 
+/// Everything `cargo tempo history` needs.
+#[derive(Debug, Clone)]
+pub struct HistoryOptions {
+    /// Where the workspace is.
+    pub cargo: CargoOptions,
+    /// Which config, for the store directory.
+    pub config: ConfigOptions,
+    /// How many of the slowest tests to show.
+    pub limit: usize,
+}
+
 /// Resolves a parsed command and runs it, returning the exit code.
 pub fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => crate::pipeline::run(RunOptions::from_args(args)),
         Command::List(args) => crate::pipeline::list(ListOptions::from_args(args)),
+        Command::History(a) => crate::pipeline::history(HistoryOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
+            limit: a.limit,
+        }),
         Command::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Command::ShowConfig(a) => crate::pipeline::show_config(ShowConfigOptions {
             cargo: CargoOptions::from_args(a.cargo),

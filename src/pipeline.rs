@@ -14,13 +14,15 @@ use crate::env::{self, BinaryEnv, RunEnv};
 use crate::error::{Error, Result, exit_code};
 use crate::execute::{self, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
+use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    CargoOptions, Color, ConfigOptions, ListOptions, RunOptions, Selection, ShowConfigOptions, available_cores,
-    resolve_threads,
+    CargoOptions, Color, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions,
+    available_cores, resolve_threads,
 };
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
 use crate::report::events::RunInfo;
+use crate::report::history::write_history;
 use crate::report::human::{HumanOptions, HumanReporter};
 use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
@@ -44,6 +46,14 @@ struct Setup {
     cx: FilterContext,
 }
 
+/// `TEMPO_STORE_DIR` beats the config's `[store] dir`: CI can point the history and
+/// reports at a cached directory without editing the config.
+fn apply_store_dir_env(profile: &mut Profile) {
+    if let Some(dir) = std::env::var_os("TEMPO_STORE_DIR").filter(|d| !d.is_empty()) {
+        profile.store_dir = dir.into();
+    }
+}
+
 fn filter_error(expr: &str, err: &crate::filter::FilterParseError) -> Error {
     let rendered = err.render(expr);
     Error::Filter(rendered.strip_prefix("error: ").unwrap_or(&rendered).to_owned())
@@ -54,7 +64,8 @@ fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) ->
     let workspace = build::workspace(cargo)?;
     let loaded = Config::load(&workspace.root, config.config_file.as_deref())?;
     let config_file = loaded.source().map(|s| s.path.clone());
-    let profile = loaded.profile(&config.profile)?;
+    let mut profile = loaded.profile(&config.profile)?;
+    apply_store_dir_env(&mut profile);
     let mut exprs = Vec::new();
     for text in &selection.filtersets {
         exprs.push(FilterExpr::parse(text).map_err(|e| filter_error(text, &e))?);
@@ -102,6 +113,7 @@ fn prepare(
     selection: &Selection,
     retries_override: Option<u32>,
     test_threads: usize,
+    history: Option<&History>,
 ) -> Result<Prepared> {
     let Setup { workspace, profile, filterset, cx, .. } = setup;
     let run_env =
@@ -123,6 +135,7 @@ fn prepare(
         retries_override,
         cores: available_cores(),
         test_threads,
+        history,
     };
     let plan = TestPlan::new(listed, &inputs);
     Ok(Prepared { workspace, run_env, plan })
@@ -147,7 +160,7 @@ pub fn list(opts: ListOptions) -> Result<i32> {
     let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
     let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
     let slots = setup.profile.test_threads.resolve(available_cores());
-    let prepared = prepare(setup, binaries, &opts.filter, None, slots)?;
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None)?;
     let stdout = std::io::stdout();
     let colored = use_color(opts.color, &stdout);
     let styles = if colored { Styles::colored() } else { Styles::default() };
@@ -163,9 +176,25 @@ pub fn show_config(opts: ShowConfigOptions) -> Result<i32> {
     let profile = setup.profile.clone();
     let file = setup.config_file.clone();
     let slots = profile.test_threads.resolve(cores);
-    let prepared = prepare(setup, binaries, &opts.filter, None, slots)?;
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None)?;
     let stdout = std::io::stdout();
     write_show_config(&mut stdout.lock(), &profile, file.as_deref(), cores, &prepared.plan).map_err(Error::Output)?;
+    Ok(exit_code::OK)
+}
+
+/// `cargo tempo history`.
+pub fn history(opts: HistoryOptions) -> Result<i32> {
+    let workspace = build::workspace(&opts.cargo)?;
+    let loaded = Config::load(&workspace.root, opts.config.config_file.as_deref())?;
+    let mut profile = loaded.profile(&opts.config.profile)?;
+    apply_store_dir_env(&mut profile);
+    let path = history::path(&workspace.root.join(&profile.store_dir));
+    let (history, warning) = History::load(&path);
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let stdout = std::io::stdout();
+    write_history(&mut stdout.lock(), &history, &path, opts.limit).map_err(Error::Output)?;
     Ok(exit_code::OK)
 }
 
@@ -187,7 +216,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         }
     };
     let profile = setup.profile.clone();
-    let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots)?;
+    let history_path = history::path(&setup.workspace.root.join(&profile.store_dir));
+    let (history, warning) = History::load(&history_path);
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history))?;
     if prepared.plan.tests.is_empty() {
         eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
         return Ok(exit_code::NO_TESTS_RUN);
@@ -212,6 +246,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         slots,
         max_fail,
         terminate_on_fail_fast: profile.fail_fast.terminate_immediately,
+        failed_first: opts.failed_first,
         capture: opts.capture,
         output_cap: usize::try_from(profile.capture_limit).unwrap_or(usize::MAX),
         grace_period: profile.slow_timeout.grace_period,
@@ -235,6 +270,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let path = profile_store_dir(&prepared.workspace, &profile).join(junit);
         reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
     }
+    reporters.push(Box::new(HistoryReporter::new(history_path, history)));
     let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
     std::io::stdout().flush().map_err(Error::Output)?;
     Ok(match stats.signal {

@@ -26,6 +26,12 @@ pub struct TestInstance {
     pub ignored: bool,
     /// How it runs: retries, timeouts, slots and reporting.
     pub settings: TestSettings,
+    /// How long it is expected to take, from the duration history (zero if nothing is known).
+    pub expected: std::time::Duration,
+    /// Whether the expectation comes from this test's own history rather than a guess.
+    pub expected_known: bool,
+    /// Whether its last recorded run failed.
+    pub failed_last: bool,
 }
 
 /// The settings that apply to one test: the profile's, as overrides adjust them.
@@ -150,6 +156,8 @@ pub struct PlanInputs<'a> {
     pub cores: usize,
     /// The slot count, for `threads-required = "num-test-threads"`.
     pub test_threads: usize,
+    /// Earlier runs' durations, if any.
+    pub history: Option<&'a crate::history::History>,
 }
 
 /// The filter's view of a test.
@@ -193,6 +201,7 @@ impl TestPlan {
     /// scheduler decides the order they start in.
     pub fn new(mut listed: Vec<ListedBinary>, inputs: &PlanInputs<'_>) -> TestPlan {
         let filter = inputs.names;
+        let estimator = inputs.history.map(crate::history::History::estimator);
         let mut base = TestSettings::from_profile(inputs.profile);
         base.threads_required = inputs.profile.threads_required.resolve(inputs.cores, inputs.test_threads);
         listed.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
@@ -211,12 +220,23 @@ impl TestPlan {
                     if let Some(count) = inputs.retries_override {
                         settings.retries.count = count;
                     }
+                    let (expected, expected_known) =
+                        estimator.as_ref().map_or((std::time::Duration::ZERO, false), |e| {
+                            e.estimate(q.binary_id, q.package, q.test_name)
+                        });
+                    let failed_last = inputs
+                        .history
+                        .and_then(|h| h.get(q.binary_id, q.test_name))
+                        .is_some_and(crate::history::TestHistory::failed_last);
                     plan.tests.push(Arc::new(TestInstance {
                         binary: Arc::clone(&lb.binary),
                         env: Arc::clone(&lb.env),
                         name: case.name,
                         ignored: case.ignored,
                         settings,
+                        expected,
+                        expected_known,
+                        failed_last,
                     }));
                 } else {
                     plan.skipped += 1;
@@ -241,6 +261,17 @@ pub mod fake {
     use crate::build::PackageInfo;
     use crate::config::Profile;
     use crate::test_id::TargetKind;
+
+    /// A test whose history says it takes `ms` milliseconds and whose last run
+    /// failed if `failed_last`.
+    pub fn timed(name: &str, ms: u64, failed_last: bool) -> TestRef {
+        let mut t = test(name, |_| {});
+        let inner = Arc::get_mut(&mut t).expect("just made");
+        inner.expected = std::time::Duration::from_millis(ms);
+        inner.expected_known = true;
+        inner.failed_last = failed_last;
+        t
+    }
 
     /// A test named `name` in a fake binary `pkg`, with the given settings adjusted.
     pub fn test(name: &str, adjust: impl FnOnce(&mut TestSettings)) -> TestRef {
@@ -270,6 +301,15 @@ pub mod fake {
         });
         let mut settings = TestSettings::from_profile(&Profile::builtin("default"));
         adjust(&mut settings);
-        Arc::new(TestInstance { binary, env: Arc::default(), name: name.into(), ignored: false, settings })
+        Arc::new(TestInstance {
+            binary,
+            env: Arc::default(),
+            name: name.into(),
+            ignored: false,
+            settings,
+            expected: std::time::Duration::ZERO,
+            expected_known: false,
+            failed_last: false,
+        })
     }
 }

@@ -38,16 +38,22 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler over `tests` with `slots` slots and the given test-group limits (in
-    /// threads). Tests start in order of `priority`, highest first, and otherwise in
-    /// the order given.
+    /// threads). Tests start in order of `priority`, highest first; then, with
+    /// `failed_first`, the tests whose last run failed; then longest expected duration
+    /// first (LPT: a long test started last is what sets the wall time); and otherwise
+    /// in the order given.
     pub fn new(
         tests: impl IntoIterator<Item = TestRef>,
         slots: usize,
         group_limit: HashMap<Arc<str>, usize>,
+        failed_first: bool,
     ) -> Scheduler {
         let slots = slots.max(1);
         let mut tests: Vec<TestRef> = tests.into_iter().collect();
-        tests.sort_by_key(|t| std::cmp::Reverse(t.settings.priority));
+        tests.sort_by_key(|t| {
+            use std::cmp::Reverse;
+            (Reverse(t.settings.priority), Reverse(failed_first && t.failed_last), Reverse(t.expected))
+        });
         Scheduler {
             pending: tests.into_iter().map(|t| (t, 1)).collect(),
             slot_busy: vec![false; slots],
@@ -169,7 +175,7 @@ mod tests {
     #[test]
     fn fills_the_lowest_free_slots_in_order() {
         let tests = ["a", "b", "c"].map(|n| fake::test(n, |_| {}));
-        let mut s = Scheduler::new(tests, 2, HashMap::new());
+        let mut s = Scheduler::new(tests, 2, HashMap::new(), false);
         let first = drain(&mut s);
         assert_eq!(names(&first), ["a", "b"]);
         assert_eq!(first.iter().map(|d| d.slot).collect::<Vec<_>>(), [0, 1]);
@@ -182,7 +188,7 @@ mod tests {
     fn a_group_never_exceeds_its_max_threads_and_others_run_past_it() {
         let serial = |n: &str| fake::test(n, |s| s.test_group = Some("serial".into()));
         let tests = vec![serial("s1"), serial("s2"), fake::test("free", |_| {}), serial("s3")];
-        let mut s = Scheduler::new(tests, 4, HashMap::from([(Arc::from("serial"), 1)]));
+        let mut s = Scheduler::new(tests, 4, HashMap::from([(Arc::from("serial"), 1)]), false);
         let first = drain(&mut s);
         assert_eq!(names(&first), ["s1", "free"], "s2 waits for s1; `free` is not blocked behind it");
         s.finished(&first[0]);
@@ -194,7 +200,7 @@ mod tests {
     fn threads_required_takes_that_many_slots() {
         let tests =
             vec![fake::test("wide", |s| s.threads_required = 2), fake::test("a", |_| {}), fake::test("b", |_| {})];
-        let mut s = Scheduler::new(tests, 3, HashMap::new());
+        let mut s = Scheduler::new(tests, 3, HashMap::new(), false);
         let first = drain(&mut s);
         assert_eq!(names(&first), ["wide", "a"]);
         assert_eq!((first[0].slot, first[0].width), (0, 2));
@@ -207,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_test_wider_than_the_pool_takes_the_whole_pool() {
-        let mut s = Scheduler::new([fake::test("huge", |s| s.threads_required = 64)], 2, HashMap::new());
+        let mut s = Scheduler::new([fake::test("huge", |s| s.threads_required = 64)], 2, HashMap::new(), false);
         let d = drain(&mut s);
         assert_eq!(d[0].width, 2);
     }
@@ -220,14 +226,35 @@ mod tests {
             fake::test("c", |_| {}),
             fake::test("d", |s| s.priority = 10),
         ];
-        let mut s = Scheduler::new(tests, 4, HashMap::new());
+        let mut s = Scheduler::new(tests, 4, HashMap::new(), false);
         assert_eq!(names(&drain(&mut s)), ["b", "d", "a", "c"]);
+    }
+
+    #[test]
+    fn the_longest_expected_tests_start_first() {
+        let tests =
+            vec![fake::timed("short", 10, false), fake::timed("long", 3000, false), fake::timed("mid", 400, false)];
+        let mut s = Scheduler::new(tests, 3, HashMap::new(), false);
+        assert_eq!(names(&drain(&mut s)), ["long", "mid", "short"]);
+    }
+
+    #[test]
+    fn failed_first_beats_duration_but_not_priority() {
+        let tests = vec![
+            fake::timed("long", 3000, false),
+            fake::timed("failed", 10, true),
+            fake::test("urgent", |s| s.priority = 1),
+        ];
+        let mut s = Scheduler::new(tests.clone(), 3, HashMap::new(), true);
+        assert_eq!(names(&drain(&mut s)), ["urgent", "failed", "long"]);
+        let mut s = Scheduler::new(tests, 3, HashMap::new(), false);
+        assert_eq!(names(&drain(&mut s)), ["urgent", "long", "failed"]);
     }
 
     #[test]
     fn cancelling_stops_dispatch_and_counts_unstarted_tests() {
         let tests = ["a", "b", "c"].map(|n| fake::test(n, |_| {}));
-        let mut s = Scheduler::new(tests, 1, HashMap::new());
+        let mut s = Scheduler::new(tests, 1, HashMap::new(), false);
         let first = drain(&mut s);
         s.cancel();
         assert!(s.next_dispatch().is_none());

@@ -19,7 +19,14 @@ fn run_with_junit(store: &Path, extra_args: &[&str], code: i32) -> String {
     let file = store.join("tempo.toml");
     std::fs::create_dir_all(store).unwrap();
     std::fs::write(&file, config).unwrap();
-    run_expecting(tempo(&config_fixture()).args(["run", "--config-file"]).arg(&file).args(extra_args), code);
+    run_expecting(
+        tempo(&config_fixture())
+            .env_remove("TEMPO_STORE_DIR")
+            .args(["run", "--config-file"])
+            .arg(&file)
+            .args(extra_args),
+        code,
+    );
     std::fs::read_to_string(store.join("default/junit.xml")).expect("the JUnit file is written")
 }
 
@@ -91,6 +98,7 @@ fn prints_garbage() {
     std::fs::write(&config, "[store]\ndir = \"store\"\n[profile.default.junit]\npath = \"junit.xml\"\n").unwrap();
     run_expecting(
         tempo(dir.path())
+            .env_remove("TEMPO_STORE_DIR")
             .args(["run", "--config-file"])
             .arg(&config)
             .env("CARGO_TARGET_DIR", dir.path().join("target")),

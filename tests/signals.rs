@@ -40,6 +40,7 @@ fn sigint_mid_run_stops_reports_and_leaves_nothing_behind() {
     .unwrap();
     let marker = format!("{}-{}", std::process::id(), line!());
     let mut child = tempo(&config_fixture())
+        .env_remove("TEMPO_STORE_DIR")
         // The child of `hangs_ignoring_sigterm` could outlast SIGINT and hold the run
         // for the whole 10 s grace period; the robustness tests cover it.
         .args([

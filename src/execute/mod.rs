@@ -48,6 +48,8 @@ pub struct RunnerConfig {
     pub flaky_fails: bool,
     /// Each test group's `max-threads`.
     pub test_groups: HashMap<Arc<str>, usize>,
+    /// Start the tests whose last run failed before the others (`--failed-first`).
+    pub failed_first: bool,
 }
 
 impl Default for RunnerConfig {
@@ -61,6 +63,7 @@ impl Default for RunnerConfig {
             grace_period: Duration::from_secs(10),
             flaky_fails: false,
             test_groups: HashMap::new(),
+            failed_first: false,
         }
     }
 }
@@ -120,7 +123,8 @@ impl Drop for SignalForwarder {
 /// Runs every test of the plan and reports each event; returns the final tally.
 pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut dyn Reporter) -> io::Result<RunStats> {
     let run_start = Instant::now();
-    let mut scheduler = Scheduler::new(plan.tests.iter().cloned(), config.slots, config.test_groups.clone());
+    let mut scheduler =
+        Scheduler::new(plan.tests.iter().cloned(), config.slots, config.test_groups.clone(), config.failed_first);
     let mut stats = RunStats {
         planned: plan.tests.len(),
         skipped: plan.skipped,

@@ -4,6 +4,7 @@
 //! reporter here turns them into its own output.
 
 pub mod events;
+pub mod history;
 pub mod human;
 pub mod junit;
 pub mod list;

@@ -24,12 +24,22 @@ pub fn fixture_target_dir() -> PathBuf {
     repo_root().join("target/fixture-target")
 }
 
-/// A `cargo-tempo tempo ...` command with a clean, predictable environment.
+/// A fresh store directory, so that no run sees another's duration history: tests
+/// that check the order tests start in would otherwise depend on earlier runs.
+pub fn fresh_store_dir() -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    repo_root().join(format!("target/test-stores/{}-{n}", std::process::id()))
+}
+
+/// A `cargo-tempo tempo ...` command with a clean, predictable environment and a
+/// store directory of its own.
 pub fn tempo(manifest_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-tempo"));
     cmd.arg("tempo");
     cmd.current_dir(manifest_dir);
     cmd.env("CARGO_TARGET_DIR", fixture_target_dir());
+    cmd.env("TEMPO_STORE_DIR", fresh_store_dir());
     for var in ["COLUMNS", "TEMPO_TEST_THREADS", "NO_COLOR", "CLICOLOR_FORCE", "CARGO_TERM_COLOR", "RUST_BACKTRACE"] {
         cmd.env_remove(var);
     }

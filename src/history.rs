@@ -1,0 +1,359 @@
+//! Remembers what earlier runs measured, so that the scheduler can start the longest
+//! tests first and `cargo tempo history` can show where the time goes.
+//!
+//! The history is one JSON file, `<store.dir>/history.json`, shared by every profile.
+//! For each test (keyed by binary id and test name, with its package) it keeps the
+//! last [`MAX_RUNS`] final results: duration, CPU time, outcome and attempts. Writes
+//! go through a temporary file and a rename; a file that cannot be read is reported
+//! and replaced, never fatal.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::Reporter;
+use crate::report::events::{Event, Outcome};
+
+/// How many runs are kept per test.
+pub const MAX_RUNS: usize = 10;
+/// Tests not seen for this long are dropped.
+pub const MAX_AGE: Duration = Duration::from_secs(60 * 60 * 24 * 60);
+/// The most tests the file holds; the least recently seen go first.
+pub const MAX_TESTS: usize = 100_000;
+/// The file format's version; a file of another version is ignored.
+pub const VERSION: u32 = 1;
+
+/// One final result of one test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// When the run started, in seconds since the Unix epoch.
+    pub at: u64,
+    /// How long the final attempt ran, in microseconds.
+    pub duration_us: u64,
+    /// Its user plus system CPU time, in microseconds.
+    pub cpu_us: u64,
+    /// `pass`, `flaky`, `fail`, `timeout`, `leak-fail` or `exec-fail`.
+    pub outcome: String,
+    /// How many attempts it took.
+    pub attempts: u32,
+}
+
+impl RunRecord {
+    /// The final attempt's duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros(self.duration_us)
+    }
+
+    /// Whether the test passed (on any attempt).
+    pub fn passed(&self) -> bool {
+        self.outcome == "pass" || self.outcome == "flaky"
+    }
+}
+
+/// What is known about one test.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestHistory {
+    /// The package the test belongs to.
+    pub package: String,
+    /// Its last runs, oldest first.
+    pub runs: VecDeque<RunRecord>,
+}
+
+impl TestHistory {
+    /// The expected duration: the median of the recorded runs.
+    pub fn expected(&self) -> Option<Duration> {
+        let mut d: Vec<u64> = self.runs.iter().map(|r| r.duration_us).collect();
+        if d.is_empty() {
+            return None;
+        }
+        d.sort_unstable();
+        Some(Duration::from_micros(d[d.len() / 2]))
+    }
+
+    /// CPU time per wall time over the recorded runs: near 0 for a test that waits,
+    /// near 1 for one that keeps a core busy, above 1 for a multi-threaded one.
+    pub fn cpu_ratio(&self) -> Option<f64> {
+        let wall: u64 = self.runs.iter().map(|r| r.duration_us).sum();
+        let cpu: u64 = self.runs.iter().map(|r| r.cpu_us).sum();
+        (wall > 0).then(|| cpu as f64 / wall as f64)
+    }
+
+    /// Whether the outcome changed between recorded runs.
+    pub fn is_flaky(&self) -> bool {
+        let passes = self.runs.iter().filter(|r| r.passed()).count();
+        self.runs.iter().any(|r| r.outcome == "flaky") || (passes > 0 && passes < self.runs.len())
+    }
+
+    /// Whether the most recent run failed.
+    pub fn failed_last(&self) -> bool {
+        self.runs.back().is_some_and(|r| !r.passed())
+    }
+}
+
+/// The whole history file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// The format version.
+    pub version: u32,
+    /// Binary id → test name → history.
+    pub tests: BTreeMap<String, BTreeMap<String, TestHistory>>,
+}
+
+/// The history's file under a store directory.
+pub fn path(store_dir: &Path) -> PathBuf {
+    store_dir.join("history.json")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl History {
+    /// Reads the history. A missing file is an empty history; an unreadable, corrupt
+    /// or foreign one is an empty history plus a warning that says why.
+    pub fn load(path: &Path) -> (History, Option<String>) {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return (History::default(), None),
+            Err(e) => return (History::default(), Some(format!("could not read the history {}: {e}", path.display()))),
+        };
+        match serde_json::from_slice::<History>(&text) {
+            Ok(h) if h.version == VERSION => (h, None),
+            Ok(h) => (
+                History::default(),
+                Some(format!("ignoring the history {}: it has version {}, not {VERSION}", path.display(), h.version)),
+            ),
+            Err(e) => (
+                History::default(),
+                Some(format!("ignoring the history {}, which is corrupt ({e}); it will be rewritten", path.display())),
+            ),
+        }
+    }
+
+    /// Writes the history atomically, after trimming it to its bounds.
+    pub fn save(&mut self, path: &Path) -> io::Result<()> {
+        self.version = VERSION;
+        self.prune(now_secs());
+        let json = serde_json::to_vec(self).map_err(io::Error::other)?;
+        crate::report::write_atomically(path, &json)
+    }
+
+    /// The history of one test.
+    pub fn get(&self, binary_id: &str, name: &str) -> Option<&TestHistory> {
+        self.tests.get(binary_id)?.get(name)
+    }
+
+    /// Adds one final result.
+    pub fn record(&mut self, binary_id: &str, name: &str, package: &str, record: RunRecord) {
+        let entry = self.tests.entry(binary_id.to_owned()).or_default().entry(name.to_owned()).or_default();
+        entry.package = package.to_owned();
+        entry.runs.push_back(record);
+        while entry.runs.len() > MAX_RUNS {
+            entry.runs.pop_front();
+        }
+    }
+
+    /// Drops tests not seen within [`MAX_AGE`], then the least recently seen beyond
+    /// [`MAX_TESTS`].
+    pub fn prune(&mut self, now: u64) {
+        let oldest = now.saturating_sub(MAX_AGE.as_secs());
+        for tests in self.tests.values_mut() {
+            tests.retain(|_, h| h.runs.back().is_some_and(|r| r.at >= oldest));
+        }
+        self.tests.retain(|_, tests| !tests.is_empty());
+        let count: usize = self.tests.values().map(BTreeMap::len).sum();
+        if count > MAX_TESTS {
+            let mut seen: Vec<u64> =
+                self.tests.values().flat_map(|t| t.values().filter_map(|h| h.runs.back().map(|r| r.at))).collect();
+            seen.sort_unstable();
+            let cutoff = seen[count - MAX_TESTS];
+            for tests in self.tests.values_mut() {
+                tests.retain(|_, h| h.runs.back().is_some_and(|r| r.at >= cutoff));
+            }
+        }
+    }
+
+    /// Expected durations for the scheduler: a test's own median when it has one,
+    /// else the mean of its binary's tests, else of its package's, else of every test.
+    pub fn estimator(&self) -> Estimator<'_> {
+        let mut by_binary: HashMap<&str, (Duration, u32)> = HashMap::new();
+        let mut by_package: HashMap<&str, (Duration, u32)> = HashMap::new();
+        let mut all = (Duration::ZERO, 0u32);
+        for (binary, tests) in &self.tests {
+            for h in tests.values() {
+                let Some(d) = h.expected() else { continue };
+                for (sum, n) in
+                    [by_binary.entry(binary).or_default(), by_package.entry(&h.package).or_default(), &mut all]
+                {
+                    *sum += d;
+                    *n += 1;
+                }
+            }
+        }
+        let mean = |(sum, n): (Duration, u32)| (n > 0).then(|| sum / n);
+        Estimator {
+            history: self,
+            by_binary: by_binary.into_iter().filter_map(|(k, v)| Some((k, mean(v)?))).collect(),
+            by_package: by_package.into_iter().filter_map(|(k, v)| Some((k, mean(v)?))).collect(),
+            all: mean(all),
+        }
+    }
+}
+
+/// Estimates how long a test will take.
+pub struct Estimator<'a> {
+    history: &'a History,
+    by_binary: HashMap<&'a str, Duration>,
+    by_package: HashMap<&'a str, Duration>,
+    all: Option<Duration>,
+}
+
+impl Estimator<'_> {
+    /// The expected duration, and whether it comes from the test's own history.
+    pub fn estimate(&self, binary_id: &str, package: &str, name: &str) -> (Duration, bool) {
+        if let Some(d) = self.history.get(binary_id, name).and_then(TestHistory::expected) {
+            return (d, true);
+        }
+        let guess = self
+            .by_binary
+            .get(binary_id)
+            .or_else(|| self.by_package.get(package))
+            .copied()
+            .or(self.all)
+            .unwrap_or(Duration::ZERO);
+        (guess, false)
+    }
+}
+
+fn outcome_word(outcome: Outcome, attempt: u32) -> &'static str {
+    match outcome {
+        Outcome::Pass if attempt > 1 => "flaky",
+        Outcome::Pass => "pass",
+        Outcome::Fail(_) => "fail",
+        Outcome::Timeout => "timeout",
+        Outcome::LeakFail => "leak-fail",
+        Outcome::ExecFail => "exec-fail",
+    }
+}
+
+/// Records every test's final result and writes the history when the run ends
+/// (interrupted runs included, for the tests that finished).
+pub struct HistoryReporter {
+    path: PathBuf,
+    history: History,
+    started: u64,
+}
+
+impl HistoryReporter {
+    /// A reporter that adds to `history` and saves it to `path`.
+    pub fn new(path: PathBuf, history: History) -> HistoryReporter {
+        HistoryReporter { path, history, started: now_secs() }
+    }
+}
+
+impl Reporter for HistoryReporter {
+    fn report(&mut self, event: &Event) -> io::Result<()> {
+        let finished = match event {
+            Event::TestFinished(f) if !f.will_retry => f,
+            Event::RetryAbandoned(f) => f,
+            Event::RunFinished(_) => return self.history.save(&self.path),
+            _ => return Ok(()),
+        };
+        let r = &finished.result;
+        let record = RunRecord {
+            at: self.started,
+            duration_us: r.duration.as_micros() as u64,
+            cpu_us: r.usage.cpu().as_micros() as u64,
+            outcome: outcome_word(r.outcome, finished.attempt).to_owned(),
+            attempts: finished.attempt,
+        };
+        let test = &finished.test;
+        self.history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
+        RunRecord { at, duration_us: ms * 1000, cpu_us: ms * 500, outcome: outcome.into(), attempts: 1 }
+    }
+
+    #[test]
+    fn keeps_the_last_runs_and_takes_their_median() {
+        let mut h = History::default();
+        for (i, ms) in [5, 100, 7, 9, 8, 6, 1000, 7, 8, 9, 10, 11].iter().enumerate() {
+            h.record("pkg", "t", "pkg", record(i as u64, *ms, "pass"));
+        }
+        let t = h.get("pkg", "t").unwrap();
+        assert_eq!(t.runs.len(), MAX_RUNS);
+        assert_eq!(t.runs.front().unwrap().duration_us, 7_000, "the two oldest runs were dropped");
+        assert_eq!(t.expected(), Some(Duration::from_millis(9)), "the median ignores the 1 s outlier");
+        assert_eq!(t.cpu_ratio(), Some(0.5));
+    }
+
+    #[test]
+    fn unknown_tests_are_estimated_from_their_binary_then_package() {
+        let mut h = History::default();
+        h.record("a::x", "t1", "a", record(1, 100, "pass"));
+        h.record("a::x", "t2", "a", record(1, 300, "pass"));
+        h.record("a::y", "t3", "a", record(1, 1000, "pass"));
+        let e = h.estimator();
+        assert_eq!(e.estimate("a::x", "a", "t1"), (Duration::from_millis(100), true));
+        assert_eq!(e.estimate("a::x", "a", "new"), (Duration::from_millis(200), false));
+        assert_eq!(e.estimate("a::z", "a", "new"), (Duration::from_nanos(466_666_666), false));
+        assert_eq!(History::default().estimator().estimate("b", "b", "t"), (Duration::ZERO, false));
+    }
+
+    #[test]
+    fn flakiness_is_a_changing_outcome() {
+        let mut h = History::default();
+        h.record("b", "steady", "b", record(1, 1, "pass"));
+        h.record("b", "steady", "b", record(2, 1, "pass"));
+        h.record("b", "wobbly", "b", record(1, 1, "pass"));
+        h.record("b", "wobbly", "b", record(2, 1, "fail"));
+        assert!(!h.get("b", "steady").unwrap().is_flaky());
+        assert!(h.get("b", "wobbly").unwrap().is_flaky());
+        assert!(h.get("b", "wobbly").unwrap().failed_last());
+    }
+
+    #[test]
+    fn old_tests_are_pruned() {
+        let mut h = History::default();
+        h.record("b", "old", "b", record(0, 1, "pass"));
+        h.record("b", "new", "b", record(MAX_AGE.as_secs() + 10, 1, "pass"));
+        h.prune(MAX_AGE.as_secs() + 10);
+        assert!(h.get("b", "old").is_none());
+        assert!(h.get("b", "new").is_some());
+    }
+
+    /// Regression: a corrupt or truncated history must be a warning, not an error.
+    #[test]
+    fn a_corrupt_history_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        std::fs::write(&file, b"{\"version\":1,\"tests\":{\"a\":{").unwrap();
+        let (h, warning) = History::load(&file);
+        assert_eq!(h, History::default());
+        assert!(warning.unwrap().contains("corrupt"));
+        let (_, none) = History::load(&dir.path().join("missing.json"));
+        assert!(none.is_none());
+    }
+
+    #[test]
+    fn saves_and_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("store/history.json");
+        let mut h = History::default();
+        h.record("b", "t", "b", record(now_secs(), 42, "pass"));
+        h.save(&file).unwrap();
+        let (back, warning) = History::load(&file);
+        assert!(warning.is_none());
+        assert_eq!(back.get("b", "t").unwrap().expected(), Some(Duration::from_millis(42)));
+    }
+}

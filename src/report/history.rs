@@ -1,0 +1,60 @@
+//! Prints the duration history for `cargo tempo history`: where the time goes, which
+//! tests are getting slower, and which change outcome from run to run.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::history::{History, TestHistory};
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+/// The last run against the median of the earlier ones, as a signed percentage.
+fn trend(h: &TestHistory) -> String {
+    let Some(last) = h.runs.back() else { return "-".into() };
+    let mut before: Vec<u64> = h.runs.iter().rev().skip(1).map(|r| r.duration_us).collect();
+    if before.is_empty() {
+        return "new".into();
+    }
+    before.sort_unstable();
+    let median = before[before.len() / 2].max(1) as f64;
+    format!("{:+.0}%", (last.duration_us as f64 - median) / median * 100.0)
+}
+
+/// Writes the slowest `limit` tests and every test whose outcome changed.
+pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit: usize) -> io::Result<()> {
+    let mut tests: Vec<(&str, &str, &TestHistory)> = history
+        .tests
+        .iter()
+        .flat_map(|(binary, tests)| tests.iter().map(move |(name, h)| (binary.as_str(), name.as_str(), h)))
+        .collect();
+    if tests.is_empty() {
+        return writeln!(out, "no history yet in {}: run `cargo tempo run` first", path.display());
+    }
+    writeln!(out, "history of {} tests in {}", tests.len(), path.display())?;
+    tests.sort_by_key(|(_, _, h)| std::cmp::Reverse(h.expected().unwrap_or_default()));
+    writeln!(out, "\nslowest tests (median of the last runs)")?;
+    writeln!(out, "  {:>9}  {:>9}  {:>6}  {:>5}  {:>4}  test", "median", "last", "trend", "cpu", "runs")?;
+    for (binary, name, h) in tests.iter().take(limit) {
+        let last = h.runs.back().map_or(Duration::ZERO, |r| r.duration());
+        let cpu = h.cpu_ratio().map_or_else(|| "-".into(), |r| format!("{r:.2}"));
+        writeln!(
+            out,
+            "  {:>9}  {:>9}  {:>6}  {:>5}  {:>4}  {binary} {name}",
+            secs(h.expected().unwrap_or_default()),
+            secs(last),
+            trend(h),
+            cpu,
+            h.runs.len()
+        )?;
+    }
+    let flaky: Vec<_> = tests.iter().filter(|(_, _, h)| h.is_flaky()).collect();
+    writeln!(out, "\ntests whose outcome changed between runs: {}", flaky.len())?;
+    for (binary, name, h) in flaky {
+        let outcomes: Vec<&str> = h.runs.iter().map(|r| r.outcome.as_str()).collect();
+        writeln!(out, "  {binary} {name}: {}", outcomes.join(" "))?;
+    }
+    Ok(())
+}
