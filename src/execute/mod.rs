@@ -15,7 +15,7 @@ pub mod watchdog;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -76,15 +76,41 @@ enum Msg {
 
 /// The process group of the test running in each slot (0 when idle), so that the
 /// coordinator can forward signals without asking the workers.
-struct RunningGroups(Vec<AtomicU32>);
+///
+/// A test that starts while the run is being stopped must not miss the signal, so
+/// the last signal sent is kept too: the coordinator records it before reading the
+/// groups, and a worker publishes its group before reading it (both sequentially
+/// consistent), so at least one of the two sees the other and the test is signalled.
+struct RunningGroups {
+    pgids: Vec<AtomicU32>,
+    last_signal: AtomicI32,
+}
 
 impl RunningGroups {
+    fn new(slots: usize) -> RunningGroups {
+        RunningGroups { pgids: (0..slots).map(|_| AtomicU32::new(0)).collect(), last_signal: AtomicI32::new(0) }
+    }
+
     fn signal_all(&self, signal: rustix::process::Signal) {
-        for pgid in &self.0 {
-            let pgid = pgid.load(Ordering::Acquire);
+        self.last_signal.store(signal.as_raw(), Ordering::SeqCst);
+        for pgid in &self.pgids {
+            let pgid = pgid.load(Ordering::SeqCst);
             if pgid != 0 {
                 unix::signal_group(pgid, signal);
             }
+        }
+    }
+
+    /// Records the group running in `slot` (0 when it is gone), and sends it the
+    /// run's last signal if the run is already stopping.
+    fn publish(&self, slot: usize, pgid: u32) {
+        self.pgids[slot].store(pgid, Ordering::SeqCst);
+        let signal = self.last_signal.load(Ordering::SeqCst);
+        if pgid != 0
+            && signal != 0
+            && let Some(signal) = rustix::process::Signal::from_named_raw(signal)
+        {
+            unix::signal_group(pgid, signal);
         }
     }
 }
@@ -141,7 +167,7 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
     let (msg_tx, msg_rx) = crossbeam_channel::unbounded::<Msg>();
     let _signals = SignalForwarder::start(msg_tx.clone())?;
-    let groups = RunningGroups((0..config.slots).map(|_| AtomicU32::new(0)).collect());
+    let groups = RunningGroups::new(config.slots);
     let mut last_end = Duration::ZERO;
     let result = std::thread::scope(|scope| -> io::Result<()> {
         for _ in 0..config.slots {
@@ -203,12 +229,12 @@ fn worker(
             terminate_after: settings.slow_timeout.terminate_after,
             timeout_passes: settings.slow_timeout.on_timeout == OnTimeout::Pass,
         };
-        let group = &groups.0[job.slot];
+        let slot = job.slot;
         let result = process::run_attempt(
             &job.test,
             &spec,
             run_start,
-            |pid| group.store(pid, Ordering::Release),
+            |pid| groups.publish(slot, pid),
             |elapsed| {
                 let _ = results.send(Msg::Slow(job.test.clone(), job.slot, job.attempt, elapsed));
             },
