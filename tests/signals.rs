@@ -10,18 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Processes whose environment holds `marker`: everything a tempo run started, since
-/// every test inherits tempo's environment.
+/// Processes started by the tempo run that carries `marker`.
 fn processes_with(marker: &str) -> Vec<u32> {
-    let needle = format!("TEMPO_SIGNAL_TEST_MARKER={marker}");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
-        })
-        .collect()
+    processes_with_env("TEMPO_SIGNAL_TEST_MARKER", marker)
 }
 
 #[test]
