@@ -105,6 +105,7 @@ pub fn run_attempt(
     let mut periods = 0u32;
     let mut next_slow = started + spec.slow_period;
     let mut timed_out = false;
+    let mut small_reads = 0u32;
     // After SIGTERM for a timeout: when SIGKILL follows.
     let mut kill_at: Option<Instant> = None;
 
@@ -158,11 +159,23 @@ pub fn run_attempt(
             Ok(r) => r,
             Err(_) => [stdout.is_some(), stderr.is_some(), false],
         };
+        let mut got = 0;
         if ready[0] {
-            drain_once(&mut stdout, &mut out_buf, &mut chunk);
+            got += drain_once(&mut stdout, &mut out_buf, &mut chunk);
         }
         if ready[1] {
-            drain_once(&mut stderr, &mut err_buf, &mut chunk);
+            got += drain_once(&mut stderr, &mut err_buf, &mut chunk);
+        }
+        if got > 0 && got < COALESCE_BELOW {
+            small_reads += 1;
+            // A test that writes many small pieces (an eprintln! per line) would wake
+            // this thread once per write. Once it has shown that habit, a short pause
+            // lets the pipe fill, so that one read takes many writes; the pipe's
+            // buffer keeps the writer running meanwhile. Ordinary tests, which write a
+            // few lines, never pause.
+            if small_reads > COALESCE_AFTER {
+                std::thread::sleep(COALESCE_PAUSE);
+            }
         }
         if exited_at.is_none() && (ready[2] || (pidfd.is_none() && unix::has_exited(pid))) {
             exited_at = Some(Instant::now());
@@ -214,14 +227,31 @@ fn attempt_markers(test: &TestInstance, attempt: u32) -> Vec<String> {
     markers
 }
 
-/// Reads what is available from a ready pipe; closes it at end of file.
-fn drain_once<R: Read>(pipe: &mut Option<R>, buf: &mut CaptureBuf, chunk: &mut [u8]) {
-    let Some(reader) = pipe.as_mut() else { return };
+/// Reads below this many bytes mean a test writes in small pieces.
+const COALESCE_BELOW: usize = 4096;
+/// How many small reads make a test chatty.
+const COALESCE_AFTER: u32 = 64;
+/// How long to let a chatty test's output accumulate before reading again.
+const COALESCE_PAUSE: Duration = Duration::from_micros(500);
+
+/// Reads what is available from a ready pipe; closes it at end of file. Returns how
+/// many bytes it read.
+fn drain_once<R: Read>(pipe: &mut Option<R>, buf: &mut CaptureBuf, chunk: &mut [u8]) -> usize {
+    let Some(reader) = pipe.as_mut() else { return 0 };
     match reader.read(chunk) {
-        Ok(0) => *pipe = None,
-        Ok(n) => buf.push(&chunk[..n]),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-        Err(_) => *pipe = None,
+        Ok(0) => {
+            *pipe = None;
+            0
+        }
+        Ok(n) => {
+            buf.push(&chunk[..n]);
+            n
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+        Err(_) => {
+            *pipe = None;
+            0
+        }
     }
 }
 
