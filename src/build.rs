@@ -183,6 +183,9 @@ impl TestBinary {
 /// Something that happened during the build.
 #[derive(Debug)]
 pub enum BuildEvent {
+    /// Cargo compiled something rather than finding it fresh: the build is real work,
+    /// not a no-op check, so tests are worth starting before it ends.
+    Compiling,
     /// A test binary was linked.
     Binary(Arc<TestBinary>),
 }
@@ -208,6 +211,7 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
     // Test binaries whose package's build-script output has not been reported yet:
     // cargo reports fresh units in any order, so a test binary may arrive first.
     let mut waiting: HashMap<PackageId, Vec<TestBinary>> = HashMap::new();
+    let mut compiling = false;
     for message in Message::parse_stream(BufReader::new(stdout)) {
         match message.map_err(Error::BuildMessages)? {
             Message::BuildScriptExecuted(script) => {
@@ -231,6 +235,10 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
                 scripts.insert(script.package_id, output);
             }
             Message::CompilerArtifact(artifact) => {
+                if !artifact.fresh && !compiling {
+                    compiling = true;
+                    on_event(BuildEvent::Compiling);
+                }
                 let Some(executable) = artifact.executable else {
                     continue;
                 };

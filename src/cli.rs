@@ -249,6 +249,10 @@ pub struct RunArgs {
     /// Start the tests whose last recorded run failed before the others.
     #[arg(long, help_heading = "Runner")]
     pub failed_first: bool,
+    /// Wait for the whole build before starting any test (by default, a binary's tests
+    /// start as soon as cargo has built it).
+    #[arg(long, help_heading = "Runner")]
+    pub no_pipeline: bool,
     #[command(flatten)]
     pub reporter: ReporterArgs,
 }

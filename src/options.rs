@@ -222,6 +222,8 @@ pub struct RunOptions {
     pub reporter: ReporterOverrides,
     /// Start the tests that failed last time first.
     pub failed_first: bool,
+    /// Start a binary's tests while the rest of the workspace builds.
+    pub pipeline: bool,
     /// Colour.
     pub color: Color,
 }
@@ -314,6 +316,7 @@ impl RunOptions {
             no_run: a.no_run,
             reporter: ReporterOverrides::from_args(a.reporter),
             failed_first: a.failed_first,
+            pipeline: !a.no_pipeline,
             color: a.output.color.into(),
         }
     }

@@ -12,7 +12,7 @@ use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
 use crate::error::{Error, Result, exit_code};
-use crate::execute::{self, RunnerConfig};
+use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
@@ -31,7 +31,6 @@ use crate::report::style::{Styles, color_choice};
 
 /// Builds, lists and selects: everything up to the moment the first test could start.
 struct Prepared {
-    workspace: Workspace,
     run_env: RunEnv,
     plan: TestPlan,
 }
@@ -94,6 +93,7 @@ fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) ->
 fn build_binaries(cargo: &CargoOptions, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
     let mut binaries = Vec::new();
     build::build(cargo, &setup.workspace, |event| match event {
+        BuildEvent::Compiling => {}
         BuildEvent::Binary(binary) => {
             // nextest does not even list a binary that no filter can select.
             let q = query(&binary, "").binary();
@@ -138,7 +138,7 @@ fn prepare(
         history,
     };
     let plan = TestPlan::new(listed, &inputs);
-    Ok(Prepared { workspace, run_env, plan })
+    Ok(Prepared { run_env, plan })
 }
 
 fn use_color(color: Color, stream: &impl anstream::stream::RawStream) -> bool {
@@ -198,11 +198,57 @@ pub fn history(opts: HistoryOptions) -> Result<i32> {
     Ok(exit_code::OK)
 }
 
+/// Lists one freshly built binary and plans its tests, for a pipelined run.
+fn plan_binary(binary: Arc<TestBinary>, run_env: &RunEnv, inputs: &PlanInputs<'_>) -> Result<TestPlan> {
+    let env = Arc::new(BinaryEnv::for_binary(&binary, run_env));
+    let listed = discover::list_binary(binary, env)?;
+    Ok(TestPlan::new(vec![listed], inputs))
+}
+
+/// Builds in the feeder thread of a pipelined run: each binary is listed (in parallel)
+/// and its tests sent to the runner as soon as cargo reports it.
+fn feed_run(
+    cargo: &CargoOptions,
+    setup: &Setup,
+    selection: &Selection,
+    run_env: &RunEnv,
+    inputs: &PlanInputs<'_>,
+    tx: &FeedTx,
+) {
+    let list_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    let built = rayon::scope(|scope| {
+        build::build(cargo, &setup.workspace, |event| match event {
+            BuildEvent::Compiling => {
+                tx.send(Feed::Compiling);
+            }
+            BuildEvent::Binary(binary) => {
+                let q = query(&binary, "").binary();
+                let excluded = setup.filterset.matches_binary(&q, &setup.cx) == Some(false)
+                    || (!selection.ignore_default_filter && setup.cx.matches_default_binary(&q) == Some(false));
+                if excluded {
+                    return;
+                }
+                let list_error = &list_error;
+                scope.spawn(move |_| match plan_binary(binary, run_env, inputs) {
+                    Ok(plan) => {
+                        tx.send(Feed::Tests(plan));
+                    }
+                    Err(e) => {
+                        list_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
+                    }
+                });
+            }
+        })
+    });
+    let listed = list_error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).map_or(Ok(()), Err);
+    tx.send(Feed::Done(built.and(listed)));
+}
+
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
     let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
-    let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
     if opts.no_run {
+        build_binaries(&opts.cargo, &setup, &opts.filter)?;
         return Ok(exit_code::OK);
     }
     let cores = available_cores();
@@ -221,26 +267,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
     }
-    let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history))?;
-    if prepared.plan.tests.is_empty() {
-        eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
-        return Ok(exit_code::NO_TESTS_RUN);
-    }
     let max_fail = match opts.fail_fast {
         Some(true) => Some(1),
         Some(false) => None,
         None => profile.fail_fast.max_fail,
-    };
-    let info = RunInfo {
-        run_id: prepared.run_env.run_id.clone(),
-        profile: prepared.run_env.profile.clone(),
-        started_at: SystemTime::now(),
-        test_count: prepared.plan.tests.len(),
-        skipped: prepared.plan.skipped,
-        skipped_tests: prepared.plan.skipped_tests.clone().into(),
-        binary_count: prepared.plan.binary_count,
-        slots,
-        cores,
     };
     let config = RunnerConfig {
         slots,
@@ -267,12 +297,76 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     };
     reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
     if let Some(junit) = &profile.junit.path {
-        let path = profile_store_dir(&prepared.workspace, &profile).join(junit);
+        let path = profile_store_dir(&setup.workspace, &profile).join(junit);
         reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
     }
-    reporters.push(Box::new(HistoryReporter::new(history_path, history)));
-    let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
+
+    let (stats, build_error) = if opts.pipeline {
+        let run_env = RunEnv {
+            run_id: env::new_run_id(),
+            profile: profile.name.clone(),
+            workspace_root: setup.workspace.root.clone(),
+        };
+        let info = RunInfo {
+            run_id: run_env.run_id.clone(),
+            profile: profile.name.clone(),
+            started_at: SystemTime::now(),
+            test_count: 0,
+            skipped: 0,
+            skipped_tests: Arc::new([]),
+            binary_count: 0,
+            slots,
+            cores,
+            pipelined: true,
+        };
+        let inputs = PlanInputs {
+            names: &opts.filter.names,
+            filterset: &setup.filterset,
+            cx: &setup.cx,
+            ignore_default_filter: opts.filter.ignore_default_filter,
+            profile: &profile,
+            retries_override: opts.retries,
+            cores,
+            test_threads: slots,
+            history: Some(&history),
+        };
+        let (cargo, setup_ref, selection) = (&opts.cargo, &setup, &opts.filter);
+        let (run_env_ref, inputs_ref) = (&run_env, &inputs);
+        let feeder: Feeder<'_> =
+            Box::new(move |tx| feed_run(cargo, setup_ref, selection, run_env_ref, inputs_ref, &tx));
+        reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
+        execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
+    } else {
+        let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+        let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history))?;
+        if prepared.plan.tests.is_empty() {
+            eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
+            return Ok(exit_code::NO_TESTS_RUN);
+        }
+        let info = RunInfo {
+            run_id: prepared.run_env.run_id.clone(),
+            profile: prepared.run_env.profile.clone(),
+            started_at: SystemTime::now(),
+            test_count: prepared.plan.tests.len(),
+            skipped: prepared.plan.skipped,
+            skipped_tests: prepared.plan.skipped_tests.clone().into(),
+            binary_count: prepared.plan.binary_count,
+            slots,
+            cores,
+            pipelined: false,
+        };
+        reporters.push(Box::new(HistoryReporter::new(history_path, history)));
+        let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
+        (stats, None)
+    };
     std::io::stdout().flush().map_err(Error::Output)?;
+    if let Some(error) = build_error {
+        return Err(error);
+    }
+    if stats.planned == 0 && stats.signal.is_none() {
+        eprintln!("error: no tests to run: the filters matched none of the {} tests found", stats.skipped);
+        return Ok(exit_code::NO_TESTS_RUN);
+    }
     Ok(match stats.signal {
         Some(sig) => 128 + sig,
         None if stats.failed > 0 => exit_code::TEST_RUN_FAILED,

@@ -34,6 +34,7 @@ pub struct Scheduler {
     group_running: HashMap<Arc<str>, usize>,
     running: usize,
     cancelled: bool,
+    failed_first: bool,
 }
 
 impl Scheduler {
@@ -41,7 +42,7 @@ impl Scheduler {
     /// threads). Tests start in order of `priority`, highest first; then, with
     /// `failed_first`, the tests whose last run failed; then longest expected duration
     /// first (LPT: a long test started last is what sets the wall time); and otherwise
-    /// in the order given.
+    /// in nextest's order, by binary id and test name.
     pub fn new(
         tests: impl IntoIterator<Item = TestRef>,
         slots: usize,
@@ -49,20 +50,42 @@ impl Scheduler {
         failed_first: bool,
     ) -> Scheduler {
         let slots = slots.max(1);
-        let mut tests: Vec<TestRef> = tests.into_iter().collect();
-        tests.sort_by_key(|t| {
-            use std::cmp::Reverse;
-            (Reverse(t.settings.priority), Reverse(failed_first && t.failed_last), Reverse(t.expected))
-        });
-        Scheduler {
-            pending: tests.into_iter().map(|t| (t, 1)).collect(),
+        let mut scheduler = Scheduler {
+            pending: VecDeque::new(),
             slot_busy: vec![false; slots],
             slot_owner: vec![usize::MAX; slots],
             group_limit,
             group_running: HashMap::new(),
             running: 0,
             cancelled: false,
-        }
+            failed_first,
+        };
+        scheduler.add(tests);
+        scheduler
+    }
+
+    /// Adds tests that were not known yet (their binary was just built) and puts the
+    /// queue back in order: retries first, then priority, failed-first and expected
+    /// duration, then binary id and test name.
+    pub fn add(&mut self, tests: impl IntoIterator<Item = TestRef>) {
+        self.pending.extend(tests.into_iter().map(|t| (t, 1)));
+        let failed_first = self.failed_first;
+        self.pending.make_contiguous().sort_by(|(a, attempt_a), (b, attempt_b)| {
+            use std::cmp::Reverse;
+            let key = |t: &TestRef, attempt: u32| {
+                (
+                    attempt == 1,
+                    Reverse(t.settings.priority),
+                    Reverse(failed_first && t.failed_last),
+                    Reverse(t.expected),
+                )
+            };
+            // Ties keep nextest's order, whatever order the binaries were built in.
+            key(a, *attempt_a)
+                .cmp(&key(b, *attempt_b))
+                .then_with(|| a.binary_id().cmp(b.binary_id()))
+                .then_with(|| a.name.cmp(&b.name))
+        });
     }
 
     /// How many slots a test takes: its `threads-required`, at most the slot count.
@@ -187,10 +210,10 @@ mod tests {
     #[test]
     fn a_group_never_exceeds_its_max_threads_and_others_run_past_it() {
         let serial = |n: &str| fake::test(n, |s| s.test_group = Some("serial".into()));
-        let tests = vec![serial("s1"), serial("s2"), fake::test("free", |_| {}), serial("s3")];
+        let tests = vec![serial("s1"), serial("s2"), fake::test("t_free", |_| {}), serial("u3")];
         let mut s = Scheduler::new(tests, 4, HashMap::from([(Arc::from("serial"), 1)]), false);
         let first = drain(&mut s);
-        assert_eq!(names(&first), ["s1", "free"], "s2 waits for s1; `free` is not blocked behind it");
+        assert_eq!(names(&first), ["s1", "t_free"], "s2 waits for s1; `t_free` is not blocked behind it");
         s.finished(&first[0]);
         let second = drain(&mut s);
         assert_eq!(names(&second), ["s2"]);
@@ -199,15 +222,15 @@ mod tests {
     #[test]
     fn threads_required_takes_that_many_slots() {
         let tests =
-            vec![fake::test("wide", |s| s.threads_required = 2), fake::test("a", |_| {}), fake::test("b", |_| {})];
+            vec![fake::test("a_wide", |s| s.threads_required = 2), fake::test("b", |_| {}), fake::test("c", |_| {})];
         let mut s = Scheduler::new(tests, 3, HashMap::new(), false);
         let first = drain(&mut s);
-        assert_eq!(names(&first), ["wide", "a"]);
+        assert_eq!(names(&first), ["a_wide", "b"]);
         assert_eq!((first[0].slot, first[0].width), (0, 2));
         assert_eq!(first[1].slot, 2);
         s.finished(&first[0]);
         let second = drain(&mut s);
-        assert_eq!(names(&second), ["b"]);
+        assert_eq!(names(&second), ["c"]);
         assert_eq!(second[0].slot, 0);
     }
 

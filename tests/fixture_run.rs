@@ -31,8 +31,18 @@ fn expected_statuses(ignored_run: bool) -> BTreeMap<(String, String), String> {
 
 #[test]
 fn every_test_gets_its_expected_outcome() {
+    expected_outcomes(&[]);
+}
+
+/// The same, with the build finished before any test starts.
+#[test]
+fn every_test_gets_its_expected_outcome_without_pipelining() {
+    expected_outcomes(&["--no-pipeline"]);
+}
+
+fn expected_outcomes(extra: &[&str]) {
     build_fixture();
-    let out = run_expecting(tempo(&fixture()).args(["run", "--no-fail-fast"]), 100);
+    let out = run_expecting(tempo(&fixture()).args(["run", "--no-fail-fast"]).args(extra), 100);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let want = expected_statuses(false);
     assert_eq!(statuses(&stdout), want, "{stdout}");

@@ -69,10 +69,39 @@ impl Default for RunnerConfig {
 }
 
 enum Msg {
+    Feed(Feed),
     Finished(Dispatch, ExecutionResult),
     Slow(TestRef, usize, u32, Duration),
     Signal(i32),
 }
+
+/// How long a pipelined run waits for a build that compiles nothing, before it starts
+/// the tests it already has.
+const HOLD_FOR_NO_OP_BUILD: Duration = Duration::from_millis(500);
+
+/// What the build side tells a pipelined run.
+pub enum Feed {
+    /// Cargo is compiling, so tests should start as soon as they are known rather
+    /// than after the (then slow) build.
+    Compiling,
+    /// A binary was built and listed: its tests join the run.
+    Tests(TestPlan),
+    /// The build is over; an error stops the run from starting more tests.
+    Done(Result<(), crate::error::Error>),
+}
+
+/// The sending end of a pipelined run's feed.
+pub struct FeedTx(Sender<Msg>);
+
+impl FeedTx {
+    /// Sends one message; false once the run is over and nobody listens.
+    pub fn send(&self, feed: Feed) -> bool {
+        self.0.send(Msg::Feed(feed)).is_ok()
+    }
+}
+
+/// Produces a pipelined run's tests, on a thread of its own.
+pub type Feeder<'a> = Box<dyn FnOnce(FeedTx) + Send + 'a>;
 
 /// The process group of the test running in each slot (0 when idle), so that the
 /// coordinator can forward signals without asking the workers.
@@ -148,6 +177,18 @@ impl Drop for SignalForwarder {
 
 /// Runs every test of the plan and reports each event; returns the final tally.
 pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut dyn Reporter) -> io::Result<RunStats> {
+    run_fed(plan, None, info, config, reporter).map(|(stats, _)| stats)
+}
+
+/// Runs the plan's tests and, with a `feeder`, the tests it sends while the build is
+/// still going: pipelining. Returns the tally and the build's error, if it failed.
+pub fn run_fed(
+    plan: TestPlan,
+    feeder: Option<Feeder<'_>>,
+    info: RunInfo,
+    config: &RunnerConfig,
+    reporter: &mut dyn Reporter,
+) -> io::Result<(RunStats, Option<crate::error::Error>)> {
     let run_start = Instant::now();
     let mut scheduler =
         Scheduler::new(plan.tests.iter().cloned(), config.slots, config.test_groups.clone(), config.failed_first);
@@ -169,12 +210,19 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
     let _signals = SignalForwarder::start(msg_tx.clone())?;
     let groups = RunningGroups::new(config.slots);
     let mut last_end = Duration::ZERO;
+    let mut build_error = None;
+    let mut late_not_run = 0;
     let result = std::thread::scope(|scope| -> io::Result<()> {
         for _ in 0..config.slots {
             let job_rx = job_rx.clone();
             let msg_tx = msg_tx.clone();
             let groups = &groups;
             scope.spawn(move || worker(job_rx, msg_tx, config, run_start, groups));
+        }
+        let feed_open = feeder.is_some();
+        if let Some(feeder) = feeder {
+            let tx = FeedTx(msg_tx.clone());
+            scope.spawn(move || feeder(tx));
         }
         drop(msg_tx);
         let mut coordinator = Coordinator {
@@ -191,8 +239,18 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
             delayed: Vec::new(),
             awaiting_retry: Vec::new(),
             failures: 0,
+            feed_open,
+            // A pipelined run waits for the first sign of real compilation (or half a
+            // second) before it starts tests: a no-op build is over in moments, and
+            // waiting for all of its binaries keeps longest-first ordering whole.
+            hold: feed_open,
+            hold_until: run_start + HOLD_FOR_NO_OP_BUILD,
+            build_error: None,
+            late_not_run: 0,
         };
         let outcome = coordinator.coordinate();
+        build_error = coordinator.build_error.take();
+        late_not_run = coordinator.late_not_run;
         drop(job_tx);
         outcome
     });
@@ -203,9 +261,9 @@ pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut 
     unix::reap_orphans();
     result?;
     stats.wall = last_end;
-    stats.not_run = scheduler.not_started();
+    stats.not_run = scheduler.not_started() + late_not_run;
     reporter.report(&Event::RunFinished(stats.clone()))?;
-    Ok(stats)
+    Ok((stats, build_error))
 }
 
 fn worker(
@@ -265,13 +323,26 @@ struct Coordinator<'a> {
     awaiting_retry: Vec<TestFinished>,
     /// Tests that failed for good so far.
     failures: u32,
+    /// Whether a pipelined build may still send tests.
+    feed_open: bool,
+    /// Whether dispatch waits for the build (see `hold` in `run_fed`).
+    hold: bool,
+    /// When the hold ends anyway: a build still going by then is real work.
+    hold_until: Instant,
+    /// The build's error, if it failed.
+    build_error: Option<crate::error::Error>,
+    /// Tests that arrived after the run stopped starting tests.
+    late_not_run: usize,
 }
 
 impl Coordinator<'_> {
     fn coordinate(&mut self) -> io::Result<()> {
         loop {
             self.release_due_retries();
-            while let Some(dispatch) = self.scheduler.next_dispatch() {
+            if self.hold && Instant::now() >= self.hold_until {
+                self.hold = false;
+            }
+            while let Some(dispatch) = if self.hold { None } else { self.scheduler.next_dispatch() } {
                 if dispatch.attempt > 1 {
                     self.awaiting_retry.retain(|f| !Arc::ptr_eq(&f.test, &dispatch.test));
                 }
@@ -283,14 +354,12 @@ impl Coordinator<'_> {
                 })?;
                 self.jobs.send(dispatch).expect("workers outlive the coordinator");
             }
-            if self.scheduler.is_done() && self.delayed.is_empty() {
+            if self.scheduler.is_done() && self.delayed.is_empty() && !self.feed_open {
                 return self.abandon_retries();
             }
             let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
-            let deadline = match (self.kill_at, next_retry) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let hold_end = self.hold.then_some(self.hold_until);
+            let deadline = [self.kill_at, next_retry, hold_end].into_iter().flatten().min();
             let msg = match deadline {
                 Some(at) => match self.results.recv_deadline(at) {
                     Ok(msg) => msg,
@@ -309,6 +378,7 @@ impl Coordinator<'_> {
                 },
             };
             match msg {
+                Msg::Feed(feed) => self.fed(feed)?,
                 Msg::Finished(dispatch, result) => self.finished(dispatch, result)?,
                 Msg::Signal(sig) => self.signalled(sig)?,
                 Msg::Slow(test, slot, attempt, elapsed) => {
@@ -344,6 +414,41 @@ impl Coordinator<'_> {
         for (_, test, attempt) in due.into_iter().rev() {
             self.scheduler.retry(test, attempt);
         }
+    }
+
+    fn fed(&mut self, feed: Feed) -> io::Result<()> {
+        match feed {
+            Feed::Compiling => self.hold = false,
+            Feed::Tests(plan) => {
+                self.stats.planned += plan.tests.len();
+                self.stats.skipped += plan.skipped;
+                self.reporter.report(&Event::TestsAdded {
+                    tests: plan.tests.len(),
+                    binaries: plan.binary_count,
+                    skipped_tests: plan.skipped_tests.into(),
+                })?;
+                if self.scheduler.is_cancelled() {
+                    self.late_not_run += plan.tests.len();
+                } else {
+                    self.scheduler.add(plan.tests);
+                }
+            }
+            Feed::Done(result) => {
+                self.feed_open = false;
+                self.hold = false;
+                if let Err(e) = result {
+                    self.build_error = Some(e);
+                    if !self.scheduler.is_cancelled() {
+                        self.scheduler.cancel();
+                        self.reporter.report(&Event::RunCancelling {
+                            reason: CancelReason::BuildFailed,
+                            running: self.scheduler.running(),
+                        })?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn signalled(&mut self, sig: i32) -> io::Result<()> {

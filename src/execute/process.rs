@@ -97,6 +97,12 @@ pub fn run_attempt(
     let pidfd = unix::pidfd_open(pid);
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
+    if let Some(out) = &stdout {
+        unix::grow_pipe(out);
+    }
+    if let Some(err) = &stderr {
+        unix::grow_pipe(err);
+    }
     let mut out_buf = CaptureBuf::new(spec.output_cap);
     let mut err_buf = CaptureBuf::new(spec.output_cap);
     let mut chunk = vec![0u8; 64 * 1024];

@@ -165,3 +165,9 @@ pub fn sweep(markers: &[String], grace: Duration) -> usize {
 pub fn reap_orphans() {
     while let Ok(Some(_)) = rustix::process::waitpid(None, rustix::process::WaitOptions::NOHANG) {}
 }
+
+/// Grows a pipe's buffer (to 1 MiB where the system allows it), so that a test that
+/// prints a lot is not held up while its output waits to be read.
+pub fn grow_pipe(fd: impl AsFd) {
+    let _ = rustix::pipe::fcntl_setpipe_size(fd, 1024 * 1024);
+}

@@ -30,6 +30,9 @@ pub struct RunInfo {
     pub slots: usize,
     /// The number of cores available to the run.
     pub cores: usize,
+    /// Whether tests start while the build goes on, so that more are announced by
+    /// [`Event::TestsAdded`] and the counts above are only the first ones.
+    pub pipelined: bool,
 }
 
 /// How one test process ended.
@@ -216,6 +219,8 @@ impl RunStats {
 pub enum CancelReason {
     /// A test failed and fail-fast is on.
     TestFailure,
+    /// The build failed while tests of the binaries already built were running.
+    BuildFailed,
     /// tempo received a signal.
     Signal(i32),
 }
@@ -225,6 +230,15 @@ pub enum CancelReason {
 pub enum Event {
     /// The run is about to start its first test.
     RunStarted(RunInfo),
+    /// A pipelined run learned of more tests: a binary was built and listed.
+    TestsAdded {
+        /// How many tests will run from it.
+        tests: usize,
+        /// How many binaries they come from.
+        binaries: usize,
+        /// The tests it holds that were left out, as (binary id, test name).
+        skipped_tests: std::sync::Arc<[(crate::test_id::BinaryId, String)]>,
+    },
     /// A test attempt started.
     TestStarted {
         /// The test.

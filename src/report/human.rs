@@ -53,7 +53,7 @@ pub struct HumanReporter<W: Write> {
     /// Finished tests the summary repeats, in the order they finished.
     finals: Vec<TestFinished>,
     cancel: Option<CancelReason>,
-    skipped: std::sync::Arc<[(crate::test_id::BinaryId, String)]>,
+    skipped: Vec<(crate::test_id::BinaryId, String)>,
 }
 
 /// The status level at which a finished attempt is shown as it happens.
@@ -84,7 +84,7 @@ impl<W: Write> HumanReporter<W> {
             options,
             finals: Vec::new(),
             cancel: None,
-            skipped: std::sync::Arc::new([]),
+            skipped: Vec::new(),
         }
     }
 
@@ -94,6 +94,17 @@ impl<W: Write> HumanReporter<W> {
         } else {
             self.options.failure_output.unwrap_or(f.test.settings.failure_output)
         }
+    }
+
+    /// Notes skipped tests for the summary and shows them at status level `skip`.
+    fn skipped_now(&mut self, tests: &[(crate::test_id::BinaryId, String)]) -> io::Result<()> {
+        self.skipped.extend(tests.iter().cloned());
+        if self.options.status_level >= StatusLevel::Skip {
+            for (binary_id, name) in tests {
+                self.skip_line(binary_id, name)?;
+            }
+        }
+        Ok(())
     }
 
     fn skip_line(&mut self, binary_id: &crate::test_id::BinaryId, name: &str) -> io::Result<()> {
@@ -205,8 +216,8 @@ impl<W: Write> HumanReporter<W> {
             self.status_line(&label, style, f.result.duration, &f.test, "")?;
         }
         if self.options.final_status_level >= FinalStatusLevel::Skip {
-            for (binary_id, name) in self.skipped.clone().iter() {
-                self.skip_line(binary_id, name)?;
+            for (binary_id, name) in std::mem::take(&mut self.skipped) {
+                self.skip_line(&binary_id, &name)?;
             }
         }
         for f in rest {
@@ -221,6 +232,7 @@ impl<W: Write> HumanReporter<W> {
         if stats.not_run > 0 {
             let why = match self.cancel {
                 Some(CancelReason::Signal(_)) => "the run was interrupted",
+                Some(CancelReason::BuildFailed) => "the build failed",
                 _ => "of a test failure (use --no-fail-fast to run them all)",
             };
             writeln!(
@@ -288,6 +300,16 @@ pub fn signal_name(signal: i32) -> String {
 impl<W: Write> Reporter for HumanReporter<W> {
     fn report(&mut self, event: &Event) -> io::Result<()> {
         match event {
+            Event::RunStarted(info) if info.pipelined => {
+                let s = self.styles.heading;
+                let slots = if info.slots == 1 { "slot" } else { "slots" };
+                writeln!(
+                    self.out,
+                    "{s}{:>12}{s:#} tests on {} {slots} as their binaries are built",
+                    "Starting", info.slots
+                )?;
+            }
+            Event::TestsAdded { skipped_tests, .. } => self.skipped_now(skipped_tests)?,
             Event::RunStarted(info) => {
                 let s = self.styles.heading;
                 writeln!(
@@ -302,12 +324,7 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     info.slots,
                     if info.slots == 1 { "slot" } else { "slots" },
                 )?;
-                self.skipped = info.skipped_tests.clone();
-                if self.options.status_level >= StatusLevel::Skip {
-                    for (binary_id, name) in info.skipped_tests.iter() {
-                        self.skip_line(binary_id, name)?;
-                    }
-                }
+                self.skipped_now(&info.skipped_tests)?;
             }
             Event::TestStarted { .. } => {}
             Event::TestSlow { test, elapsed, .. } => {
@@ -329,6 +346,7 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 self.cancel = Some(*reason);
                 let why = match reason {
                     CancelReason::TestFailure => "a test failed".to_owned(),
+                    CancelReason::BuildFailed => "the build failed".to_owned(),
                     CancelReason::Signal(sig) => format!("tempo received {}", signal_name(*sig)),
                 };
                 let s = self.styles.warn;
