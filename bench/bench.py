@@ -26,6 +26,7 @@ import datetime as dt
 import os
 import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -107,6 +108,13 @@ def tool_command(tool: str, ws: Path, threads: int, tempo_bin: Path) -> list[str
         return ["cargo", "test", "-q", "--workspace", "--no-fail-fast", "--tests",
                 "--", "--test-threads", str(threads)]
     raise ValueError(tool)
+
+
+def clean_target(ws: Path, clean: bool) -> None:
+    """With --clean, every run starts from an empty target directory, so the time
+    includes the whole build (dependencies too): the end-to-end measurement."""
+    if clean:
+        shutil.rmtree(ws / "target", ignore_errors=True)
 
 
 def run_env() -> dict[str, str]:
@@ -284,6 +292,9 @@ def report(results: list[Result], tools: list[str], info: dict[str, str], args: 
         versions.append(f"tempo {info['tempo']}")
     out.append("- versions: " + "; ".join(versions))
     out.append(f"- rounds: {args.rounds} (after one warm-up run per tool); threads: {args.threads}")
+    if args.clean:
+        out.append("- **end to end**: every run starts from an empty target directory, so the times include the "
+                   "whole build; tempo has no duration history in this mode")
     out.append("- commands (run in the workload's directory):")
     for t in tools:
         cmd = tool_command(t, Path("W"), args.threads, Path("cargo-tempo" if t == "tempo" else ""))
@@ -303,7 +314,7 @@ def write_results(body: str, info: dict[str, str], args: argparse.Namespace, too
     day, tempo revision, workloads, tools, rounds and threads."""
     day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     key = f"{day} tempo={info['tempo']} workloads={','.join(workloads)} tools={','.join(tools)} " \
-          f"rounds={args.rounds} threads={args.threads}"
+          f"rounds={args.rounds} threads={args.threads}" + (" clean" if args.clean else "")
     section = f"## {info['date']}\n<!-- bench-key: {key} -->\n\n{body.rstrip()}\n"
     if path.exists():
         text = path.read_text()
@@ -366,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="don't run `cargo build --release` for tempo when its binary is missing")
     ap.add_argument("--rebuild-tempo", action="store_true",
                     help="run `cargo build --release` for tempo even if the binary exists")
+    ap.add_argument("--clean", action="store_true",
+                    help="remove the workload's target directory before every run: measure build plus tests")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds before one run is killed (default: %(default)s)")
     ap.add_argument("--write-results", action="store_true", help=f"record the report in {RESULTS_MD.relative_to(REPO)}")
     ap.add_argument("--results-file", type=Path, default=RESULTS_MD,
@@ -395,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         safe = w.replace(":", "_").replace("@", "-")
         log(f"{w}: warming the build in {ws}")
         for t in tools:
+            clean_target(ws, args.clean)
             run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
                             LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout)
             res.warm[t] = run
@@ -402,12 +416,13 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.rounds):
             order = tools[r % len(tools):] + tools[:r % len(tools)]
             for t in order:
+                clean_target(ws, args.clean)
                 run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
                                 LOG_DIR / f"{safe}.{t}.log", args.timeout)
                 res.runs.setdefault(t, []).append(run)
                 counts = "" if run.passed is None else f"  {run.passed} passed, {run.failed} failed"
                 log(f"  round {r + 1}/{args.rounds} {t:<10} {run.seconds:7.2f} s  exit {run.rc}{counts}"
-                    + ("  (rebuilt!)" if run.rebuilt else ""))
+                    + ("  (rebuilt!)" if run.rebuilt and not args.clean else ""))
         results.append(res)
         log("\n" + workload_title(res) + "\n\n" + table(res, tools) + "\n")
 
