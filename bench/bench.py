@@ -246,7 +246,7 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
-def table(res: Result, tools: list[str]) -> str:
+def table(res: Result, tools: list[str], clean: bool = False) -> str:
     med = {t: statistics.median(r.seconds for r in res.runs[t]) for t in tools if res.runs.get(t)}
     lines = [
         "| tool | median s | min s | max s | vs nextest | vs cargo test | tests passed / failed | exit codes |",
@@ -261,7 +261,7 @@ def table(res: Result, tools: list[str]) -> str:
         count_s = ", ".join("?" if p is None else f"{p} / {f}" for p, f in counts)
         codes = sorted({str(r.rc) for r in runs})
         notes = ", ".join(codes)
-        if any(r.rebuilt for r in runs):
+        if any(r.rebuilt for r in runs) and not clean:
             notes += " (rebuilt during a measured run!)"
         lines.append(
             f"| {TOOL_LABEL[t]} | {med[t]:.2f} | {min(secs):.2f} | {max(secs):.2f} | "
@@ -303,7 +303,7 @@ def report(results: list[Result], tools: list[str], info: dict[str, str], args: 
     for res in results:
         out.append(workload_title(res))
         out.append("")
-        out.append(table(res, tools))
+        out.append(table(res, tools, args.clean))
         out.append("")
     return "\n".join(out)
 
@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  round {r + 1}/{args.rounds} {t:<10} {run.seconds:7.2f} s  exit {run.rc}{counts}"
                     + ("  (rebuilt!)" if run.rebuilt and not args.clean else ""))
         results.append(res)
-        log("\n" + workload_title(res) + "\n\n" + table(res, tools) + "\n")
+        log("\n" + workload_title(res) + "\n\n" + table(res, tools, args.clean) + "\n")
 
     body = report(results, tools, info, args, tempo_bin)
     print(body)
