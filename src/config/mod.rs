@@ -16,8 +16,8 @@ pub use error::ConfigError;
 pub use overrides::{GroupChoice, Override};
 pub use platform::{PlatformSpec, host_triple};
 pub use raw::{
-    Backoff, FailFast, FinalStatusLevel, FlakyResult, LeakTimeout, OnTimeout, OutputMode, RetryPolicy, SlowTimeout,
-    StatusLevel, TestThreads, ThreadsRequired,
+    Backoff, FailFast, FinalStatusLevel, FlakyResult, Isolation, LeakTimeout, OnTimeout, OutputMode, RetryPolicy,
+    SlowTimeout, StatusLevel, TestThreads, ThreadsRequired,
 };
 use raw::{RawConfig, RawProfile};
 
@@ -71,6 +71,8 @@ pub struct Profile {
     pub overrides: Vec<Override>,
     /// tempo's own `capture-limit`: the most bytes of each output stream kept per test.
     pub capture_limit: u64,
+    /// tempo's own `isolation`: whether fast tests may run batched.
+    pub isolation: Isolation,
 }
 
 /// JUnit output settings.
@@ -114,6 +116,7 @@ impl Profile {
             test_groups: Default::default(),
             overrides: Vec::new(),
             capture_limit: 4 * 1024 * 1024,
+            isolation: Isolation::Auto,
         }
     }
 
@@ -156,6 +159,9 @@ impl Profile {
         }
         if let Some(v) = raw.capture_limit {
             self.capture_limit = v.0;
+        }
+        if let Some(v) = raw.isolation {
+            self.isolation = v;
         }
         if let Some(v) = &raw.run_extra_args {
             self.run_extra_args = v.clone();

@@ -8,7 +8,9 @@
 use super::ConfigSource;
 use super::error::ConfigError;
 use super::platform::PlatformSpec;
-use super::raw::{LeakTimeout, OutputMode, RawOverride, RawPlatform, RetryPolicy, SlowTimeout, ThreadsRequired};
+use super::raw::{
+    Isolation, LeakTimeout, OutputMode, RawOverride, RawPlatform, RetryPolicy, SlowTimeout, ThreadsRequired,
+};
 use crate::filter::{FilterContext, FilterExpr, TestQuery};
 
 /// The test group an override puts tests in.
@@ -49,6 +51,8 @@ pub struct Override {
     pub junit_store_success_output: Option<bool>,
     /// Keep failing output in JUnit.
     pub junit_store_failure_output: Option<bool>,
+    /// Whether the tests may share a process.
+    pub isolation: Option<Isolation>,
 }
 
 impl Override {
@@ -135,6 +139,7 @@ impl Override {
             failure_output: raw.failure_output,
             junit_store_success_output: raw.junit.as_ref().and_then(|j| j.store_success_output),
             junit_store_failure_output: raw.junit.as_ref().and_then(|j| j.store_failure_output),
+            isolation: raw.isolation,
         })
     }
 }

@@ -100,6 +100,9 @@ fn override_settings(o: &Override) -> Vec<String> {
     if let Some(b) = o.junit_store_failure_output {
         sets.push(format!("junit.store-failure-output = {b}"));
     }
+    if let Some(i) = o.isolation {
+        sets.push(format!("isolation = {}", format!("{i:?}").to_lowercase()));
+    }
     sets
 }
 
@@ -136,6 +139,7 @@ pub fn write_show_config(
             "run-extra-args",
             if profile.run_extra_args.is_empty() { "none".into() } else { profile.run_extra_args.join(" ") },
         ),
+        ("isolation", format!("{:?}", profile.isolation).to_lowercase()),
         ("store.dir", profile.store_dir.display().to_string()),
         ("junit.path", profile.junit.path.as_ref().map_or_else(|| "none".into(), |p| p.display().to_string())),
     ];
