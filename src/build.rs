@@ -51,6 +51,8 @@ pub struct PackageInfo {
     pub bin_targets: Vec<String>,
     /// Whether it has a build script, whose output its tests must see.
     pub has_build_script: bool,
+    /// Whether its library has doctests for rustdoc to run.
+    pub has_doctests: bool,
 }
 
 impl PackageInfo {
@@ -116,6 +118,7 @@ fn workspace_from_metadata(metadata: Metadata) -> Workspace {
                 readme: p.readme.map(|r| r.to_string()),
                 bin_targets: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
                 has_build_script: p.targets.iter().any(|t| t.is_custom_build()),
+                has_doctests: p.targets.iter().any(|t| t.is_lib() && t.doctest),
             };
             (p.id, Arc::new(info))
         })
@@ -156,6 +159,22 @@ pub struct TestBinary {
     pub package: Arc<PackageInfo>,
     /// The package's build-script output, if it has a build script.
     pub build_script: Option<BuildScriptOutput>,
+    /// For doctests, which are not a binary but run by `cargo test --doc`: the source
+    /// file whose doctests this unit holds, and cargo's arguments.
+    pub doc: Option<DocUnit>,
+}
+
+/// The doctests of one source file of a library, run together by `cargo test --doc`.
+///
+/// rustdoc splits its test arguments at whitespace, and doctest names hold spaces
+/// (`src/lib.rs - add (line 5)`), so no name can be passed as an exact filter; the
+/// file's path, which has none, selects the unit.
+#[derive(Debug, Clone)]
+pub struct DocUnit {
+    /// The source file, as the doctest names start.
+    pub file: String,
+    /// `cargo test --doc`'s arguments before `--`.
+    pub cargo_args: Arc<[std::ffi::OsString]>,
 }
 
 impl TestBinary {
@@ -294,6 +313,7 @@ pub fn read_build(
                     target_name: artifact.target.name.clone(),
                     package: Arc::clone(package),
                     build_script: scripts.get(&artifact.package_id).cloned(),
+                    doc: None,
                 };
                 if package.has_build_script && binary.build_script.is_none() {
                     waiting.entry(artifact.package_id).or_default().push(binary);

@@ -253,6 +253,9 @@ pub struct RunArgs {
     /// start as soon as cargo has built it).
     #[arg(long, help_heading = "Runner")]
     pub no_pipeline: bool,
+    /// Run the workspace's doctests too, in the same run and on the same slots.
+    #[arg(long, help_heading = "Runner")]
+    pub doc: bool,
     #[command(flatten)]
     pub reporter: ReporterArgs,
 }

@@ -4,6 +4,9 @@
 //! with `--ignored` to learn which of them are ignored. Binaries are listed in parallel,
 //! from the package directory and with the environment they will later run in, because
 //! custom harnesses may decide what exists from either.
+//!
+//! Doctests have no binary: rustdoc lists them, through `cargo test --doc -- --list`,
+//! and each source file's doctests become one unit that runs together.
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
@@ -11,9 +14,13 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::build::TestBinary;
-use crate::env::BinaryEnv;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use crate::build::{DocUnit, PackageInfo, TestBinary, cargo_program};
+use crate::env::{BinaryEnv, RunEnv};
 use crate::error::{Error, Result};
+use crate::test_id::{BinaryId, TargetKind};
 
 /// One test case as the binary reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +100,65 @@ pub fn list_binary(binary: Arc<TestBinary>, env: Arc<BinaryEnv>) -> Result<Liste
 /// Lists many binaries at once; if several fail, one of their errors is returned.
 pub fn list_all(binaries: Vec<(Arc<TestBinary>, Arc<BinaryEnv>)>) -> Result<Vec<ListedBinary>> {
     binaries.into_par_iter().map(|(b, e)| list_binary(b, e)).collect()
+}
+
+/// Lists a library's doctests with `cargo test --doc --package NAME -- --list`
+/// (which also builds the library if it is not built), and groups them by source
+/// file: one [`ListedBinary`] per file, whose `doc` unit runs them.
+pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: &RunEnv) -> Result<Vec<ListedBinary>> {
+    let mut cargo_args: Vec<OsString> =
+        ["test", "--doc", "--package", package.name.as_str()].map(OsString::from).into();
+    cargo_args.extend(doc_args.iter().cloned());
+    let cargo_args: Arc<[OsString]> = cargo_args.into();
+    let id = BinaryId::new(&package.name, TargetKind::Doctest, "");
+    let list = |ignored: bool| -> Result<Vec<String>> {
+        let mut cmd = Command::new(cargo_program());
+        cmd.args(cargo_args.iter()).args(["--", "--list", "--format", "terse"]);
+        if ignored {
+            cmd.arg("--ignored");
+        }
+        cmd.stdin(Stdio::null());
+        let fail = |reason: String, stderr: &[u8]| Error::ListFailed {
+            binary_id: id.to_string(),
+            path: package.manifest_path.clone(),
+            reason,
+            stderr: String::from_utf8_lossy(stderr).trim_end().to_owned(),
+        };
+        let out = cmd.output().map_err(|e| fail(format!("could not start cargo test --doc: {e}"), &[]))?;
+        if !out.status.success() {
+            return Err(fail(format!("cargo test --doc exited with {}", out.status), &out.stderr));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        parse_terse(&stdout).map_err(|reason| fail(reason, &out.stderr))
+    };
+    let (all, ignored) = rayon::join(|| list(false), || list(true));
+    let ignored: HashSet<String> = ignored?.into_iter().collect();
+    let mut by_file: BTreeMap<String, Vec<TestCase>> = BTreeMap::new();
+    for name in all? {
+        let file = name.split(" - ").next().unwrap_or(&name).to_owned();
+        let ignored = ignored.contains(&name);
+        by_file.entry(file).or_default().push(TestCase { name, ignored });
+    }
+    Ok(by_file
+        .into_iter()
+        .map(|(file, mut tests)| {
+            tests.sort_by(|a, b| a.name.cmp(&b.name));
+            let binary = Arc::new(TestBinary {
+                id: id.clone(),
+                path: cargo_program().into(),
+                kind: TargetKind::Doctest,
+                filter_kind: "doctest",
+                target_name: package.name.replace('-', "_"),
+                package: Arc::clone(&package),
+                build_script: None,
+                doc: Some(DocUnit { file, cargo_args: Arc::clone(&cargo_args) }),
+            });
+            // cargo sets the package's own variables for rustdoc; tempo adds its run's.
+            let mut env = BinaryEnv::for_binary(&binary, run_env);
+            env.vars.retain(|(k, _)| !k.to_string_lossy().starts_with("CARGO") && k != crate::env::DYLIB_PATH_VAR);
+            ListedBinary { binary, env: Arc::new(env), tests }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -18,66 +18,73 @@ pub struct CargoOptions {
     pub manifest_path: Option<PathBuf>,
     /// `--target-dir`, also used for `cargo metadata`.
     pub target_dir: Option<PathBuf>,
+    /// The arguments for `cargo test --doc`: the same build settings (features,
+    /// profile, manifest, target directory, lock flags) without package or target
+    /// selection, which `--doc` does not mix with.
+    pub doc_args: Vec<OsString>,
 }
 
 impl CargoOptions {
     fn from_args(a: CargoArgs) -> CargoOptions {
         let mut args: Vec<OsString> = Vec::new();
-        let mut push = |flag: &str, value: Option<&str>| {
-            args.push(flag.into());
-            if let Some(v) = value {
-                args.push(v.into());
+        let mut doc_args: Vec<OsString> = Vec::new();
+        let mut push = |flag: &str, value: Option<&str>, for_doc: bool| {
+            for list in if for_doc { vec![&mut args, &mut doc_args] } else { vec![&mut args] } {
+                list.push(flag.into());
+                if let Some(v) = value {
+                    list.push(v.into());
+                }
             }
         };
         for p in &a.packages {
-            push("--package", Some(p));
+            push("--package", Some(p), false);
         }
-        for (on, flag) in [
-            (a.workspace, "--workspace"),
-            (a.lib, "--lib"),
-            (a.bins, "--bins"),
-            (a.tests, "--tests"),
-            (a.examples, "--examples"),
-            (a.benches, "--benches"),
-            (a.all_targets, "--all-targets"),
-            (a.all_features, "--all-features"),
-            (a.no_default_features, "--no-default-features"),
-            (a.release, "--release"),
-            (a.locked, "--locked"),
-            (a.offline, "--offline"),
-            (a.frozen, "--frozen"),
+        for (on, flag, for_doc) in [
+            (a.workspace, "--workspace", false),
+            (a.lib, "--lib", false),
+            (a.bins, "--bins", false),
+            (a.tests, "--tests", false),
+            (a.examples, "--examples", false),
+            (a.benches, "--benches", false),
+            (a.all_targets, "--all-targets", false),
+            (a.all_features, "--all-features", true),
+            (a.no_default_features, "--no-default-features", true),
+            (a.release, "--release", true),
+            (a.locked, "--locked", true),
+            (a.offline, "--offline", true),
+            (a.frozen, "--frozen", true),
         ] {
             if on {
-                push(flag, None);
+                push(flag, None, for_doc);
             }
         }
-        for (values, flag) in [
-            (&a.exclude, "--exclude"),
-            (&a.bin, "--bin"),
-            (&a.test, "--test"),
-            (&a.example, "--example"),
-            (&a.bench, "--bench"),
-            (&a.features, "--features"),
+        for (values, flag, for_doc) in [
+            (&a.exclude, "--exclude", false),
+            (&a.bin, "--bin", false),
+            (&a.test, "--test", false),
+            (&a.example, "--example", false),
+            (&a.bench, "--bench", false),
+            (&a.features, "--features", true),
         ] {
             for v in values {
-                push(flag, Some(v));
+                push(flag, Some(v), for_doc);
             }
         }
         if let Some(p) = &a.cargo_profile {
-            push("--profile", Some(p));
+            push("--profile", Some(p), true);
         }
         for _ in 0..a.verbose {
-            push("-v", None);
+            push("-v", None, false);
         }
-        if let Some(dir) = &a.target_dir {
-            args.push("--target-dir".into());
-            args.push(dir.into());
+        for (value, flag) in [(&a.target_dir, "--target-dir"), (&a.manifest_path, "--manifest-path")] {
+            if let Some(v) = value {
+                for list in [&mut args, &mut doc_args] {
+                    list.push(flag.into());
+                    list.push(v.into());
+                }
+            }
         }
-        if let Some(path) = &a.manifest_path {
-            args.push("--manifest-path".into());
-            args.push(path.into());
-        }
-        CargoOptions { args, manifest_path: a.manifest_path, target_dir: a.target_dir }
+        CargoOptions { args, manifest_path: a.manifest_path, target_dir: a.target_dir, doc_args }
     }
 }
 
@@ -224,6 +231,8 @@ pub struct RunOptions {
     pub failed_first: bool,
     /// Start a binary's tests while the rest of the workspace builds.
     pub pipeline: bool,
+    /// Run doctests too (`--doc`; the profile's `doctests` also turns them on).
+    pub doc: bool,
     /// Colour.
     pub color: Color,
 }
@@ -317,6 +326,7 @@ impl RunOptions {
             reporter: ReporterOverrides::from_args(a.reporter),
             failed_first: a.failed_first,
             pipeline: !a.no_pipeline,
+            doc: a.doc,
             color: a.output.color.into(),
         }
     }

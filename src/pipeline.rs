@@ -7,6 +7,8 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use rayon::prelude::*;
+
 use crate::build::{self, BuildEvent, StartedBuild, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
@@ -28,6 +30,7 @@ use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
 use crate::report::show_config::write_show_config;
 use crate::report::style::{Styles, color_choice};
+use crate::test_id::TargetKind;
 
 /// Builds, lists and selects: everything up to the moment the first test could start.
 struct Prepared {
@@ -114,10 +117,19 @@ fn prepare(
     retries_override: Option<u32>,
     test_threads: usize,
     history: Option<&History>,
+    doc_args: Option<&[std::ffi::OsString]>,
 ) -> Result<Prepared> {
     let Setup { workspace, profile, filterset, cx, .. } = setup;
     let run_env =
         RunEnv { run_id: env::new_run_id(), profile: profile.name.clone(), workspace_root: workspace.root.clone() };
+    let doc_packages: Vec<Arc<crate::build::PackageInfo>> = match doc_args {
+        Some(_) => binaries
+            .iter()
+            .filter(|b| b.kind == TargetKind::Lib && b.package.has_doctests)
+            .map(|b| b.package.clone())
+            .collect(),
+        None => Vec::new(),
+    };
     let with_env = binaries
         .into_iter()
         .map(|b| {
@@ -125,7 +137,14 @@ fn prepare(
             (b, env)
         })
         .collect();
-    let listed: Vec<ListedBinary> = discover::list_all(with_env)?;
+    let mut listed: Vec<ListedBinary> = discover::list_all(with_env)?;
+    if let Some(doc_args) = doc_args {
+        let units: Vec<Vec<ListedBinary>> = doc_packages
+            .into_par_iter()
+            .map(|p| discover::list_doctests(p, doc_args, &run_env))
+            .collect::<Result<_>>()?;
+        listed.extend(units.into_iter().flatten());
+    }
     let inputs = PlanInputs {
         names: &selection.names,
         filterset: &filterset,
@@ -160,7 +179,7 @@ pub fn list(opts: ListOptions) -> Result<i32> {
     let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
     let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
     let slots = setup.profile.test_threads.resolve(available_cores());
-    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None)?;
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None, None)?;
     let stdout = std::io::stdout();
     let colored = use_color(opts.color, &stdout);
     let styles = if colored { Styles::colored() } else { Styles::default() };
@@ -176,7 +195,7 @@ pub fn show_config(opts: ShowConfigOptions) -> Result<i32> {
     let profile = setup.profile.clone();
     let file = setup.config_file.clone();
     let slots = profile.test_threads.resolve(cores);
-    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None)?;
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None, None)?;
     let stdout = std::io::stdout();
     write_show_config(&mut stdout.lock(), &profile, file.as_deref(), cores, &prepared.plan).map_err(Error::Output)?;
     Ok(exit_code::OK)
@@ -213,15 +232,20 @@ fn feed_run(
     selection: &Selection,
     run_env: &RunEnv,
     inputs: &PlanInputs<'_>,
+    doc_args: Option<&[std::ffi::OsString]>,
     tx: &FeedTx,
 ) {
     let list_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    let doc_packages: std::sync::Mutex<Vec<Arc<crate::build::PackageInfo>>> = Default::default();
     let built = rayon::scope(|scope| {
         build::read_build(started, &setup.workspace, |event| match event {
             BuildEvent::Compiling => {
                 tx.send(Feed::Compiling);
             }
             BuildEvent::Binary(binary) => {
+                if doc_args.is_some() && binary.kind == TargetKind::Lib && binary.package.has_doctests {
+                    doc_packages.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(binary.package.clone());
+                }
                 let q = query(&binary, "").binary();
                 let excluded = setup.filterset.matches_binary(&q, &setup.cx) == Some(false)
                     || (!selection.ignore_default_filter && setup.cx.matches_default_binary(&q) == Some(false));
@@ -240,6 +264,25 @@ fn feed_run(
             }
         })
     });
+    // Doctests are listed once the build is over: listing them runs cargo, which
+    // waits for the build's lock anyway.
+    if let (Ok(()), Some(doc_args)) = (&built, doc_args) {
+        let packages = doc_packages.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let listed: Vec<Result<Vec<ListedBinary>>> =
+            packages.into_par_iter().map(|p| discover::list_doctests(p, doc_args, run_env)).collect();
+        for result in listed {
+            match result {
+                Ok(units) => {
+                    for unit in units {
+                        tx.send(Feed::Tests(TestPlan::new(vec![unit], inputs)));
+                    }
+                }
+                Err(e) => {
+                    list_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
+                }
+            }
+        }
+    }
     let listed = list_error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).map_or(Ok(()), Err);
     tx.send(Feed::Done(built.and(listed)));
 }
@@ -262,6 +305,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         }
     };
     let profile = setup.profile.clone();
+    let doc = opts.doc || profile.doctests;
     let history_path = history::path(&setup.workspace.root.join(&profile.store_dir));
     let (history, warning) = History::load(&history_path);
     if let Some(warning) = warning {
@@ -333,13 +377,15 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let (setup_ref, selection) = (&setup, &opts.filter);
         let (run_env_ref, inputs_ref) = (&run_env, &inputs);
         let started = StartedBuild::start(&opts.cargo)?;
+        let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
         let feeder: Feeder<'_> =
-            Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, &tx));
+            Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, &tx));
         reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
         execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
     } else {
         let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
-        let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history))?;
+        let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
+        let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history), doc_args)?;
         if prepared.plan.tests.is_empty() {
             eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
             return Ok(exit_code::NO_TESTS_RUN);

@@ -234,7 +234,8 @@ impl TestPlan {
                         });
                     let history = inputs.history.and_then(|h| h.get(q.binary_id, q.test_name));
                     let failed_last = history.is_some_and(crate::history::TestHistory::failed_last);
-                    let batchable = may_batch(&settings, history);
+                    // A file's doctests only ever run together (see `DocUnit`).
+                    let batchable = lb.binary.doc.is_some() || may_batch(&settings, history);
                     plan.tests.push(Arc::new(TestInstance {
                         binary: Arc::clone(&lb.binary),
                         env: Arc::clone(&lb.env),
@@ -324,6 +325,7 @@ pub mod fake {
             readme: None,
             bin_targets: vec![],
             has_build_script: false,
+            has_doctests: false,
         });
         Arc::new(TestBinary {
             id: BinaryId::new("pkg", TargetKind::Lib, "pkg"),
@@ -333,6 +335,7 @@ pub mod fake {
             target_name: "pkg".into(),
             package,
             build_script: None,
+            doc: None,
         })
     }
 

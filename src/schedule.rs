@@ -66,6 +66,8 @@ pub struct Scheduler {
     failed_first: bool,
     /// Tests that must run alone from now on: they failed, crashed or stalled in a batch.
     alone: HashSet<usize>,
+    /// Whether tests may be batched at all.
+    batching: bool,
 }
 
 impl Scheduler {
@@ -91,6 +93,7 @@ impl Scheduler {
             cancelled: false,
             failed_first,
             alone: HashSet::new(),
+            batching: true,
         };
         scheduler.add(tests);
         scheduler
@@ -164,12 +167,25 @@ impl Scheduler {
             *self.group_running.entry(group.clone()).or_default() += width;
         }
         self.running += 1;
-        let batch = if attempt == 1 && self.may_batch(&test) { self.gather_batch(&test) } else { None };
+        let batch = if test.binary.doc.is_some() {
+            // Doctests run through `cargo test --doc`, a file's at a time, never alone.
+            Some(if attempt == 1 { self.gather_doc_unit(&test) } else { Arc::from([test.clone()]) })
+        } else if attempt == 1 && self.may_batch(&test) {
+            self.gather_batch(&test)
+        } else {
+            None
+        };
         Some(Dispatch { test, attempt, slot, width, batch })
     }
 
     fn may_batch(&self, test: &TestRef) -> bool {
-        test.batchable && !self.alone.contains(&key(test))
+        self.batching && test.batchable && !self.alone.contains(&key(test))
+    }
+
+    /// Runs every test (doctests aside) in a process of its own: a batch captures
+    /// its tests' output, which `--no-capture` passes through.
+    pub fn disable_batching(&mut self) {
+        self.batching = false;
     }
 
     /// Gathers the tests that join `first` in a batch: first attempts of batchable
@@ -208,6 +224,22 @@ impl Scheduler {
             }
         }
         (batch.len() > 1).then(|| batch.into())
+    }
+
+    /// Gathers the first attempts of every doctest of `first`'s source file: rustdoc
+    /// runs them all whatever the filter, so they all take their results from it.
+    fn gather_doc_unit(&mut self, first: &TestRef) -> Arc<[TestRef]> {
+        let mut unit = vec![first.clone()];
+        let mut i = 0;
+        while i < self.pending.len() {
+            let (t, attempt) = &self.pending[i];
+            if *attempt == 1 && Arc::ptr_eq(&t.binary, &first.binary) {
+                unit.push(self.pending.remove(i).expect("in range").0);
+            } else {
+                i += 1;
+            }
+        }
+        unit.into()
     }
 
     /// Queues a test that failed, crashed or stalled in a batch to run again alone,

@@ -73,6 +73,8 @@ pub struct Profile {
     pub capture_limit: u64,
     /// tempo's own `isolation`: whether fast tests may run batched.
     pub isolation: Isolation,
+    /// tempo's own `doctests`: run the doctests in the same run (as `--doc` does).
+    pub doctests: bool,
 }
 
 /// JUnit output settings.
@@ -117,6 +119,7 @@ impl Profile {
             overrides: Vec::new(),
             capture_limit: 4 * 1024 * 1024,
             isolation: Isolation::Auto,
+            doctests: false,
         }
     }
 
@@ -162,6 +165,9 @@ impl Profile {
         }
         if let Some(v) = raw.isolation {
             self.isolation = v;
+        }
+        if let Some(v) = raw.doctests {
+            self.doctests = v;
         }
         if let Some(v) = &raw.run_extra_args {
             self.run_extra_args = v.clone();

@@ -67,6 +67,8 @@ pub(super) struct RawProfile {
     pub capture_limit: Option<ByteSize>,
     /// tempo's own key: whether fast tests may share a process.
     pub isolation: Option<Isolation>,
+    /// tempo's own key: run the doctests too.
+    pub doctests: Option<bool>,
     #[serde(default)]
     pub overrides: Vec<RawOverride>,
 }

@@ -32,6 +32,8 @@ pub struct BatchSpec {
     pub output_cap: usize,
     /// How long leftovers get between SIGTERM and SIGKILL.
     pub grace_period: Duration,
+    /// The attempt number: 1, except for a doctest's retry.
+    pub attempt: u32,
 }
 
 /// What the runner hears from a batch while it runs, by index into its tests.
@@ -165,21 +167,36 @@ fn split_start(line: &str) -> Option<(&str, &str)> {
     Some((&rest[..at], &rest[at + 5..]))
 }
 
-/// The command for a batch: `BIN --exact --test-threads 1 --color never NAME…`.
+/// The command for a batch: `BIN --exact --test-threads 1 --color never NAME…`; for
+/// a file's doctests, `cargo test --doc --package P … -- FILE --test-threads 1 …`.
 fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
     let first = &tests[0];
-    let mut cmd = Command::new(&first.binary.path);
-    cmd.args(["--exact", "--test-threads", "1", "--color", "never"]);
+    let mut cmd = match &first.binary.doc {
+        Some(unit) => {
+            // Run where tempo runs, so that a relative `--manifest-path` still holds;
+            // cargo runs rustdoc in the package's directory.
+            let mut cmd = Command::new(&first.binary.path);
+            cmd.args(unit.cargo_args.iter()).arg("--").arg(&unit.file);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(&first.binary.path);
+            cmd.arg("--exact");
+            cmd.args(tests.iter().map(|t| t.name.as_str()));
+            cmd.current_dir(first.binary.package.root());
+            cmd
+        }
+    };
+    cmd.args(["--test-threads", "1", "--color", "never"]);
     if tests.iter().any(|t| t.ignored) {
         cmd.arg("--include-ignored");
     }
-    cmd.args(tests.iter().map(|t| t.name.as_str()));
-    cmd.current_dir(first.binary.package.root());
     cmd.envs(first.env.vars.iter().map(|(k, v)| (k, v)));
     // A test that checks for process-per-test isolation must not be told it has it.
     cmd.env_remove("NEXTEST_EXECUTION_MODE");
     cmd.env("TEMPO_EXECUTION_MODE", "batch");
-    cmd.env("TEMPO_ATTEMPT", "1").env("NEXTEST_ATTEMPT", "1");
+    let attempt = spec.attempt.to_string();
+    cmd.env("TEMPO_ATTEMPT", &attempt).env("NEXTEST_ATTEMPT", &attempt);
     cmd.env("TEMPO_SLOT", spec.slot.to_string()).env("NEXTEST_TEST_GLOBAL_SLOT", spec.slot.to_string());
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.process_group(0);
@@ -209,7 +226,8 @@ struct Running {
 const MIN_STALL: Duration = Duration::from_secs(2);
 
 fn stall_limit(test: &TestRef) -> Option<Duration> {
-    test.expected_known.then(|| (test.expected * 20).max(MIN_STALL))
+    // A doctest cannot run alone, so only its own timeout ends it.
+    (test.expected_known && test.binary.doc.is_none()).then(|| (test.expected * 20).max(MIN_STALL))
 }
 
 /// Runs `tests` (all of one binary, with the same environment) in one process.
@@ -252,6 +270,9 @@ pub fn run_batch(
     let mut timed_out: Option<usize> = None;
     let mut kill_at: Option<Instant> = None;
     let mut attributed_cpu = Duration::ZERO;
+    let doc = tests[0].binary.doc.is_some();
+    let lookup = |name: &str| index.get(name).or_else(|| index.get(strip_doc_suffix(name))).copied();
+    let mut doc_failures: Vec<(usize, Instant, Instant)> = Vec::new();
 
     let stat_cpu = |pid: u32| unix::process_cpu(pid);
     loop {
@@ -315,7 +336,7 @@ pub fn run_batch(
                         }
                         match parsed {
                             Parsed::Started(name) => {
-                                let Some(&i) = index.get(name.as_str()) else { continue };
+                                let Some(i) = lookup(&name) else { continue };
                                 if resolved[i] {
                                     continue;
                                 }
@@ -334,7 +355,7 @@ pub fn run_batch(
                                 on_event(BatchEvent::Started(i));
                             }
                             Parsed::Lost(name) => {
-                                if let Some(&i) = index.get(name.as_str())
+                                if let Some(i) = lookup(&name)
                                     && !resolved[i]
                                 {
                                     resolved[i] = true;
@@ -342,7 +363,7 @@ pub fn run_batch(
                                 }
                             }
                             Parsed::Result(name, result) => {
-                                let Some(&i) = index.get(name.as_str()) else { continue };
+                                let Some(i) = lookup(&name) else { continue };
                                 if resolved[i] {
                                     continue;
                                 }
@@ -360,6 +381,12 @@ pub fn run_batch(
                                             i,
                                             batch_result(Outcome::Pass, run_start, started, at, cpu, Vec::new()),
                                         ));
+                                    }
+                                    TestResult::Failed | TestResult::Ignored if doc => {
+                                        // Each doctest already ran in a process of its own:
+                                        // its failure is its result.
+                                        let started = r.map_or(at, |r| r.started);
+                                        doc_failures.push((i, started, at));
                                     }
                                     TestResult::Failed | TestResult::Ignored => {
                                         end.rerun_alone.push((i, BatchFailure::Failed));
@@ -429,8 +456,80 @@ pub fn run_batch(
             }
         }
     }
-    let _ = err_buf;
+    if doc {
+        settle_doctests(tests, &mut end, doc_failures, &raw, err_buf.finish(), exit, run_start, &mut on_event);
+    }
     end
+}
+
+/// rustdoc's name for a `no_run` or `compile_fail` doctest adds what it checks.
+fn strip_doc_suffix(name: &str) -> &str {
+    name.strip_suffix(" - compile fail").or_else(|| name.strip_suffix(" - compile")).unwrap_or(name)
+}
+
+/// Doctests cannot run alone (see [`crate::build::DocUnit`]), and each already runs
+/// in a process of its own, so a unit's failures are final: the failed ones get the
+/// output libtest printed for them, and the ones a crash or stall left without a
+/// result fail with what rustdoc printed.
+#[expect(clippy::too_many_arguments, reason = "the unit's leftovers, each needed")]
+fn settle_doctests(
+    tests: &[TestRef],
+    end: &mut BatchEnd,
+    failures: Vec<(usize, Instant, Instant)>,
+    raw: &[u8],
+    stderr: CapturedOutput,
+    exit: ExitStatus,
+    run_start: Instant,
+    on_event: &mut impl FnMut(BatchEvent),
+) {
+    let sections = failure_sections(&String::from_utf8_lossy(raw));
+    for (i, started, ended) in failures {
+        let output = sections.get(tests[i].name.as_str()).cloned().unwrap_or_default();
+        let mut result = batch_result(
+            Outcome::Fail(ExitStatus::Code(101)),
+            run_start,
+            started,
+            ended,
+            Duration::ZERO,
+            output.into(),
+        );
+        result.exit = Some(ExitStatus::Code(101));
+        on_event(BatchEvent::Finished(i, result));
+    }
+    let now = Instant::now();
+    for (i, why) in std::mem::take(&mut end.rerun_alone) {
+        let mut result = batch_result(Outcome::Fail(exit), run_start, now, now, Duration::ZERO, Vec::new());
+        result.exit = Some(exit);
+        result.stderr = stderr.clone();
+        result.error = Some(format!("this doctest {} (cargo test --doc ended with {exit:?})", why.describe()));
+        on_event(BatchEvent::Finished(i, result));
+    }
+}
+
+/// The `---- NAME stdout ----` sections libtest prints for failed tests, by test name
+/// (with rustdoc's ` - compile` suffixes removed).
+fn failure_sections(text: &str) -> HashMap<String, String> {
+    let mut sections = HashMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end_matches('\n');
+        if let Some(name) = trimmed.strip_prefix("---- ").and_then(|r| r.strip_suffix(" stdout ----")) {
+            if let Some((n, body)) = current.take() {
+                sections.insert(n, body);
+            }
+            current = Some((strip_doc_suffix(name).to_owned(), String::new()));
+        } else if trimmed == "failures:" || trimmed.starts_with("test result: ") {
+            if let Some((n, body)) = current.take() {
+                sections.insert(n, body);
+            }
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+        }
+    }
+    if let Some((n, body)) = current {
+        sections.insert(n, body);
+    }
+    sections
 }
 
 fn batch_result(
@@ -529,6 +628,15 @@ mod tests {
             feed_all(&["test src/lib.rs - add (line 5) ... ok\n"]),
             vec![started("src/lib.rs - add (line 5)"), result("src/lib.rs - add (line 5)", TestResult::Ok)]
         );
+    }
+
+    #[test]
+    fn failure_sections_are_found_by_test_name() {
+        let text = "test a ... FAILED\ntest b - compile fail ... FAILED\n\nfailures:\n\n---- a stdout ----\nboom\nline 2\n\n---- b - compile fail stdout ----\nit compiled\n\nfailures:\n    a\n\ntest result: FAILED. 0 passed; 2 failed\n";
+        let sections = failure_sections(text);
+        assert_eq!(sections["a"], "boom\nline 2\n\n");
+        assert_eq!(sections["b"], "it compiled\n\n");
+        assert_eq!(strip_doc_suffix("src/lib.rs - f (line 3) - compile"), "src/lib.rs - f (line 3)");
     }
 
     #[test]

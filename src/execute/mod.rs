@@ -76,10 +76,10 @@ enum Msg {
     Finished(Dispatch, ExecutionResult),
     Slow(TestRef, usize, u32, Duration),
     Signal(i32),
-    /// A test in a batch started, in the slot, at the time since the run started.
-    BatchStarted(TestRef, usize, Duration),
-    /// A test in a batch has its final result there.
-    BatchFinished(TestRef, usize, ExecutionResult),
+    /// A test in a batch started, in the slot, as the attempt, at the time since the run started.
+    BatchStarted(TestRef, usize, u32, Duration),
+    /// A test in a batch has its final result there (slot, attempt).
+    BatchFinished(TestRef, usize, u32, ExecutionResult),
     /// A batch is over; what it did not settle runs again.
     BatchDone(Dispatch, batch::BatchEnd),
 }
@@ -201,6 +201,9 @@ pub fn run_fed(
     let run_start = Instant::now();
     let mut scheduler =
         Scheduler::new(plan.tests.iter().cloned(), config.slots, config.test_groups.clone(), config.failed_first);
+    if !config.capture {
+        scheduler.disable_batching();
+    }
     let mut stats = RunStats {
         planned: plan.tests.len(),
         skipped: plan.skipped,
@@ -289,8 +292,9 @@ fn worker(
                 slot: job.slot,
                 output_cap: config.output_cap,
                 grace_period: job.test.settings.slow_timeout.grace_period,
+                attempt: job.attempt,
             };
-            let slot = job.slot;
+            let (slot, attempt) = (job.slot, job.attempt);
             let end = batch::run_batch(
                 &tests,
                 &spec,
@@ -298,9 +302,13 @@ fn worker(
                 |pid| groups.publish(slot, pid),
                 |event| {
                     let msg = match event {
-                        batch::BatchEvent::Started(i) => Msg::BatchStarted(tests[i].clone(), slot, run_start.elapsed()),
-                        batch::BatchEvent::Slow(i, elapsed) => Msg::Slow(tests[i].clone(), slot, 1, elapsed),
-                        batch::BatchEvent::Finished(i, result) => Msg::BatchFinished(tests[i].clone(), slot, result),
+                        batch::BatchEvent::Started(i) => {
+                            Msg::BatchStarted(tests[i].clone(), slot, attempt, run_start.elapsed())
+                        }
+                        batch::BatchEvent::Slow(i, elapsed) => Msg::Slow(tests[i].clone(), slot, attempt, elapsed),
+                        batch::BatchEvent::Finished(i, result) => {
+                            Msg::BatchFinished(tests[i].clone(), slot, attempt, result)
+                        }
                     };
                     let _ = results.send(msg);
                 },
@@ -427,10 +435,10 @@ impl Coordinator<'_> {
                 Msg::Slow(test, slot, attempt, elapsed) => {
                     self.reporter.report(&Event::TestSlow { test, slot, attempt, elapsed })?
                 }
-                Msg::BatchStarted(test, slot, at) => {
-                    self.reporter.report(&Event::TestStarted { test, slot, attempt: 1, at })?
+                Msg::BatchStarted(test, slot, attempt, at) => {
+                    self.reporter.report(&Event::TestStarted { test, slot, attempt, at })?
                 }
-                Msg::BatchFinished(test, slot, result) => self.settle(test, slot, 1, 1, result)?,
+                Msg::BatchFinished(test, slot, attempt, result) => self.settle(test, slot, 1, attempt, result)?,
                 Msg::BatchDone(dispatch, end) => self.batch_done(dispatch, end),
             }
         }

@@ -140,6 +140,7 @@ pub fn write_show_config(
             if profile.run_extra_args.is_empty() { "none".into() } else { profile.run_extra_args.join(" ") },
         ),
         ("isolation", format!("{:?}", profile.isolation).to_lowercase()),
+        ("doctests", profile.doctests.to_string()),
         ("store.dir", profile.store_dir.display().to_string()),
         ("junit.path", profile.junit.path.as_ref().map_or_else(|| "none".into(), |p| p.display().to_string())),
     ];

@@ -78,6 +78,18 @@ pub fn build_batching_fixture() {
     BUILT.get_or_init(|| build_workspace(&batching_fixture()));
 }
 
+/// The doctest fixture workspace: passing, failing, ignored, `no_run`,
+/// `compile_fail` and `should_panic` doctests beside a unit test.
+pub fn doctest_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/doctests")
+}
+
+/// Builds the doctest fixture once per process.
+pub fn build_doctest_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&doctest_fixture()));
+}
+
 /// Builds the misbehaving-tests fixture once per process.
 pub fn build_misbehave_fixture() {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -162,7 +174,13 @@ pub fn statuses(stdout: &str) -> BTreeMap<(String, String), String> {
         let Some((binary, name)) = rest.split_once(' ') else {
             continue;
         };
-        let name = name.split(" (").next().unwrap_or(name);
+        // A note follows the name in parentheses: the attempt, or why it ran alone.
+        // (Doctest names end in `(line N)` of their own.)
+        let name = match name.rsplit_once(" (") {
+            Some((head, note)) if note.starts_with("attempt ") || note.contains("batch") => head,
+            _ => name,
+        };
+        let name = name.split(" (attempt ").next().unwrap_or(name);
         // The summary line, and SLOW lines, which are not outcomes.
         if status == "Summary" || status == "SLOW" {
             continue;

@@ -1,0 +1,91 @@
+//! Doctests (`tests/fixtures/doctests`): `--doc` runs them in the same run as the unit
+//! tests, and each is counted, named and timed in the summary, the JUnit report and
+//! the history, as the fixture's `expected.toml` says. An ignored doctest is skipped.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+
+/// `SKIP [         ] binary name` lines, as (binary id, name).
+fn skipped(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("SKIP [         ] "))
+        .filter_map(|rest| rest.split_once(' '))
+        .map(|(b, n)| (b.to_owned(), n.to_owned()))
+        .collect()
+}
+
+#[test]
+fn doc_runs_every_doctest_and_counts_each_one() {
+    build_doctest_fixture();
+    let store = fresh_store_dir();
+    let out = run_expecting(tempo(&doctest_fixture()).args(["run", "--doc"]).env("TEMPO_STORE_DIR", &store), 100);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let expected = expected(&doctest_fixture());
+
+    let run: BTreeMap<(String, String), String> = expected
+        .iter()
+        .filter(|t| t.outcome != "SKIP")
+        .map(|t| ((t.binary_id.clone(), t.name.clone()), t.outcome.clone()))
+        .collect();
+    assert_eq!(statuses(&stdout), run, "{stdout}");
+    let skips: Vec<(String, String)> =
+        expected.iter().filter(|t| t.outcome == "SKIP").map(|t| (t.binary_id.clone(), t.name.clone())).collect();
+    assert_eq!(skipped(&stdout), skips, "{stdout}");
+    let passed = run.values().filter(|o| *o == "PASS").count();
+    let failed = run.len() - passed;
+    assert_eq!(last_line(&stdout), format!("tempo: {passed} passed, {failed} failed, {} skipped", skips.len()));
+    // The failing doctest shows what rustdoc printed for it.
+    assert!(stdout.contains("this doctest fails"), "{stdout}");
+
+    // JUnit: one testcase per doctest that ran, the failing one with a failure.
+    let xml = std::fs::read_to_string(store.join("default/junit.xml")).expect("JUnit was written");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let cases: BTreeMap<(String, String), bool> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|n| {
+            let suite = n.parent().unwrap().attribute("name").unwrap().to_owned();
+            let failed = n.children().any(|c| c.has_tag_name("failure"));
+            ((suite, n.attribute("name").unwrap().to_owned()), failed)
+        })
+        .collect();
+    for ((binary, name), outcome) in &run {
+        let key = (binary.clone(), name.clone());
+        assert_eq!(cases.get(&key), Some(&(outcome != "PASS")), "{key:?} in {xml}");
+    }
+
+    // History: each doctest that ran has a duration.
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("history.json")).unwrap()).unwrap();
+    for (binary, name) in run.keys() {
+        let runs = history["tests"][binary][name]["runs"].as_array().unwrap_or_else(|| panic!("{name} in history"));
+        assert!(runs[0]["duration_us"].as_u64().unwrap() > 0, "{name} was timed");
+    }
+}
+
+#[test]
+fn doctests_run_only_when_asked() {
+    build_doctest_fixture();
+    let out = run_expecting(tempo(&doctest_fixture()).args(["run"]), 0);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!stdout.contains("doctest"), "{stdout}");
+    assert_eq!(last_line(&stdout), "tempo: 1 passed, 0 failed, 0 skipped");
+    // `doctests = true` in the profile turns them on without `--doc`.
+    let out = run_expecting(tempo(&doctest_fixture()).args(["run", "-P", "with-docs"]), 100);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(last_line(&stdout), "tempo: 6 passed, 1 failed, 1 skipped", "{stdout}");
+}
+
+#[test]
+fn a_doctest_filter_selects_doctests_by_kind() {
+    build_doctest_fixture();
+    let out =
+        run_expecting(tempo(&doctest_fixture()).args(["run", "--doc", "-E", "kind(doctest) & test(/add|div/)"]), 0);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The unit tests' binary is not even listed: no test of a `lib` can be a doctest.
+    assert_eq!(last_line(&stdout), "tempo: 2 passed, 0 failed, 5 skipped", "{stdout}");
+}
