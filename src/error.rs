@@ -30,6 +30,13 @@ pub mod exit_code {
     pub const BUILD_FAILED: i32 = 101;
     /// A test binary could not list its tests (nextest: `TEST_LIST_CREATION_FAILED`).
     pub const TEST_LIST_FAILED: i32 = 104;
+    /// Every test passed, but the run missed a target of the profile's `budget` (with
+    /// `enforce = "fail"`). A test failure beats it: such a run exits 100. nextest has
+    /// no budgets; 107 is a code it does not use (its 105 means a setup script failed).
+    pub const BUDGET_MISSED: i32 = 107;
+    /// `cargo tempo flaky` found a test that failed in some runs (flaky) or in all of
+    /// them (broken). nextest does not use 108.
+    pub const FLAKY_TESTS_FOUND: i32 = 108;
     /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
     /// The run was interrupted by SIGINT (128 + 2).

@@ -6,6 +6,7 @@
 //! them, and [`report`] turns the resulting [`report::events::Event`] stream into
 //! everything people and machines read. [`cli`] and [`options`] are the front door.
 
+pub mod budget;
 pub mod build;
 pub mod cli;
 pub mod config;

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::budget::BudgetCheck;
 use crate::build::{self, BuildEvent, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
@@ -296,6 +297,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         failure_output: opts.reporter.failure_output,
     };
     reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
+    let budget = BudgetCheck::new(&profile);
+    if let Some(budget) = &budget {
+        reporters.push(budget.collector());
+    }
     if let Some(junit) = &profile.junit.path {
         let path = profile_store_dir(&setup.workspace, &profile).join(junit);
         reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
@@ -360,6 +365,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         (stats, None)
     };
     std::io::stdout().flush().map_err(Error::Output)?;
+    let budget_fails = match &budget {
+        Some(budget) if stats.planned > 0 => budget
+            .finish(&stats, build_error.is_some(), &mut std::io::stderr().lock())
+            .map_err(Error::Output)?
+            .fails_run(),
+        _ => false,
+    };
     if let Some(error) = build_error {
         return Err(error);
     }
@@ -370,6 +382,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     Ok(match stats.signal {
         Some(sig) => 128 + sig,
         None if stats.failed > 0 => exit_code::TEST_RUN_FAILED,
+        None if budget_fails => exit_code::BUDGET_MISSED,
         None => exit_code::OK,
     })
 }

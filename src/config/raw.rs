@@ -65,6 +65,8 @@ pub(super) struct RawProfile {
     pub junit: Option<RawJunit>,
     /// tempo's own key: the most bytes of each output stream kept per test.
     pub capture_limit: Option<ByteSize>,
+    /// tempo's own key: performance targets the run must meet.
+    pub budget: Option<super::budget::RawBudget>,
     #[serde(default)]
     pub overrides: Vec<RawOverride>,
 }
@@ -132,6 +134,8 @@ pub(super) struct RawOverride {
     pub success_output: Option<OutputMode>,
     pub failure_output: Option<OutputMode>,
     pub junit: Option<RawOverrideJunit>,
+    /// tempo's own key: the per-test `slow` budget.
+    pub budget: Option<super::budget::RawOverrideBudget>,
 }
 
 /// An override's `platform`: one spec for the target, or `{ host, target }`.
@@ -231,7 +235,7 @@ impl Visitor<'_> for DurationVisitor {
     }
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_str(DurationVisitor)
 }
 
