@@ -101,6 +101,42 @@ pub enum Error {
     /// The config file is broken or names something that does not exist.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+
+    /// `cargo nextest run` could not run the tests (`flaky --engine nextest`).
+    #[error("failed to run the tests with `cargo nextest run` ({status}); is cargo-nextest installed?\n{stderr}")]
+    Nextest {
+        /// Its exit status, as text.
+        status: String,
+        /// The end of what it printed on stderr.
+        stderr: String,
+    },
+
+    /// nextest's JUnit report could not be read back (`flaky --engine nextest`).
+    #[error("failed to read nextest's JUnit report `{}`: {reason}", path.display())]
+    NextestReport {
+        /// The report.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// A report or config file could not be written.
+    #[error("failed to write `{}`: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// `flaky --write` could not add its overrides to the config file.
+    #[error("failed to add the suggested overrides to `{}`: {reason}; fix the file or add them by hand", path.display())]
+    EditConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What stopped it.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -110,7 +146,9 @@ impl Error {
             Error::BuildFailed { .. } => exit_code::BUILD_FAILED,
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
-            Error::Config(_) => exit_code::CONFIG_ERROR,
+            Error::Config(_) | Error::EditConfig { .. } => exit_code::CONFIG_ERROR,
+            Error::WriteFile { .. } => exit_code::WRITE_OUTPUT_ERROR,
+            Error::Nextest { .. } | Error::NextestReport { .. } => exit_code::SETUP_ERROR,
             Error::Filter(_) => exit_code::INVALID_FILTER,
             Error::CargoNotFound { .. } | Error::ManifestNotFound(_) | Error::Metadata(_) | Error::BuildMessages(_) => {
                 exit_code::SETUP_ERROR

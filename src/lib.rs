@@ -15,6 +15,7 @@ pub mod env;
 pub mod error;
 pub mod execute;
 pub mod filter;
+pub mod flaky;
 pub mod history;
 pub mod options;
 pub mod pipeline;

@@ -245,6 +245,82 @@ fn feed_run(
     tx.send(Feed::Done(built.and(listed)));
 }
 
+/// The runner's settings for a profile, once the slots and fail-fast are decided.
+fn runner_config(
+    profile: &Profile,
+    slots: usize,
+    cores: usize,
+    max_fail: Option<u32>,
+    failed_first: bool,
+    capture: bool,
+) -> RunnerConfig {
+    RunnerConfig {
+        slots,
+        max_fail,
+        terminate_on_fail_fast: profile.fail_fast.terminate_immediately,
+        failed_first,
+        capture,
+        output_cap: usize::try_from(profile.capture_limit).unwrap_or(usize::MAX),
+        grace_period: profile.slow_timeout.grace_period,
+        flaky_fails: profile.flaky_result == FlakyResult::Fail,
+        test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
+    }
+}
+
+/// A plan built and listed once, to be run several times (`cargo tempo flaky`): with
+/// no retries and no fail-fast, so that every run shows every test's own outcome.
+pub struct RepeatablePlan {
+    /// The selected tests.
+    pub plan: TestPlan,
+    /// The resolved profile.
+    pub profile: Profile,
+    /// The workspace root.
+    pub workspace_root: std::path::PathBuf,
+    /// The config file in use, if any.
+    pub config_file: Option<std::path::PathBuf>,
+    /// The runner's settings.
+    pub config: RunnerConfig,
+    /// Facts for each run's [`RunInfo`].
+    pub info: RunInfo,
+}
+
+/// Builds and lists once for repeated runs; `Ok(None)` when the filters select nothing.
+pub fn prepare_repeatable(
+    cargo: &CargoOptions,
+    config: &ConfigOptions,
+    selection: &Selection,
+    test_threads: Option<crate::cli::ThreadsArg>,
+) -> Result<Option<RepeatablePlan>> {
+    let setup = setup(cargo, config, selection)?;
+    let cores = available_cores();
+    let slots = match test_threads {
+        Some(t) => resolve_threads(t, cores),
+        None => setup.profile.test_threads.resolve(cores),
+    };
+    let (profile, workspace_root, config_file) =
+        (setup.profile.clone(), setup.workspace.root.clone(), setup.config_file.clone());
+    let binaries = build_binaries(cargo, &setup, selection)?;
+    let prepared = prepare(setup, binaries, selection, Some(0), slots, None)?;
+    if prepared.plan.tests.is_empty() {
+        eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
+        return Ok(None);
+    }
+    let info = RunInfo {
+        run_id: prepared.run_env.run_id.clone(),
+        profile: prepared.run_env.profile.clone(),
+        started_at: SystemTime::now(),
+        test_count: prepared.plan.tests.len(),
+        skipped: prepared.plan.skipped,
+        skipped_tests: Arc::new([]),
+        binary_count: prepared.plan.binary_count,
+        slots,
+        cores,
+        pipelined: false,
+    };
+    let config = runner_config(&profile, slots, cores, None, false, true);
+    Ok(Some(RepeatablePlan { plan: prepared.plan, profile, workspace_root, config_file, config, info }))
+}
+
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
     let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
@@ -273,17 +349,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Some(false) => None,
         None => profile.fail_fast.max_fail,
     };
-    let config = RunnerConfig {
-        slots,
-        max_fail,
-        terminate_on_fail_fast: profile.fail_fast.terminate_immediately,
-        failed_first: opts.failed_first,
-        capture: opts.capture,
-        output_cap: usize::try_from(profile.capture_limit).unwrap_or(usize::MAX),
-        grace_period: profile.slow_timeout.grace_period,
-        flaky_fails: profile.flaky_result == FlakyResult::Fail,
-        test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
-    };
+    let config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let colored = use_color(opts.color, &stdout);
