@@ -190,22 +190,57 @@ pub enum BuildEvent {
     Binary(Arc<TestBinary>),
 }
 
+/// A `cargo test --no-run` that has started and whose messages are not read yet.
+///
+/// Starting the build before `cargo metadata` has answered lets the two overlap; on a
+/// warm workspace each takes tens of milliseconds. Dropped unread, it ends the build.
+pub struct StartedBuild {
+    child: std::process::Child,
+}
+
+impl StartedBuild {
+    /// Starts `cargo test --no-run` with the user's cargo arguments.
+    pub fn start(opts: &CargoOptions) -> Result<StartedBuild> {
+        let program = cargo_program();
+        let mut cmd = Command::new(&program);
+        cmd.args(["test", "--no-run", "--message-format", "json-render-diagnostics"])
+            .args(&opts.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let child = cmd
+            .spawn()
+            .map_err(|source| Error::CargoNotFound { program: program.to_string_lossy().into_owned(), source })?;
+        Ok(StartedBuild { child })
+    }
+}
+
+impl Drop for StartedBuild {
+    fn drop(&mut self) {
+        // Unread (setup failed) or read to the end: either way nothing more is wanted.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `cargo test --no-run` and calls `on_event` for each test binary as cargo links it.
 ///
 /// Compiler diagnostics are rendered by cargo onto tempo's stderr, as cargo shows them.
 /// Returns once cargo has exited; a failed build is [`Error::BuildFailed`].
-pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMut(BuildEvent)) -> Result<()> {
-    let program = cargo_program();
-    let mut cmd = Command::new(&program);
-    cmd.args(["test", "--no-run", "--message-format", "json-render-diagnostics"])
-        .args(&opts.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| Error::CargoNotFound { program: program.to_string_lossy().into_owned(), source })?;
-    let stdout = child.stdout.take().expect("stdout is piped");
+pub fn build(opts: &CargoOptions, workspace: &Workspace, on_event: impl FnMut(BuildEvent)) -> Result<()> {
+    read_build(StartedBuild::start(opts)?, workspace, on_event)
+}
+
+/// Reads a started build's messages to the end, calling `on_event` for each test
+/// binary as cargo links it; see [`build`].
+pub fn read_build(
+    mut started: StartedBuild,
+    workspace: &Workspace,
+    mut on_event: impl FnMut(BuildEvent),
+) -> Result<()> {
+    let stdout = started.child.stdout.take().expect("stdout is piped");
 
     let mut scripts: HashMap<PackageId, BuildScriptOutput> = HashMap::new();
     // Test binaries whose package's build-script output has not been reported yet:
@@ -274,7 +309,7 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, mut on_event: impl FnMu
     for binary in waiting.into_values().flatten() {
         on_event(BuildEvent::Binary(Arc::new(binary)));
     }
-    let status = child.wait().map_err(Error::BuildMessages)?;
+    let status = started.child.wait().map_err(Error::BuildMessages)?;
     if !status.success() {
         return Err(Error::BuildFailed { status: status.to_string() });
     }

@@ -57,6 +57,9 @@ pub struct RunRecord {
     pub outcome: String,
     /// How many attempts it took.
     pub attempts: u32,
+    /// Whether the final attempt ran in a batch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batched: bool,
 }
 
 impl RunRecord {
@@ -78,6 +81,10 @@ pub struct TestHistory {
     pub package: String,
     /// Its last runs, oldest first.
     pub runs: VecDeque<RunRecord>,
+    /// It failed in a batch and passed alone: it needs a process of its own, and is
+    /// never batched again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolation_sensitive: bool,
 }
 
 impl TestHistory {
@@ -183,6 +190,13 @@ impl History {
         self.runs.push_back(summary);
         while self.runs.len() > MAX_RUN_SUMMARIES {
             self.runs.pop_front();
+        }
+    }
+
+    /// Records that a test needs a process of its own.
+    pub fn mark_isolation_sensitive(&mut self, binary_id: &str, name: &str) {
+        if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
+            h.isolation_sensitive = true;
         }
     }
 
@@ -313,9 +327,13 @@ impl Reporter for HistoryReporter {
             cpu_us: r.usage.cpu().as_micros() as u64,
             outcome: outcome_word(r.outcome, finished.attempt).to_owned(),
             attempts: finished.attempt,
+            batched: r.batched,
         };
         let test = &finished.test;
         self.history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
+        if r.isolation_sensitive() {
+            self.history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
+        }
         Ok(())
     }
 }
@@ -325,7 +343,7 @@ mod tests {
     use super::*;
 
     fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
-        RunRecord { at, duration_us: ms * 1000, cpu_us: ms * 500, outcome: outcome.into(), attempts: 1 }
+        RunRecord { at, duration_us: ms * 1000, cpu_us: ms * 500, outcome: outcome.into(), attempts: 1, batched: false }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::budget::BudgetCheck;
-use crate::build::{self, BuildEvent, TestBinary, Workspace};
+use crate::build::{self, BuildEvent, StartedBuild, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
@@ -209,7 +209,7 @@ fn plan_binary(binary: Arc<TestBinary>, run_env: &RunEnv, inputs: &PlanInputs<'_
 /// Builds in the feeder thread of a pipelined run: each binary is listed (in parallel)
 /// and its tests sent to the runner as soon as cargo reports it.
 fn feed_run(
-    cargo: &CargoOptions,
+    started: StartedBuild,
     setup: &Setup,
     selection: &Selection,
     run_env: &RunEnv,
@@ -218,7 +218,7 @@ fn feed_run(
 ) {
     let list_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let built = rayon::scope(|scope| {
-        build::build(cargo, &setup.workspace, |event| match event {
+        build::read_build(started, &setup.workspace, |event| match event {
             BuildEvent::Compiling => {
                 tx.send(Feed::Compiling);
             }
@@ -401,10 +401,11 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             test_threads: slots,
             history: Some(&history),
         };
-        let (cargo, setup_ref, selection) = (&opts.cargo, &setup, &opts.filter);
+        let (setup_ref, selection) = (&setup, &opts.filter);
         let (run_env_ref, inputs_ref) = (&run_env, &inputs);
+        let started = StartedBuild::start(&opts.cargo)?;
         let feeder: Feeder<'_> =
-            Box::new(move |tx| feed_run(cargo, setup_ref, selection, run_env_ref, inputs_ref, &tx));
+            Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, &tx));
         reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
         execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
     } else {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::build::TestBinary;
-use crate::config::{GroupChoice, LeakTimeout, OutputMode, Profile, RetryPolicy, SlowTimeout};
+use crate::config::{GroupChoice, Isolation, LeakTimeout, OutputMode, Profile, RetryPolicy, SlowTimeout};
 use crate::discover::ListedBinary;
 use crate::env::BinaryEnv;
 use crate::filter::{FilterContext, FilterSet, Platform, TestQuery};
@@ -32,6 +32,8 @@ pub struct TestInstance {
     pub expected_known: bool,
     /// Whether its last recorded run failed.
     pub failed_last: bool,
+    /// Whether it may run in a batch with other tests of its binary (see `isolation`).
+    pub batchable: bool,
 }
 
 /// The settings that apply to one test: the profile's, as overrides adjust them.
@@ -59,6 +61,8 @@ pub struct TestSettings {
     pub junit_store_success_output: bool,
     /// Keep failing output in JUnit.
     pub junit_store_failure_output: bool,
+    /// Whether it may share a process with other fast tests.
+    pub isolation: Isolation,
     /// The overrides that changed a setting, by their `profile.NAME.overrides[i]` name.
     pub applied_overrides: Vec<String>,
     /// The longest its final attempt may take (`budget.slow`), checked after the run.
@@ -81,6 +85,7 @@ impl TestSettings {
             priority: 0,
             junit_store_success_output: profile.junit.store_success_output,
             junit_store_failure_output: profile.junit.store_failure_output,
+            isolation: profile.isolation,
             applied_overrides: Vec::new(),
             slow_budget: profile.budget.slow,
         }
@@ -89,7 +94,7 @@ impl TestSettings {
     /// Applies the profile's overrides to a test: for each setting, the first matching
     /// override that sets it wins.
     fn apply_overrides(&mut self, inputs: &PlanInputs<'_>, query: &TestQuery<'_>) {
-        let mut set = [false; 11];
+        let mut set = [false; 12];
         for o in &inputs.profile.overrides {
             if !o.applies(query, inputs.cx) {
                 continue;
@@ -134,8 +139,11 @@ impl TestSettings {
             if take(9, o.junit_store_failure_output.is_some()) {
                 self.junit_store_failure_output = o.junit_store_failure_output.expect("checked");
             }
-            if take(10, o.slow_budget.is_some()) {
+            if take(11, o.slow_budget.is_some()) {
                 self.slow_budget = o.slow_budget;
+            }
+            if take(10, o.isolation.is_some()) {
+                self.isolation = o.isolation.expect("checked");
             }
             if used {
                 self.applied_overrides.push(o.source.clone());
@@ -230,10 +238,9 @@ impl TestPlan {
                         estimator.as_ref().map_or((std::time::Duration::ZERO, false), |e| {
                             e.estimate(q.binary_id, q.package, q.test_name)
                         });
-                    let failed_last = inputs
-                        .history
-                        .and_then(|h| h.get(q.binary_id, q.test_name))
-                        .is_some_and(crate::history::TestHistory::failed_last);
+                    let history = inputs.history.and_then(|h| h.get(q.binary_id, q.test_name));
+                    let failed_last = history.is_some_and(crate::history::TestHistory::failed_last);
+                    let batchable = may_batch(&settings, history);
                     plan.tests.push(Arc::new(TestInstance {
                         binary: Arc::clone(&lb.binary),
                         env: Arc::clone(&lb.env),
@@ -243,6 +250,7 @@ impl TestPlan {
                         expected,
                         expected_known,
                         failed_last,
+                        batchable,
                     }));
                 } else {
                     plan.skipped += 1;
@@ -255,6 +263,34 @@ impl TestPlan {
         }
         plan
     }
+}
+
+/// How long a test may take, by its history, and still be batched under
+/// `isolation = "auto"`: beyond it, a process of its own costs too little, in
+/// proportion, to be worth giving up.
+pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether a test may share a process with others, given its settings and history.
+///
+/// Only tests whose passing output nobody wants can share one (libtest keeps a
+/// passing test's output to itself), and only with the plain command line (one slot,
+/// no extra arguments). A test that failed in a batch and passed alone is never
+/// batched again. Beyond that, `isolation = "batch"` batches every test, and `"auto"`
+/// the tests whose every recorded run passed within [`BATCH_AT_MOST`].
+pub fn may_batch(settings: &TestSettings, history: Option<&crate::history::TestHistory>) -> bool {
+    let shareable = settings.threads_required == 1
+        && settings.success_output == OutputMode::Never
+        && !settings.junit_store_success_output
+        && settings.run_extra_args.is_empty()
+        && !history.is_some_and(|h| h.isolation_sensitive);
+    shareable
+        && match settings.isolation {
+            Isolation::Process => false,
+            Isolation::Batch => true,
+            Isolation::Auto => history.is_some_and(|h| {
+                !h.runs.is_empty() && h.runs.iter().all(|r| r.outcome == "pass" && r.duration() <= BATCH_AT_MOST)
+            }),
+        }
 }
 
 /// Test instances without a real binary, for unit tests of the later stages.
@@ -279,8 +315,7 @@ pub mod fake {
         t
     }
 
-    /// A test named `name` in a fake binary `pkg`, with the given settings adjusted.
-    pub fn test(name: &str, adjust: impl FnOnce(&mut TestSettings)) -> TestRef {
+    fn binary() -> Arc<TestBinary> {
         let package = Arc::new(PackageInfo {
             name: "pkg".into(),
             version: "0.1.0".parse().unwrap(),
@@ -296,7 +331,7 @@ pub mod fake {
             bin_targets: vec![],
             has_build_script: false,
         });
-        let binary = Arc::new(TestBinary {
+        Arc::new(TestBinary {
             id: BinaryId::new("pkg", TargetKind::Lib, "pkg"),
             path: PathBuf::from("/nonexistent/pkg/target/debug/deps/pkg-0000"),
             kind: TargetKind::Lib,
@@ -304,18 +339,26 @@ pub mod fake {
             target_name: "pkg".into(),
             package,
             build_script: None,
-        });
+        })
+    }
+
+    /// A test named `name` in a fake binary `pkg`, with the given settings adjusted.
+    pub fn test(name: &str, adjust: impl FnOnce(&mut TestSettings)) -> TestRef {
+        // One binary and environment for every fake test, as tests of one binary share them.
+        static SHARED: std::sync::OnceLock<(Arc<TestBinary>, Arc<crate::env::BinaryEnv>)> = std::sync::OnceLock::new();
+        let (binary, env) = SHARED.get_or_init(|| (binary(), Arc::default())).clone();
         let mut settings = TestSettings::from_profile(&Profile::builtin("default"));
         adjust(&mut settings);
         Arc::new(TestInstance {
             binary,
-            env: Arc::default(),
+            env,
             name: name.into(),
             ignored: false,
             settings,
             expected: std::time::Duration::ZERO,
             expected_known: false,
             failed_last: false,
+            batchable: false,
         })
     }
 }

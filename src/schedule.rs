@@ -5,9 +5,14 @@
 //! only when enough slots are free for its `threads-required` and its test group is
 //! below its `max-threads`. A test that cannot start yet does not block the tests
 //! behind it. Fail-fast and signals cancel the scheduler.
+//!
+//! When the test it hands out may share a process, the scheduler also gathers a batch
+//! around it: more batchable tests of the same binary from the queue, as many as
+//! keep the batch short enough for the slots to stay balanced.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::plan::TestRef;
 
@@ -22,6 +27,30 @@ pub struct Dispatch {
     pub slot: usize,
     /// How many slots it occupies, starting from the lowest free ones.
     pub width: usize,
+    /// For a batch, every test in it (`test` first), run in one process.
+    pub batch: Option<Arc<[TestRef]>>,
+}
+
+/// The most tests in one batch.
+const MAX_BATCH_TESTS: usize = 1000;
+/// The most bytes of test names on one batch's command line (Linux allows 2 MiB in all).
+const MAX_BATCH_ARG_BYTES: usize = 256 * 1024;
+/// A batch shorter than this is not worth splitting further: starting a batch costs
+/// a few milliseconds (a spawn, a dynamic link, libtest's start-up).
+const MIN_BATCH: Duration = Duration::from_millis(20);
+/// What running one more test in a batch costs beyond the test itself: libtest starts
+/// a thread for each test, and tempo reads two lines and reports two events. Measured
+/// at 50-70 µs per test on the 2-core reference machine.
+const BATCH_COST_PER_TEST: Duration = Duration::from_micros(60);
+/// A batch longer than this is split, so that no slot is tied up by one for long.
+const MAX_BATCH: Duration = Duration::from_secs(2);
+/// Batches per slot that the batchable work is split into, for balance at the end of
+/// the run.
+const BATCHES_PER_SLOT: u32 = 2;
+
+/// The key of a test in sets: the address of its shared instance.
+fn key(test: &TestRef) -> usize {
+    Arc::as_ptr(test) as usize
 }
 
 /// The queue of pending attempts and the capacity they share.
@@ -35,6 +64,8 @@ pub struct Scheduler {
     running: usize,
     cancelled: bool,
     failed_first: bool,
+    /// Tests that must run alone from now on: they failed, crashed or stalled in a batch.
+    alone: HashSet<usize>,
 }
 
 impl Scheduler {
@@ -59,6 +90,7 @@ impl Scheduler {
             running: 0,
             cancelled: false,
             failed_first,
+            alone: HashSet::new(),
         };
         scheduler.add(tests);
         scheduler
@@ -132,7 +164,65 @@ impl Scheduler {
             *self.group_running.entry(group.clone()).or_default() += width;
         }
         self.running += 1;
-        Some(Dispatch { test, attempt, slot, width })
+        let batch = if attempt == 1 && self.may_batch(&test) { self.gather_batch(&test) } else { None };
+        Some(Dispatch { test, attempt, slot, width, batch })
+    }
+
+    fn may_batch(&self, test: &TestRef) -> bool {
+        test.batchable && !self.alone.contains(&key(test))
+    }
+
+    /// Gathers the tests that join `first` in a batch: first attempts of batchable
+    /// tests of the same binary, environment and test group, in queue order, until the
+    /// batch's expected duration reaches its share of the batchable work. Returns
+    /// `None` when no test joins.
+    fn gather_batch(&mut self, first: &TestRef) -> Option<Arc<[TestRef]>> {
+        let compatible = |t: &TestRef| {
+            Arc::ptr_eq(&t.binary, &first.binary)
+                && Arc::ptr_eq(&t.env, &first.env)
+                && t.settings.test_group == first.settings.test_group
+        };
+        let batchable_work: Duration = self
+            .pending
+            .iter()
+            .filter(|(t, attempt)| *attempt == 1 && self.may_batch(t) && compatible(t))
+            .map(|(t, _)| t.expected + BATCH_COST_PER_TEST)
+            .sum::<Duration>()
+            + first.expected
+            + BATCH_COST_PER_TEST;
+        let share = batchable_work / (self.slot_busy.len() as u32 * BATCHES_PER_SLOT);
+        let target = share.clamp(MIN_BATCH, MAX_BATCH);
+        let mut batch = vec![first.clone()];
+        let mut expected = first.expected + BATCH_COST_PER_TEST;
+        let mut arg_bytes = first.name.len();
+        let mut i = 0;
+        while i < self.pending.len() && batch.len() < MAX_BATCH_TESTS && expected < target {
+            let (t, attempt) = &self.pending[i];
+            if *attempt == 1 && self.may_batch(t) && compatible(t) && arg_bytes + t.name.len() < MAX_BATCH_ARG_BYTES {
+                let (t, _) = self.pending.remove(i).expect("in range");
+                expected += t.expected + BATCH_COST_PER_TEST;
+                arg_bytes += t.name.len() + 1;
+                batch.push(t);
+            } else {
+                i += 1;
+            }
+        }
+        (batch.len() > 1).then(|| batch.into())
+    }
+
+    /// Queues a test that failed, crashed or stalled in a batch to run again alone,
+    /// ahead of tests not yet started; it is never batched again in this run.
+    pub fn requeue_alone(&mut self, test: TestRef) {
+        self.alone.insert(key(&test));
+        self.pending.push_front((test, 1));
+    }
+
+    /// Queues tests that a batch never reached, ahead of tests not yet started; they
+    /// may be batched again.
+    pub fn requeue(&mut self, tests: Vec<TestRef>) {
+        for test in tests.into_iter().rev() {
+            self.pending.push_front((test, 1));
+        }
     }
 
     /// Frees the slots of a finished attempt.
@@ -272,6 +362,56 @@ mod tests {
         assert_eq!(names(&drain(&mut s)), ["urgent", "failed", "long"]);
         let mut s = Scheduler::new(tests, 3, HashMap::new(), false);
         assert_eq!(names(&drain(&mut s)), ["urgent", "long", "failed"]);
+    }
+
+    fn batchable(name: &str, ms: u64) -> TestRef {
+        let mut t = fake::timed(name, ms, false);
+        Arc::get_mut(&mut t).unwrap().batchable = true;
+        t
+    }
+
+    #[test]
+    fn batchable_tests_of_one_binary_share_a_dispatch() {
+        let mut tests: Vec<TestRef> = (0..10).map(|i| batchable(&format!("fast{i}"), 1)).collect();
+        tests.push(fake::timed("slow", 5000, false));
+        let mut s = Scheduler::new(tests, 2, HashMap::new(), false);
+        let d = drain(&mut s);
+        assert_eq!(names(&d), ["slow", "fast0"]);
+        assert!(d[0].batch.is_none(), "an unbatchable test runs alone");
+        let batch = d[1].batch.as_ref().expect("the fast tests form a batch");
+        assert_eq!(batch.len(), 10, "10 ms of work is below the smallest batch worth splitting");
+        assert!(Arc::ptr_eq(&batch[0], &d[1].test));
+        assert!(s.pending.is_empty());
+    }
+
+    #[test]
+    fn batchable_work_is_split_across_the_slots() {
+        let tests: Vec<TestRef> = (0..100).map(|i| batchable(&format!("t{i:03}"), 10)).collect();
+        let mut s = Scheduler::new(tests, 2, HashMap::new(), false);
+        let d = drain(&mut s);
+        let sizes: Vec<usize> = d.iter().map(|d| d.batch.as_ref().map_or(1, |b| b.len())).collect();
+        // Each batch takes a quarter (2 slots, 2 batches each) of the batchable work
+        // still queued, so batches shrink towards the end of the run, where balance matters.
+        assert_eq!(sizes, [25, 19], "1 s, then 750 ms of work, over 2 slots");
+        assert_eq!(s.not_started(), 56);
+    }
+
+    #[test]
+    fn a_test_sent_back_from_a_batch_runs_alone() {
+        let tests: Vec<TestRef> = (0..3).map(|i| batchable(&format!("t{i}"), 1)).collect();
+        let mut s = Scheduler::new(tests, 1, HashMap::new(), false);
+        let first = s.next_dispatch().unwrap();
+        let batch = first.batch.clone().unwrap();
+        s.finished(&first);
+        s.requeue_alone(batch[1].clone());
+        s.requeue(vec![batch[2].clone()]);
+        let d = s.next_dispatch().unwrap();
+        assert_eq!(d.test.name, "t2");
+        assert!(d.batch.is_none(), "a lone unreached test has nobody to batch with");
+        s.finished(&d);
+        let d = s.next_dispatch().unwrap();
+        assert_eq!(d.test.name, "t1");
+        assert!(d.batch.is_none());
     }
 
     #[test]

@@ -18,8 +18,8 @@ pub use error::ConfigError;
 pub use overrides::{GroupChoice, Override};
 pub use platform::{PlatformSpec, host_triple};
 pub use raw::{
-    Backoff, FailFast, FinalStatusLevel, FlakyResult, LeakTimeout, OnTimeout, OutputMode, RetryPolicy, SlowTimeout,
-    StatusLevel, TestThreads, ThreadsRequired,
+    Backoff, FailFast, FinalStatusLevel, FlakyResult, Isolation, LeakTimeout, OnTimeout, OutputMode, RetryPolicy,
+    SlowTimeout, StatusLevel, TestThreads, ThreadsRequired,
 };
 use raw::{RawConfig, RawProfile};
 
@@ -75,6 +75,8 @@ pub struct Profile {
     pub capture_limit: u64,
     /// tempo's own `budget`: performance targets checked after the run.
     pub budget: Budget,
+    /// tempo's own `isolation`: whether fast tests may run batched.
+    pub isolation: Isolation,
 }
 
 /// JUnit output settings.
@@ -119,6 +121,7 @@ impl Profile {
             overrides: Vec::new(),
             capture_limit: 4 * 1024 * 1024,
             budget: Budget::default(),
+            isolation: Isolation::Auto,
         }
     }
 
@@ -164,6 +167,9 @@ impl Profile {
         }
         if let Some(b) = &raw.budget {
             self.budget.apply(b);
+        }
+        if let Some(v) = raw.isolation {
+            self.isolation = v;
         }
         if let Some(v) = &raw.run_extra_args {
             self.run_extra_args = v.clone();

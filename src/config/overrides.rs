@@ -8,7 +8,9 @@
 use super::ConfigSource;
 use super::error::ConfigError;
 use super::platform::PlatformSpec;
-use super::raw::{LeakTimeout, OutputMode, RawOverride, RawPlatform, RetryPolicy, SlowTimeout, ThreadsRequired};
+use super::raw::{
+    Isolation, LeakTimeout, OutputMode, RawOverride, RawPlatform, RetryPolicy, SlowTimeout, ThreadsRequired,
+};
 use crate::filter::{FilterContext, FilterExpr, TestQuery};
 
 /// The test group an override puts tests in.
@@ -51,6 +53,8 @@ pub struct Override {
     pub junit_store_failure_output: Option<bool>,
     /// tempo's per-test `budget.slow`: the longest the test's final attempt may take.
     pub slow_budget: Option<std::time::Duration>,
+    /// Whether the tests may share a process.
+    pub isolation: Option<Isolation>,
 }
 
 impl Override {
@@ -138,6 +142,7 @@ impl Override {
             junit_store_success_output: raw.junit.as_ref().and_then(|j| j.store_success_output),
             junit_store_failure_output: raw.junit.as_ref().and_then(|j| j.store_failure_output),
             slow_budget: raw.budget.as_ref().map(|b| b.slow),
+            isolation: raw.isolation,
         })
     }
 }

@@ -67,6 +67,8 @@ pub(super) struct RawProfile {
     pub capture_limit: Option<ByteSize>,
     /// tempo's own key: performance targets the run must meet.
     pub budget: Option<super::budget::RawBudget>,
+    /// tempo's own key: whether fast tests may share a process.
+    pub isolation: Option<Isolation>,
     #[serde(default)]
     pub overrides: Vec<RawOverride>,
 }
@@ -136,6 +138,8 @@ pub(super) struct RawOverride {
     pub junit: Option<RawOverrideJunit>,
     /// tempo's own key: the per-test `slow` budget.
     pub budget: Option<super::budget::RawOverrideBudget>,
+    /// tempo's own key: whether the selected tests may share a process.
+    pub isolation: Option<Isolation>,
 }
 
 /// An override's `platform`: one spec for the target, or `{ host, target }`.
@@ -631,6 +635,19 @@ pub enum OutputMode {
     Never,
 }
 
+/// tempo's `isolation`: whether a test runs in a process of its own or may share one
+/// with other fast tests of its binary (a batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Always a process of its own, as nextest does.
+    Process,
+    /// In a batch whenever it can be: even without history.
+    Batch,
+    /// In a batch when the duration history shows it fast and passing.
+    Auto,
+}
+
 /// `FromStr` for the kebab-case enums that the command line also takes, listing the
 /// valid names on error.
 macro_rules! kebab_from_str {
@@ -653,6 +670,7 @@ kebab_from_str!(StatusLevel {
 kebab_from_str!(FinalStatusLevel {
     "none" => None, "fail" => Fail, "flaky" => Flaky, "slow" => Slow, "skip" => Skip, "pass" => Pass, "all" => All,
 });
+kebab_from_str!(Isolation { "process" => Process, "batch" => Batch, "auto" => Auto });
 kebab_from_str!(OutputMode {
     "immediate" => Immediate, "immediate-final" => ImmediateFinal, "final" => Final, "never" => Never,
 });

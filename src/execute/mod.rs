@@ -5,6 +5,7 @@
 //! send their results back over a channel, so all reporting happens on one thread, in
 //! order, without locks.
 
+pub mod batch;
 mod capture;
 pub mod process;
 #[cfg(unix)]
@@ -25,7 +26,9 @@ use signal_hook::iterator::Signals;
 use crate::config::OnTimeout;
 use crate::plan::{TestPlan, TestRef};
 use crate::report::Reporter;
-use crate::report::events::{CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished};
+use crate::report::events::{
+    BatchFailure, CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished,
+};
 use crate::schedule::{Dispatch, Scheduler};
 use process::AttemptSpec;
 
@@ -73,6 +76,12 @@ enum Msg {
     Finished(Dispatch, ExecutionResult),
     Slow(TestRef, usize, u32, Duration),
     Signal(i32),
+    /// A test in a batch started, in the slot, at the time since the run started.
+    BatchStarted(TestRef, usize, Duration),
+    /// A test in a batch has its final result there.
+    BatchFinished(TestRef, usize, ExecutionResult),
+    /// A batch is over; what it did not settle runs again.
+    BatchDone(Dispatch, batch::BatchEnd),
 }
 
 /// How long a pipelined run waits for a build that compiles nothing, before it starts
@@ -247,6 +256,7 @@ pub fn run_fed(
             hold_until: run_start + HOLD_FOR_NO_OP_BUILD,
             build_error: None,
             late_not_run: 0,
+            rerun_alone: HashMap::new(),
         };
         let outcome = coordinator.coordinate();
         build_error = coordinator.build_error.take();
@@ -274,6 +284,32 @@ fn worker(
     groups: &RunningGroups,
 ) {
     for job in jobs {
+        if let Some(tests) = job.batch.clone() {
+            let spec = batch::BatchSpec {
+                slot: job.slot,
+                output_cap: config.output_cap,
+                grace_period: job.test.settings.slow_timeout.grace_period,
+            };
+            let slot = job.slot;
+            let end = batch::run_batch(
+                &tests,
+                &spec,
+                run_start,
+                |pid| groups.publish(slot, pid),
+                |event| {
+                    let msg = match event {
+                        batch::BatchEvent::Started(i) => Msg::BatchStarted(tests[i].clone(), slot, run_start.elapsed()),
+                        batch::BatchEvent::Slow(i, elapsed) => Msg::Slow(tests[i].clone(), slot, 1, elapsed),
+                        batch::BatchEvent::Finished(i, result) => Msg::BatchFinished(tests[i].clone(), slot, result),
+                    };
+                    let _ = results.send(msg);
+                },
+            );
+            if results.send(Msg::BatchDone(job, end)).is_err() {
+                return;
+            }
+            continue;
+        }
         let settings = &job.test.settings;
         let spec = AttemptSpec {
             attempt: job.attempt,
@@ -333,6 +369,8 @@ struct Coordinator<'a> {
     build_error: Option<crate::error::Error>,
     /// Tests that arrived after the run stopped starting tests.
     late_not_run: usize,
+    /// Tests sent back from a batch to run alone, by address, and why.
+    rerun_alone: HashMap<usize, BatchFailure>,
 }
 
 impl Coordinator<'_> {
@@ -345,6 +383,11 @@ impl Coordinator<'_> {
             while let Some(dispatch) = if self.hold { None } else { self.scheduler.next_dispatch() } {
                 if dispatch.attempt > 1 {
                     self.awaiting_retry.retain(|f| !Arc::ptr_eq(&f.test, &dispatch.test));
+                }
+                if dispatch.batch.is_some() {
+                    // A batch's tests are reported as they start, one by one.
+                    self.jobs.send(dispatch).expect("workers outlive the coordinator");
+                    continue;
                 }
                 self.reporter.report(&Event::TestStarted {
                     test: dispatch.test.clone(),
@@ -384,6 +427,11 @@ impl Coordinator<'_> {
                 Msg::Slow(test, slot, attempt, elapsed) => {
                     self.reporter.report(&Event::TestSlow { test, slot, attempt, elapsed })?
                 }
+                Msg::BatchStarted(test, slot, at) => {
+                    self.reporter.report(&Event::TestStarted { test, slot, attempt: 1, at })?
+                }
+                Msg::BatchFinished(test, slot, result) => self.settle(test, slot, 1, 1, result)?,
+                Msg::BatchDone(dispatch, end) => self.batch_done(dispatch, end),
             }
         }
     }
@@ -466,29 +514,52 @@ impl Coordinator<'_> {
             .report(&Event::RunCancelling { reason: CancelReason::Signal(sig), running: self.scheduler.running() })
     }
 
-    fn finished(&mut self, dispatch: Dispatch, result: ExecutionResult) -> io::Result<()> {
+    fn finished(&mut self, dispatch: Dispatch, mut result: ExecutionResult) -> io::Result<()> {
+        self.scheduler.finished(&dispatch);
+        if dispatch.attempt == 1 {
+            result.rerun = self.rerun_alone.remove(&(Arc::as_ptr(&dispatch.test) as usize));
+        }
+        self.settle(dispatch.test, dispatch.slot, dispatch.width, dispatch.attempt, result)
+    }
+
+    /// Sends what a batch did not settle back to the queue: the tests that failed,
+    /// crashed or stalled in it to run alone, and the tests it never reached to run
+    /// again. The batch's own CPU (libtest's start-up) joins the run's total.
+    fn batch_done(&mut self, dispatch: Dispatch, end: batch::BatchEnd) {
+        self.scheduler.finished(&dispatch);
+        self.stats.cpu += end.unattributed_cpu;
+        let tests = dispatch.batch.expect("a batch dispatch");
+        for (i, why) in end.rerun_alone {
+            self.rerun_alone.insert(Arc::as_ptr(&tests[i]) as usize, why);
+            self.scheduler.requeue_alone(tests[i].clone());
+        }
+        self.scheduler.requeue(end.unrun.into_iter().map(|i| tests[i].clone()).collect());
+    }
+
+    /// Reports a test attempt's result, and decides what follows: a retry, fail-fast,
+    /// or nothing.
+    fn settle(
+        &mut self,
+        test: TestRef,
+        slot: usize,
+        width: usize,
+        attempt: u32,
+        result: ExecutionResult,
+    ) -> io::Result<()> {
         let scheduler = &mut *self.scheduler;
         let config = self.config;
-        scheduler.finished(&dispatch);
-        let retries = &dispatch.test.settings.retries;
+        let retries = &test.settings.retries;
         let max_attempts = retries.count.saturating_add(1);
-        let will_retry = !result.outcome.is_success() && dispatch.attempt < max_attempts && !scheduler.is_cancelled();
-        let failed_for_good = record(self.stats, &dispatch, &result, will_retry, config.flaky_fails, self.last_end);
-        let test: TestRef = dispatch.test.clone();
-        let finished = TestFinished {
-            test: test.clone(),
-            slot: dispatch.slot,
-            attempt: dispatch.attempt,
-            max_attempts,
-            result,
-            will_retry,
-        };
+        let will_retry = !result.outcome.is_success() && attempt < max_attempts && !scheduler.is_cancelled();
+        let failed_for_good =
+            record(self.stats, slot, width, attempt, &result, will_retry, config.flaky_fails, self.last_end);
+        let finished = TestFinished { test: test.clone(), slot, attempt, max_attempts, result, will_retry };
         if will_retry {
             self.awaiting_retry.push(finished.clone());
         }
         self.reporter.report(&Event::TestFinished(Box::new(finished)))?;
         if will_retry {
-            let next = dispatch.attempt + 1;
+            let next = attempt + 1;
             let delay = jittered(retries.delay_before(next), retries.jitter);
             if delay.is_zero() {
                 scheduler.retry(test, next);
@@ -526,9 +597,12 @@ fn jittered(delay: Duration, jitter: bool) -> Duration {
 }
 
 /// Folds one finished attempt into the tally.
+#[expect(clippy::too_many_arguments, reason = "one attempt's facts, each needed")]
 fn record(
     stats: &mut RunStats,
-    dispatch: &Dispatch,
+    slot: usize,
+    width: usize,
+    attempt: u32,
     result: &ExecutionResult,
     will_retry: bool,
     flaky_fails: bool,
@@ -537,7 +611,7 @@ fn record(
     stats.test_time += result.duration;
     stats.cpu += result.usage.cpu();
     stats.longest = stats.longest.max(result.duration);
-    for lane in &mut stats.slot_busy[dispatch.slot..dispatch.slot + dispatch.width] {
+    for lane in &mut stats.slot_busy[slot..slot + width] {
         *lane += result.duration;
     }
     *last_end = (*last_end).max(result.start + result.duration);
@@ -546,7 +620,7 @@ fn record(
     }
     stats.finished += 1;
     match result.outcome {
-        Outcome::Pass if dispatch.attempt > 1 => {
+        Outcome::Pass if attempt > 1 => {
             stats.flaky += 1;
             if flaky_fails {
                 stats.failed += 1;

@@ -89,6 +89,8 @@ pub fn run_attempt(
                 stderr: Default::default(),
                 error: Some(format!("failed to start {}: {e}", test.binary.path.display())),
                 leaked: false,
+                batched: false,
+                rerun: None,
             };
         }
     };
@@ -218,6 +220,8 @@ pub fn run_attempt(
         stderr: err_buf.finish(),
         error: None,
         leaked,
+        batched: false,
+        rerun: None,
     }
 }
 

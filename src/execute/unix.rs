@@ -171,3 +171,21 @@ pub fn reap_orphans() {
 pub fn grow_pipe(fd: impl AsFd) {
     let _ = rustix::pipe::fcntl_setpipe_size(fd, 1024 * 1024);
 }
+
+/// The CPU time (user plus system) a live child has used so far, threads that
+/// already ended included: one `clock_gettime` on its process CPU clock, with
+/// nanosecond resolution. `None` where the clock cannot be read.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: both calls only write into locals we own.
+    unsafe {
+        if libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) != 0 {
+            return None;
+        }
+        let mut ts: libc::timespec = std::mem::zeroed();
+        if libc::clock_gettime(clock, &mut ts) != 0 {
+            return None;
+        }
+        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+}

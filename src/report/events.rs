@@ -127,6 +127,53 @@ pub struct ExecutionResult {
     pub error: Option<String>,
     /// Whether something it started still held its output open after the leak timeout.
     pub leaked: bool,
+    /// Whether it ran in a batch, sharing a process with other tests.
+    pub batched: bool,
+    /// Why it ran alone after running in a batch, if it did.
+    pub rerun: Option<BatchFailure>,
+}
+
+impl ExecutionResult {
+    /// Whether the test failed in a batch and then passed alone: it depends on having
+    /// a process of its own, and is isolated from now on.
+    pub fn isolation_sensitive(&self) -> bool {
+        self.outcome.is_success() && self.rerun.is_some_and(BatchFailure::implicates_the_test)
+    }
+}
+
+/// Why a test that ran in a batch is run again alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFailure {
+    /// libtest reported it failed.
+    Failed,
+    /// The batch process died while it ran.
+    Crashed(ExitStatus),
+    /// It ran far longer than its history said, so the batch was ended.
+    Stalled(Duration),
+    /// Its result could not be read: it printed in the middle of libtest's line, or
+    /// the batch ended before it started for a reason that is not its own.
+    Unreadable,
+}
+
+impl BatchFailure {
+    /// Whether passing alone after this makes the test isolation-sensitive: its
+    /// failure in the batch was its own, not a matter of reading the output.
+    pub fn implicates_the_test(self) -> bool {
+        !matches!(self, BatchFailure::Unreadable)
+    }
+
+    /// What happened, as a phrase: "crashed a batch with SIGABRT".
+    pub fn describe(self) -> String {
+        match self {
+            BatchFailure::Failed => "failed in a batch".into(),
+            BatchFailure::Crashed(ExitStatus::Signal { signal, .. }) => {
+                format!("crashed a batch with {}", crate::report::human::signal_name(signal))
+            }
+            BatchFailure::Crashed(ExitStatus::Code(code)) => format!("ended its batch with exit code {code}"),
+            BatchFailure::Stalled(d) => format!("stalled a batch for {:.1}s", d.as_secs_f64()),
+            BatchFailure::Unreadable => "left no readable result in a batch".into(),
+        }
+    }
 }
 
 /// A test attempt finished.

@@ -155,11 +155,18 @@ impl<W: Write> HumanReporter<W> {
 
     fn finished(&mut self, f: &TestFinished) -> io::Result<()> {
         let (label, style) = label_for(&f.result, f.will_retry, f.attempt, &self.styles);
-        let note = if f.attempt > 1 || f.will_retry {
+        let mut note = if f.attempt > 1 || f.will_retry {
             format!(" (attempt {}/{})", f.attempt, f.max_attempts)
         } else {
             String::new()
         };
+        if let Some(why) = f.result.rerun {
+            note += &if f.result.isolation_sensitive() {
+                format!(" ({}, passed alone: it runs alone from now on)", why.describe())
+            } else {
+                format!(" (run alone: it {})", why.describe())
+            };
+        }
         // Immediate output belongs under its status line, so it shows when the line does.
         if self.options.status_level >= status_level_of(f) {
             self.status_line(&label, style, f.result.duration, &f.test, &note)?;

@@ -103,6 +103,9 @@ fn override_settings(o: &Override) -> Vec<String> {
     if let Some(d) = o.slow_budget {
         sets.push(format!("budget.slow = {}", duration(d)));
     }
+    if let Some(i) = o.isolation {
+        sets.push(format!("isolation = {}", format!("{i:?}").to_lowercase()));
+    }
     sets
 }
 
@@ -164,6 +167,7 @@ pub fn write_show_config(
             "run-extra-args",
             if profile.run_extra_args.is_empty() { "none".into() } else { profile.run_extra_args.join(" ") },
         ),
+        ("isolation", format!("{:?}", profile.isolation).to_lowercase()),
         ("store.dir", profile.store_dir.display().to_string()),
         ("junit.path", profile.junit.path.as_ref().map_or_else(|| "none".into(), |p| p.display().to_string())),
     ];

@@ -67,6 +67,17 @@ pub fn misbehave_fixture() -> PathBuf {
     repo_root().join("tests/fixtures/misbehave")
 }
 
+/// The batching fixture workspace: tests that crash, hang or fail only in a batch.
+pub fn batching_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/batching")
+}
+
+/// Builds the batching fixture once per process.
+pub fn build_batching_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&batching_fixture()));
+}
+
 /// Builds the misbehaving-tests fixture once per process.
 pub fn build_misbehave_fixture() {
     static BUILT: OnceLock<()> = OnceLock::new();

@@ -1,0 +1,538 @@
+//! Runs many fast tests of one binary in one process, and still reports each one alone.
+//!
+//! A process per test costs a spawn, a dynamic link and libtest's start-up, which is
+//! far more than a test that takes microseconds. A batch is one process,
+//! `BIN --exact a b c … --test-threads 1`: libtest runs the named tests one after the
+//! other and prints `test NAME ... ` as each starts and `ok` or `FAILED` as it ends,
+//! so each test still gets its own outcome, start time and duration (and its CPU time,
+//! read from `/proc` at each boundary).
+//!
+//! A batch is trusted only with passes. A test that fails or crashes in it, or runs
+//! far longer than its history says, is handed back to be run again alone, and its
+//! result comes from that run; the tests that the batch never reached are handed back
+//! to run again. A test that exceeds its own timeout is reported as timed out, as it
+//! would have been alone.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::capture::CaptureBuf;
+use super::unix;
+use crate::plan::TestRef;
+use crate::report::events::{BatchFailure, CapturedOutput, ExecutionResult, ExitStatus, Outcome, ResourceUsage};
+
+/// How one batch runs.
+#[derive(Debug, Clone)]
+pub struct BatchSpec {
+    /// The slot it runs in.
+    pub slot: usize,
+    /// The most bytes kept of the batch's raw output, for a test that times out.
+    pub output_cap: usize,
+    /// How long leftovers get between SIGTERM and SIGKILL.
+    pub grace_period: Duration,
+}
+
+/// What the runner hears from a batch while it runs, by index into its tests.
+#[derive(Debug)]
+pub enum BatchEvent {
+    /// A test started.
+    Started(usize),
+    /// A test ran for another slow-timeout period.
+    Slow(usize, Duration),
+    /// A test's final result in this batch: a pass, or a timeout.
+    Finished(usize, ExecutionResult),
+}
+
+/// How a batch ended: the tests that need running again.
+#[derive(Debug, Default)]
+pub struct BatchEnd {
+    /// Tests to run again alone, and why.
+    pub rerun_alone: Vec<(usize, BatchFailure)>,
+    /// Tests the batch never reached: they may be batched again.
+    pub unrun: Vec<usize>,
+    /// The batch's CPU time that no test was charged with: libtest's start-up and
+    /// whatever ran between tests.
+    pub unattributed_cpu: Duration,
+}
+
+/// A line of libtest's pretty output, as far as a batch cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// `test NAME ... ` was printed: the test started.
+    Started(String),
+    /// Its result: `ok`, `FAILED` or `ignored`.
+    Result(String, TestResult),
+    /// A test started before the previous one's result could be read.
+    Lost(String),
+}
+
+/// A test's result as libtest prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestResult {
+    /// `ok`.
+    Ok,
+    /// `FAILED`.
+    Failed,
+    /// `ignored`.
+    Ignored,
+}
+
+fn result_word(s: &str) -> Option<TestResult> {
+    match s.trim_end() {
+        "ok" => Some(TestResult::Ok),
+        "FAILED" => Some(TestResult::Failed),
+        w if w == "ignored" || w.starts_with("ignored, ") => Some(TestResult::Ignored),
+        _ => None,
+    }
+}
+
+/// Reads libtest's pretty output as it arrives, in pieces of any size.
+///
+/// With one test thread libtest prints `test NAME ... ` (and flushes) before the test
+/// runs and the result word after it, so a start is seen at once, without waiting for
+/// the end of the line. Output a test writes straight to the process's stdout (not
+/// through `print!`, which libtest captures) can land between the two: a line of it is
+/// skipped, and a result that is not alone on its line is not trusted.
+#[derive(Debug, Default)]
+pub struct LineParser {
+    partial: Vec<u8>,
+    started_on_line: bool,
+    current: Option<String>,
+}
+
+impl LineParser {
+    /// Feeds bytes, returning what they completed.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Vec<Parsed> {
+        let mut out = Vec::new();
+        while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+            self.partial.extend_from_slice(&bytes[..nl]);
+            bytes = &bytes[nl + 1..];
+            let line = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            self.complete_line(&line, &mut out);
+            self.started_on_line = false;
+        }
+        self.partial.extend_from_slice(bytes);
+        if !self.started_on_line
+            && let Some((name, rest)) = split_start(&String::from_utf8_lossy(&self.partial))
+            && rest.is_empty()
+        {
+            self.start(name.to_owned(), &mut out);
+            self.started_on_line = true;
+        }
+        out
+    }
+
+    /// The test that started and has no result yet.
+    pub fn current(&self) -> Option<&str> {
+        self.current.as_deref()
+    }
+
+    fn start(&mut self, name: String, out: &mut Vec<Parsed>) {
+        if let Some(prev) = self.current.take() {
+            out.push(Parsed::Lost(prev));
+        }
+        out.push(Parsed::Started(name.clone()));
+        self.current = Some(name);
+    }
+
+    fn complete_line(&mut self, line: &str, out: &mut Vec<Parsed>) {
+        if let Some((name, rest)) = split_start(line) {
+            if !self.started_on_line {
+                self.start(name.to_owned(), out);
+            }
+            if let Some(result) = result_word(rest)
+                && let Some(name) = self.current.take()
+            {
+                out.push(Parsed::Result(name, result));
+            }
+            return;
+        }
+        if self.current.is_some()
+            && let Some(result) = result_word(line)
+        {
+            let name = self.current.take().expect("checked");
+            out.push(Parsed::Result(name, result));
+        }
+    }
+}
+
+/// Splits `test NAME ... REST` into NAME and REST.
+fn split_start(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix("test ")?;
+    let at = rest.find(" ... ")?;
+    Some((&rest[..at], &rest[at + 5..]))
+}
+
+/// The command for a batch: `BIN --exact --test-threads 1 --color never NAME…`.
+fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
+    let first = &tests[0];
+    let mut cmd = Command::new(&first.binary.path);
+    cmd.args(["--exact", "--test-threads", "1", "--color", "never"]);
+    if tests.iter().any(|t| t.ignored) {
+        cmd.arg("--include-ignored");
+    }
+    cmd.args(tests.iter().map(|t| t.name.as_str()));
+    cmd.current_dir(first.binary.package.root());
+    cmd.envs(first.env.vars.iter().map(|(k, v)| (k, v)));
+    // A test that checks for process-per-test isolation must not be told it has it.
+    cmd.env_remove("NEXTEST_EXECUTION_MODE");
+    cmd.env("TEMPO_EXECUTION_MODE", "batch");
+    cmd.env("TEMPO_ATTEMPT", "1").env("NEXTEST_ATTEMPT", "1");
+    cmd.env("TEMPO_SLOT", spec.slot.to_string()).env("NEXTEST_TEST_GLOBAL_SLOT", spec.slot.to_string());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.process_group(0);
+    cmd
+}
+
+use std::os::unix::process::CommandExt;
+
+/// What a batch knows of the test running now.
+struct Running {
+    index: usize,
+    started: Instant,
+    cpu_at_start: Option<Duration>,
+    periods: u32,
+    next_slow: Instant,
+    /// Past this, the test has stalled the batch: it goes back to run alone.
+    stall_at: Option<Instant>,
+    /// Past this, the test has timed out by its own settings.
+    terminate_at: Option<Instant>,
+    /// Where the batch's raw output stood when it started.
+    output_mark: usize,
+}
+
+/// How long a test that the history calls fast may run in a batch before the batch
+/// is ended and the test run alone: 20 times its expected duration, and never less
+/// than this.
+const MIN_STALL: Duration = Duration::from_secs(2);
+
+fn stall_limit(test: &TestRef) -> Option<Duration> {
+    test.expected_known.then(|| (test.expected * 20).max(MIN_STALL))
+}
+
+/// Runs `tests` (all of one binary, with the same environment) in one process.
+/// `publish_group` learns the batch's process group (0 when it is gone); `on_event`
+/// hears each start, slow period and final result as it happens.
+pub fn run_batch(
+    tests: &[TestRef],
+    spec: &BatchSpec,
+    run_start: Instant,
+    publish_group: impl Fn(u32),
+    mut on_event: impl FnMut(BatchEvent),
+) -> BatchEnd {
+    let mut end = BatchEnd::default();
+    let index: HashMap<&str, usize> = tests.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
+    let mut resolved = vec![false; tests.len()];
+    let mut child = match command(tests, spec).spawn() {
+        Ok(child) => child,
+        Err(_) => {
+            // Each test, run alone, will report why it cannot start.
+            end.rerun_alone = (0..tests.len()).map(|i| (i, BatchFailure::Unreadable)).collect();
+            return end;
+        }
+    };
+    let pid = child.id();
+    publish_group(pid);
+    let pidfd = unix::pidfd_open(pid);
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    if let Some(out) = &stdout {
+        unix::grow_pipe(out);
+    }
+    let mut parser = LineParser::default();
+    // The raw output since the current test started, kept for a test that times out.
+    let mut raw: Vec<u8> = Vec::new();
+    let mut err_buf = CaptureBuf::new(spec.output_cap);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut running: Option<Running> = None;
+    let mut exited = false;
+    let mut ended_for: Option<(usize, BatchFailure)> = None;
+    let mut timed_out: Option<usize> = None;
+    let mut kill_at: Option<Instant> = None;
+    let mut attributed_cpu = Duration::ZERO;
+
+    let stat_cpu = |pid: u32| unix::process_cpu(pid);
+    loop {
+        if exited && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        let now = Instant::now();
+        if let Some(at) = kill_at
+            && now >= at
+        {
+            unix::signal_group(pid, unix::SIGKILL);
+            kill_at = None;
+        }
+        let mut deadline = kill_at;
+        if let Some(r) = running.as_mut()
+            && kill_at.is_none()
+            && ended_for.is_none()
+            && timed_out.is_none()
+        {
+            let test = &tests[r.index];
+            if now >= r.next_slow {
+                r.periods += 1;
+                on_event(BatchEvent::Slow(r.index, now.duration_since(r.started)));
+                r.next_slow += test.settings.slow_timeout.period;
+            }
+            if r.terminate_at.is_some_and(|t| now >= t) {
+                timed_out = Some(r.index);
+            } else if r.stall_at.is_some_and(|t| now >= t) {
+                ended_for = Some((r.index, BatchFailure::Stalled(now.duration_since(r.started))));
+            }
+            if timed_out.is_some() || ended_for.is_some() {
+                unix::signal_group(pid, unix::SIGTERM);
+                kill_at = Some(now + spec.grace_period);
+                deadline = kill_at;
+            } else {
+                deadline = [Some(r.next_slow), r.stall_at, r.terminate_at].into_iter().flatten().min();
+            }
+        }
+        if pidfd.is_none() && !exited {
+            let tick = now + Duration::from_millis(10);
+            deadline = Some(deadline.map_or(tick, |d| d.min(tick)));
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(now));
+        let pidfd_ref = if exited { None } else { pidfd.as_ref().map(|f| f as _) };
+        let ready =
+            unix::poll_readable([stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref], timeout)
+                .unwrap_or([stdout.is_some(), stderr.is_some(), false]);
+        if ready[0]
+            && let Some(out) = stdout.as_mut()
+        {
+            match out.read(&mut chunk) {
+                Ok(0) | Err(_) => stdout = None,
+                Ok(n) => {
+                    let at = Instant::now();
+                    if raw.len() < spec.output_cap {
+                        raw.extend_from_slice(&chunk[..n.min(spec.output_cap - raw.len())]);
+                    }
+                    for parsed in parser.feed(&chunk[..n]) {
+                        if ended_for.is_some() || timed_out.is_some() {
+                            continue;
+                        }
+                        match parsed {
+                            Parsed::Started(name) => {
+                                let Some(&i) = index.get(name.as_str()) else { continue };
+                                if resolved[i] {
+                                    continue;
+                                }
+                                let test = &tests[i];
+                                let slow = &test.settings.slow_timeout;
+                                running = Some(Running {
+                                    index: i,
+                                    started: at,
+                                    cpu_at_start: stat_cpu(pid),
+                                    periods: 0,
+                                    next_slow: at + slow.period,
+                                    stall_at: stall_limit(test).map(|d| at + d),
+                                    terminate_at: slow.terminate_after.map(|n| at + slow.period * n),
+                                    output_mark: raw.len(),
+                                });
+                                on_event(BatchEvent::Started(i));
+                            }
+                            Parsed::Lost(name) => {
+                                if let Some(&i) = index.get(name.as_str())
+                                    && !resolved[i]
+                                {
+                                    resolved[i] = true;
+                                    end.rerun_alone.push((i, BatchFailure::Unreadable));
+                                }
+                            }
+                            Parsed::Result(name, result) => {
+                                let Some(&i) = index.get(name.as_str()) else { continue };
+                                if resolved[i] {
+                                    continue;
+                                }
+                                resolved[i] = true;
+                                let r = running.take().filter(|r| r.index == i);
+                                match result {
+                                    TestResult::Ok => {
+                                        let (started, cpu0) = r.map_or((at, None), |r| (r.started, r.cpu_at_start));
+                                        let cpu = match (cpu0, stat_cpu(pid)) {
+                                            (Some(a), Some(b)) => b.saturating_sub(a),
+                                            _ => Duration::ZERO,
+                                        };
+                                        attributed_cpu += cpu;
+                                        on_event(BatchEvent::Finished(
+                                            i,
+                                            batch_result(Outcome::Pass, run_start, started, at, cpu, Vec::new()),
+                                        ));
+                                    }
+                                    TestResult::Failed | TestResult::Ignored => {
+                                        end.rerun_alone.push((i, BatchFailure::Failed));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if ready[1]
+            && let Some(err) = stderr.as_mut()
+        {
+            match err.read(&mut chunk) {
+                Ok(0) | Err(_) => stderr = None,
+                Ok(n) => err_buf.push(&chunk[..n]),
+            }
+        }
+        if !exited && (ready[2] || (pidfd.is_none() && unix::has_exited(pid))) {
+            exited = true;
+            // Whatever the batch left behind must not keep its pipes open forever. The
+            // unreaped leader keeps the group id valid meanwhile.
+            unix::signal_group(pid, unix::SIGKILL);
+        }
+    }
+    let (exit, usage) = unix::reap(pid).unwrap_or((ExitStatus::Code(-1), ResourceUsage::default()));
+    end.unattributed_cpu = usage.cpu().saturating_sub(attributed_cpu);
+    if unix::group_alive(pid) {
+        unix::signal_group(pid, unix::SIGKILL);
+    }
+    publish_group(0);
+
+    let now = Instant::now();
+    if let Some(i) = timed_out {
+        let r = running.take().expect("a test timed out while it ran");
+        resolved[i] = true;
+        let output = raw.split_off(r.output_mark.min(raw.len()));
+        on_event(BatchEvent::Finished(
+            i,
+            batch_result(Outcome::Timeout, run_start, r.started, now, Duration::ZERO, output),
+        ));
+    } else if let Some((i, why)) = ended_for {
+        resolved[i] = true;
+        end.rerun_alone.push((i, why));
+    } else if let Some(r) = running.take()
+        && !resolved[r.index]
+    {
+        // The batch ended while this test ran: it failed in a way libtest could not
+        // report (an abort, a signal, `process::exit`).
+        resolved[r.index] = true;
+        let why = match exit {
+            ExitStatus::Code(0) => BatchFailure::Unreadable,
+            other => BatchFailure::Crashed(other),
+        };
+        end.rerun_alone.push((r.index, why));
+    }
+    let progressed = resolved.iter().any(|r| *r);
+    for (i, done) in resolved.iter().enumerate() {
+        if !done {
+            if progressed {
+                end.unrun.push(i);
+            } else {
+                // A batch that ran nothing will not do better next time: each test
+                // runs alone and shows what is wrong.
+                end.rerun_alone.push((i, BatchFailure::Unreadable));
+            }
+        }
+    }
+    let _ = err_buf;
+    end
+}
+
+fn batch_result(
+    outcome: Outcome,
+    run_start: Instant,
+    started: Instant,
+    ended: Instant,
+    cpu: Duration,
+    stdout: Vec<u8>,
+) -> ExecutionResult {
+    ExecutionResult {
+        outcome,
+        exit: None,
+        start: started.saturating_duration_since(run_start),
+        duration: ended.saturating_duration_since(started),
+        usage: ResourceUsage { user: cpu, system: Duration::ZERO, max_rss: 0 },
+        stdout: CapturedOutput { bytes: stdout, dropped: 0 },
+        stderr: CapturedOutput::default(),
+        error: None,
+        leaked: false,
+        batched: true,
+        rerun: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(pieces: &[&str]) -> Vec<Parsed> {
+        let mut p = LineParser::default();
+        pieces.iter().flat_map(|s| p.feed(s.as_bytes())).collect()
+    }
+
+    fn started(n: &str) -> Parsed {
+        Parsed::Started(n.into())
+    }
+
+    fn result(n: &str, r: TestResult) -> Parsed {
+        Parsed::Result(n.into(), r)
+    }
+
+    #[test]
+    fn a_start_is_seen_before_its_line_ends() {
+        let mut p = LineParser::default();
+        assert_eq!(p.feed(b"\nrunning 2 tests\ntest a::b ... "), vec![started("a::b")]);
+        assert_eq!(p.current(), Some("a::b"));
+        assert_eq!(p.feed(b"ok\ntest c ... "), vec![result("a::b", TestResult::Ok), started("c")]);
+        assert_eq!(p.feed(b"FAILED\n\nfailures:\n"), vec![result("c", TestResult::Failed)]);
+        assert_eq!(p.current(), None);
+    }
+
+    #[test]
+    fn pieces_split_anywhere_give_the_same_results() {
+        let text =
+            "\nrunning 3 tests\ntest x ... ok\ntest y ... FAILED\ntest z ... ignored, slow\n\ntest result: FAILED.\n";
+        let whole = feed_all(&[text]);
+        assert_eq!(
+            whole,
+            vec![
+                started("x"),
+                result("x", TestResult::Ok),
+                started("y"),
+                result("y", TestResult::Failed),
+                started("z"),
+                result("z", TestResult::Ignored),
+            ]
+        );
+        for cut in 0..text.len() {
+            assert_eq!(feed_all(&[&text[..cut], &text[cut..]]), whole, "cut at {cut}");
+        }
+        let bytes: Vec<String> = text.chars().map(String::from).collect();
+        let refs: Vec<&str> = bytes.iter().map(String::as_str).collect();
+        assert_eq!(feed_all(&refs), whole, "one byte at a time");
+    }
+
+    #[test]
+    fn raw_output_between_start_and_result_is_skipped() {
+        assert_eq!(
+            feed_all(&["test a ... ", "direct write\n", "more\n", "ok\n"]),
+            vec![started("a"), result("a", TestResult::Ok)]
+        );
+    }
+
+    #[test]
+    fn a_result_glued_to_raw_output_is_not_trusted() {
+        assert_eq!(
+            feed_all(&["test a ... ", "no newlineok\n", "test b ... ok\n"]),
+            vec![started("a"), Parsed::Lost("a".into()), started("b"), result("b", TestResult::Ok)]
+        );
+    }
+
+    #[test]
+    fn doctest_names_with_spaces_parse() {
+        assert_eq!(
+            feed_all(&["test src/lib.rs - add (line 5) ... ok\n"]),
+            vec![started("src/lib.rs - add (line 5)"), result("src/lib.rs - add (line 5)", TestResult::Ok)]
+        );
+    }
+
+    #[test]
+    fn lines_after_the_run_are_not_results() {
+        assert_eq!(feed_all(&["test a ... ok\n", "ok\n", "FAILED\n"]), vec![started("a"), result("a", TestResult::Ok)]);
+    }
+}
