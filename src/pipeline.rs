@@ -318,7 +318,19 @@ pub fn prepare_repeatable(
         pipelined: false,
     };
     let config = runner_config(&profile, slots, cores, None, false, true);
-    Ok(Some(RepeatablePlan { plan: prepared.plan, profile, workspace_root, config_file, config, info }))
+    let mut plan = prepared.plan;
+    // A batch runs a test that failed in it again alone and reports that run, which
+    // would hide the very failures these runs count: every test gets its own process.
+    plan.tests = plan
+        .tests
+        .into_iter()
+        .map(|t| {
+            let mut t = Arc::try_unwrap(t).expect("a fresh plan holds the only handle on each test");
+            t.batchable = false;
+            Arc::new(t)
+        })
+        .collect();
+    Ok(Some(RepeatablePlan { plan, profile, workspace_root, config_file, config, info }))
 }
 
 /// `cargo tempo run`.

@@ -24,7 +24,8 @@ struct Entry {
     verdict: String,
 }
 
-const STEADY: [&str; 4] = ["steady_adds", "steady_formats", "steady_reads_its_environment", "steady_sorts"];
+const STEADY: [&str; 5] =
+    ["steady_adds", "steady_formats", "steady_reads_its_environment", "steady_reports_how_it_ran", "steady_sorts"];
 
 /// Runs `flaky` with a JSON report in `dir`; returns stdout and the parsed report by test name.
 fn flaky(dir: &Path, args: &[&str], code: i32) -> (String, BTreeMap<String, Entry>) {
@@ -37,7 +38,7 @@ fn flaky(dir: &Path, args: &[&str], code: i32) -> (String, BTreeMap<String, Entr
 }
 
 fn check_verdicts(entries: &BTreeMap<String, Entry>, runs: u32) {
-    assert_eq!(entries.len(), 6, "{entries:?}");
+    assert_eq!(entries.len(), 7, "{entries:?}");
     for e in entries.values() {
         assert_eq!((e.binary_id.as_str(), e.runs), ("wobbly", runs), "{e:?}");
         assert!((e.failure_rate - f64::from(e.failures) / f64::from(runs)).abs() < 1e-9, "{e:?}");
@@ -57,7 +58,7 @@ fn twenty_runs_tell_flaky_from_broken_and_stable() {
     let dir = tempfile::tempdir().unwrap();
     let (stdout, entries) = flaky(dir.path(), &["--runs", "20"], 108);
     check_verdicts(&entries, 20);
-    assert!(stdout.contains("6 tests, 20 runs each with retries off (tempo)"), "{stdout}");
+    assert!(stdout.contains("7 tests, 20 runs each with retries off (tempo)"), "{stdout}");
     assert!(stdout.contains("  broken      20/20   100%  wobbly always_fails\n"), "{stdout}");
     assert!(
         stdout.contains(
@@ -66,7 +67,7 @@ fn twenty_runs_tell_flaky_from_broken_and_stable() {
         "{stdout}"
     );
     assert!(!stdout.contains("binary_id(=wobbly)\"\nretries = 0"), "{stdout}");
-    assert_eq!(last_line(&stdout), "tempo flaky: 1 flaky, 1 broken, 4 stable");
+    assert_eq!(last_line(&stdout), "tempo flaky: 1 flaky, 1 broken, 5 stable");
     // The Markdown report sits in the store directory, next to where JSON would go.
     let md_path = stdout.lines().find_map(|l| l.strip_prefix("reports: ")).unwrap().split(" and ").next().unwrap();
     assert!(md_path.ends_with("/flaky/flaky.md"), "{md_path}");
@@ -84,7 +85,31 @@ fn steady_tests_alone_exit_zero_with_nothing_to_suggest() {
     assert_eq!(entries.keys().map(String::as_str).collect::<Vec<_>>(), STEADY);
     assert!(entries.values().all(|e| e.verdict == "stable" && e.runs == 3));
     assert!(!stdout.contains("overrides"), "{stdout}");
-    assert_eq!(last_line(&stdout), "tempo flaky: 0 flaky, 0 broken, 4 stable");
+    assert_eq!(last_line(&stdout), "tempo flaky: 0 flaky, 0 broken, 5 stable");
+}
+
+/// Regression: a batch runs a test that failed in it again alone and keeps that
+/// result, which would hide the failures `flaky` counts; so even under
+/// `isolation = "batch"` every test runs in a process of its own.
+#[test]
+fn flaky_runs_every_test_alone_even_when_the_profile_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tempo.toml");
+    std::fs::write(&config, "[profile.default]\nisolation = \"batch\"\n").unwrap();
+    let log = dir.path().join("how.log");
+    build_flaky_fixture();
+    let out = run_expecting(
+        tempo(&flaky_fixture())
+            .args(["flaky", "--runs", "3", "--config-file"])
+            .arg(&config)
+            .arg("--json")
+            .arg(dir.path().join("report.json"))
+            .arg("steady")
+            .env("TEMPO_FIXTURE_LOG", &log),
+        0,
+    );
+    let how = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(how, "alone\nalone\nalone\n", "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
