@@ -40,6 +40,8 @@ pub enum Command {
     ShowConfig(ShowConfigArgs),
     /// Show the duration history: the slowest tests, their trend, and flaky outcomes.
     History(HistoryArgs),
+    /// Run the selected tests many times and tell the flaky tests from the stable and the broken.
+    Flaky(FlakyArgs),
     /// Internal: ends a run's test processes when the tempo that ran them dies.
     #[command(name = "__watchdog", hide = true)]
     Watchdog {
@@ -58,6 +60,42 @@ pub struct HistoryArgs {
     /// How many of the slowest tests to show.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub limit: usize,
+}
+
+/// `cargo tempo flaky`.
+#[derive(Debug, Args)]
+pub struct FlakyArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// How many times to run the selected tests.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub runs: u32,
+    /// Which runner runs them: tempo itself, or `cargo nextest run`.
+    #[arg(long, value_enum, default_value_t, value_name = "ENGINE")]
+    pub engine: EngineArg,
+    /// Write the JSON report here [default: <store.dir>/flaky/flaky.json].
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Add the suggested retry overrides for the flaky tests to the config file in use.
+    #[arg(long)]
+    pub write: bool,
+    /// How many tests to run at once [default: the profile's test-threads].
+    #[arg(short = 'j', long = "test-threads", value_name = "N", allow_negative_numbers = true)]
+    pub test_threads: Option<ThreadsArg>,
+}
+
+/// The runner that `flaky` drives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// tempo, in-process: builds once, then runs the plan N times.
+    #[default]
+    Tempo,
+    /// `cargo nextest run`, N times, read back through its JUnit report.
+    Nextest,
 }
 
 /// `cargo tempo show-config`.

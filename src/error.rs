@@ -30,6 +30,13 @@ pub mod exit_code {
     pub const BUILD_FAILED: i32 = 101;
     /// A test binary could not list its tests (nextest: `TEST_LIST_CREATION_FAILED`).
     pub const TEST_LIST_FAILED: i32 = 104;
+    /// Every test passed, but the run missed a target of the profile's `budget` (with
+    /// `enforce = "fail"`). A test failure beats it: such a run exits 100. nextest has
+    /// no budgets; 107 is a code it does not use (its 105 means a setup script failed).
+    pub const BUDGET_MISSED: i32 = 107;
+    /// `cargo tempo flaky` found a test that failed in some runs (flaky) or in all of
+    /// them (broken). nextest does not use 108.
+    pub const FLAKY_TESTS_FOUND: i32 = 108;
     /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
     /// The run was interrupted by SIGINT (128 + 2).
@@ -94,6 +101,42 @@ pub enum Error {
     /// The config file is broken or names something that does not exist.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+
+    /// `cargo nextest run` could not run the tests (`flaky --engine nextest`).
+    #[error("failed to run the tests with `cargo nextest run` ({status}); is cargo-nextest installed?\n{stderr}")]
+    Nextest {
+        /// Its exit status, as text.
+        status: String,
+        /// The end of what it printed on stderr.
+        stderr: String,
+    },
+
+    /// nextest's JUnit report could not be read back (`flaky --engine nextest`).
+    #[error("failed to read nextest's JUnit report `{}`: {reason}", path.display())]
+    NextestReport {
+        /// The report.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// A report or config file could not be written.
+    #[error("failed to write `{}`: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// `flaky --write` could not add its overrides to the config file.
+    #[error("failed to add the suggested overrides to `{}`: {reason}; fix the file or add them by hand", path.display())]
+    EditConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What stopped it.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -103,7 +146,9 @@ impl Error {
             Error::BuildFailed { .. } => exit_code::BUILD_FAILED,
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
-            Error::Config(_) => exit_code::CONFIG_ERROR,
+            Error::Config(_) | Error::EditConfig { .. } => exit_code::CONFIG_ERROR,
+            Error::WriteFile { .. } => exit_code::WRITE_OUTPUT_ERROR,
+            Error::Nextest { .. } | Error::NextestReport { .. } => exit_code::SETUP_ERROR,
             Error::Filter(_) => exit_code::INVALID_FILTER,
             Error::CargoNotFound { .. } | Error::ManifestNotFound(_) | Error::Metadata(_) | Error::BuildMessages(_) => {
                 exit_code::SETUP_ERROR

@@ -25,6 +25,24 @@ pub const MAX_AGE: Duration = Duration::from_secs(60 * 60 * 24 * 60);
 pub const MAX_TESTS: usize = 100_000;
 /// The file format's version; a file of another version is ignored.
 pub const VERSION: u32 = 1;
+/// How many run summaries (CPU accounting per run) the file keeps.
+pub const MAX_RUN_SUMMARIES: usize = 100;
+
+/// One run's outcome and CPU accounting, so that utilization can be followed over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// When the run started, in seconds since the Unix epoch.
+    pub at: u64,
+    /// The profile it used.
+    pub profile: String,
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed.
+    pub failed: usize,
+    /// Wall time, CPU time, utilization, busy cores and idle time per slot.
+    #[serde(flatten)]
+    pub accounting: crate::report::events::Accounting,
+}
 
 /// One final result of one test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +125,10 @@ pub struct History {
     pub version: u32,
     /// Binary id → test name → history.
     pub tests: BTreeMap<String, BTreeMap<String, TestHistory>>,
+    /// The last runs' summaries, oldest first (absent from files written before they
+    /// were recorded, hence the default).
+    #[serde(default)]
+    pub runs: VecDeque<RunSummary>,
 }
 
 /// The history's file under a store directory.
@@ -160,6 +182,14 @@ impl History {
         entry.runs.push_back(record);
         while entry.runs.len() > MAX_RUNS {
             entry.runs.pop_front();
+        }
+    }
+
+    /// Adds one run's summary, keeping the last [`MAX_RUN_SUMMARIES`].
+    pub fn record_run(&mut self, summary: RunSummary) {
+        self.runs.push_back(summary);
+        while self.runs.len() > MAX_RUN_SUMMARIES {
+            self.runs.pop_front();
         }
     }
 
@@ -259,12 +289,13 @@ pub struct HistoryReporter {
     path: PathBuf,
     history: History,
     started: u64,
+    profile: String,
 }
 
 impl HistoryReporter {
     /// A reporter that adds to `history` and saves it to `path`.
     pub fn new(path: PathBuf, history: History) -> HistoryReporter {
-        HistoryReporter { path, history, started: now_secs() }
+        HistoryReporter { path, history, started: now_secs(), profile: String::new() }
     }
 }
 
@@ -273,7 +304,20 @@ impl Reporter for HistoryReporter {
         let finished = match event {
             Event::TestFinished(f) if !f.will_retry => f,
             Event::RetryAbandoned(f) => f,
-            Event::RunFinished(_) => return self.history.save(&self.path),
+            Event::RunStarted(info) => {
+                self.profile = info.profile.clone();
+                return Ok(());
+            }
+            Event::RunFinished(stats) => {
+                self.history.record_run(RunSummary {
+                    at: self.started,
+                    profile: self.profile.clone(),
+                    passed: stats.passed,
+                    failed: stats.failed,
+                    accounting: stats.accounting(),
+                });
+                return self.history.save(&self.path);
+            }
             _ => return Ok(()),
         };
         let r = &finished.result;
@@ -361,6 +405,35 @@ mod tests {
         assert!(warning.unwrap().contains("corrupt"));
         let (_, none) = History::load(&dir.path().join("missing.json"));
         assert!(none.is_none());
+    }
+
+    /// Regression: a history written before run summaries existed must still load.
+    #[test]
+    fn a_history_without_run_summaries_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        std::fs::write(&file, br#"{"version":1,"tests":{"b":{"t":{"package":"b","runs":[]}}}}"#).unwrap();
+        let (h, warning) = History::load(&file);
+        assert!(warning.is_none(), "{warning:?}");
+        assert!(h.runs.is_empty());
+        assert!(h.get("b", "t").is_some());
+    }
+
+    #[test]
+    fn run_summaries_are_bounded() {
+        let mut h = History::default();
+        let accounting = crate::report::events::RunStats::default().accounting();
+        for at in 0..(MAX_RUN_SUMMARIES as u64 + 5) {
+            h.record_run(RunSummary {
+                at,
+                profile: "default".into(),
+                passed: 1,
+                failed: 0,
+                accounting: accounting.clone(),
+            });
+        }
+        assert_eq!(h.runs.len(), MAX_RUN_SUMMARIES);
+        assert_eq!(h.runs.front().unwrap().at, 5, "the oldest summaries go first");
     }
 
     #[test]

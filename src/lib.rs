@@ -6,6 +6,7 @@
 //! them, and [`report`] turns the resulting [`report::events::Event`] stream into
 //! everything people and machines read. [`cli`] and [`options`] are the front door.
 
+pub mod budget;
 pub mod build;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod env;
 pub mod error;
 pub mod execute;
 pub mod filter;
+pub mod flaky;
 pub mod history;
 pub mod options;
 pub mod pipeline;

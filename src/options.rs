@@ -369,6 +369,27 @@ pub struct HistoryOptions {
     pub limit: usize,
 }
 
+/// Everything `cargo tempo flaky` needs.
+#[derive(Debug, Clone)]
+pub struct FlakyOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Config file and profile.
+    pub config: ConfigOptions,
+    /// Which tests.
+    pub filter: Selection,
+    /// How many runs.
+    pub runs: u32,
+    /// Run them with `cargo nextest run` instead of tempo.
+    pub nextest: bool,
+    /// Where the JSON report goes, instead of the store directory.
+    pub json: Option<PathBuf>,
+    /// Add the suggested overrides to the config file.
+    pub write: bool,
+    /// How many tests at once.
+    pub test_threads: Option<ThreadsArg>,
+}
+
 /// Resolves a parsed command and runs it, returning the exit code.
 pub fn dispatch(command: Command) -> Result<i32> {
     match command {
@@ -378,6 +399,16 @@ pub fn dispatch(command: Command) -> Result<i32> {
             cargo: CargoOptions::from_args(a.cargo),
             config: ConfigOptions::from_args(a.config),
             limit: a.limit,
+        }),
+        Command::Flaky(a) => crate::flaky::run(FlakyOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
+            filter: Selection::from_args(a.filter),
+            runs: a.runs,
+            nextest: a.engine == crate::cli::EngineArg::Nextest,
+            json: a.json,
+            write: a.write,
+            test_threads: a.test_threads,
         }),
         Command::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Command::ShowConfig(a) => crate::pipeline::show_config(ShowConfigOptions {

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
+use crate::budget::BudgetCheck;
 use crate::build::{self, BuildEvent, StartedBuild, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
@@ -287,6 +288,94 @@ fn feed_run(
     tx.send(Feed::Done(built.and(listed)));
 }
 
+/// The runner's settings for a profile, once the slots and fail-fast are decided.
+fn runner_config(
+    profile: &Profile,
+    slots: usize,
+    cores: usize,
+    max_fail: Option<u32>,
+    failed_first: bool,
+    capture: bool,
+) -> RunnerConfig {
+    RunnerConfig {
+        slots,
+        max_fail,
+        terminate_on_fail_fast: profile.fail_fast.terminate_immediately,
+        failed_first,
+        capture,
+        output_cap: usize::try_from(profile.capture_limit).unwrap_or(usize::MAX),
+        grace_period: profile.slow_timeout.grace_period,
+        flaky_fails: profile.flaky_result == FlakyResult::Fail,
+        test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
+    }
+}
+
+/// A plan built and listed once, to be run several times (`cargo tempo flaky`): with
+/// no retries and no fail-fast, so that every run shows every test's own outcome.
+pub struct RepeatablePlan {
+    /// The selected tests.
+    pub plan: TestPlan,
+    /// The resolved profile.
+    pub profile: Profile,
+    /// The workspace root.
+    pub workspace_root: std::path::PathBuf,
+    /// The config file in use, if any.
+    pub config_file: Option<std::path::PathBuf>,
+    /// The runner's settings.
+    pub config: RunnerConfig,
+    /// Facts for each run's [`RunInfo`].
+    pub info: RunInfo,
+}
+
+/// Builds and lists once for repeated runs; `Ok(None)` when the filters select nothing.
+pub fn prepare_repeatable(
+    cargo: &CargoOptions,
+    config: &ConfigOptions,
+    selection: &Selection,
+    test_threads: Option<crate::cli::ThreadsArg>,
+) -> Result<Option<RepeatablePlan>> {
+    let setup = setup(cargo, config, selection)?;
+    let cores = available_cores();
+    let slots = match test_threads {
+        Some(t) => resolve_threads(t, cores),
+        None => setup.profile.test_threads.resolve(cores),
+    };
+    let (profile, workspace_root, config_file) =
+        (setup.profile.clone(), setup.workspace.root.clone(), setup.config_file.clone());
+    let binaries = build_binaries(cargo, &setup, selection)?;
+    let prepared = prepare(setup, binaries, selection, Some(0), slots, None, None)?;
+    if prepared.plan.tests.is_empty() {
+        eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
+        return Ok(None);
+    }
+    let info = RunInfo {
+        run_id: prepared.run_env.run_id.clone(),
+        profile: prepared.run_env.profile.clone(),
+        started_at: SystemTime::now(),
+        test_count: prepared.plan.tests.len(),
+        skipped: prepared.plan.skipped,
+        skipped_tests: Arc::new([]),
+        binary_count: prepared.plan.binary_count,
+        slots,
+        cores,
+        pipelined: false,
+    };
+    let config = runner_config(&profile, slots, cores, None, false, true);
+    let mut plan = prepared.plan;
+    // A batch runs a test that failed in it again alone and reports that run, which
+    // would hide the very failures these runs count: every test gets its own process.
+    plan.tests = plan
+        .tests
+        .into_iter()
+        .map(|t| {
+            let mut t = Arc::try_unwrap(t).expect("a fresh plan holds the only handle on each test");
+            t.batchable = false;
+            Arc::new(t)
+        })
+        .collect();
+    Ok(Some(RepeatablePlan { plan, profile, workspace_root, config_file, config, info }))
+}
+
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
     let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
@@ -316,17 +405,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Some(false) => None,
         None => profile.fail_fast.max_fail,
     };
-    let config = RunnerConfig {
-        slots,
-        max_fail,
-        terminate_on_fail_fast: profile.fail_fast.terminate_immediately,
-        failed_first: opts.failed_first,
-        capture: opts.capture,
-        output_cap: usize::try_from(profile.capture_limit).unwrap_or(usize::MAX),
-        grace_period: profile.slow_timeout.grace_period,
-        flaky_fails: profile.flaky_result == FlakyResult::Fail,
-        test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
-    };
+    let config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let colored = use_color(opts.color, &stdout);
@@ -340,6 +419,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         failure_output: opts.reporter.failure_output,
     };
     reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
+    let budget = BudgetCheck::new(&profile);
+    if let Some(budget) = &budget {
+        reporters.push(budget.collector());
+    }
     if let Some(junit) = &profile.junit.path {
         let path = profile_store_dir(&setup.workspace, &profile).join(junit);
         reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
@@ -407,6 +490,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         (stats, None)
     };
     std::io::stdout().flush().map_err(Error::Output)?;
+    let budget_fails = match &budget {
+        Some(budget) if stats.planned > 0 => budget
+            .finish(&stats, build_error.is_some(), &mut std::io::stderr().lock())
+            .map_err(Error::Output)?
+            .fails_run(),
+        _ => false,
+    };
     if let Some(error) = build_error {
         return Err(error);
     }
@@ -417,6 +507,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     Ok(match stats.signal {
         Some(sig) => 128 + sig,
         None if stats.failed > 0 => exit_code::TEST_RUN_FAILED,
+        None if budget_fails => exit_code::BUDGET_MISSED,
         None => exit_code::OK,
     })
 }

@@ -65,6 +65,8 @@ pub struct TestSettings {
     pub isolation: Isolation,
     /// The overrides that changed a setting, by their `profile.NAME.overrides[i]` name.
     pub applied_overrides: Vec<String>,
+    /// The longest its final attempt may take (`budget.slow`), checked after the run.
+    pub slow_budget: Option<std::time::Duration>,
 }
 
 impl TestSettings {
@@ -85,13 +87,14 @@ impl TestSettings {
             junit_store_failure_output: profile.junit.store_failure_output,
             isolation: profile.isolation,
             applied_overrides: Vec::new(),
+            slow_budget: profile.budget.slow,
         }
     }
 
     /// Applies the profile's overrides to a test: for each setting, the first matching
     /// override that sets it wins.
     fn apply_overrides(&mut self, inputs: &PlanInputs<'_>, query: &TestQuery<'_>) {
-        let mut set = [false; 11];
+        let mut set = [false; 12];
         for o in &inputs.profile.overrides {
             if !o.applies(query, inputs.cx) {
                 continue;
@@ -135,6 +138,9 @@ impl TestSettings {
             }
             if take(9, o.junit_store_failure_output.is_some()) {
                 self.junit_store_failure_output = o.junit_store_failure_output.expect("checked");
+            }
+            if take(11, o.slow_budget.is_some()) {
+                self.slow_budget = o.slow_budget;
             }
             if take(10, o.isolation.is_some()) {
                 self.isolation = o.isolation.expect("checked");

@@ -68,3 +68,36 @@ fn a_corrupt_history_is_a_warning_and_is_rewritten() {
     let text = std::fs::read_to_string(store.join("history.json")).unwrap();
     assert!(text.contains("steady_01"), "the history is rewritten: {text}");
 }
+
+/// Every run reports its CPU accounting on the Timing line and keeps it in the history.
+#[test]
+fn each_run_records_its_cpu_accounting() {
+    build_config_fixture();
+    let store = fresh_store_dir();
+    let run = || {
+        let out = run_expecting(
+            tempo(&config_fixture()).env("TEMPO_STORE_DIR", &store).args(["run", "-j", "2", "-E", "test(=steady_00)"]),
+            0,
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let stdout = run();
+    let timing = stdout.lines().find(|l| l.trim_start().starts_with("Timing ")).expect("a Timing line");
+    assert!(timing.contains("% (") && timing.contains("utilization "), "{timing}");
+    assert!(timing.contains("slot idle ") && timing.matches("s/").count() == 1, "two slots, two idle times: {timing}");
+    run();
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("history.json")).unwrap()).unwrap();
+    let runs = history["runs"].as_array().expect("a runs list");
+    assert_eq!(runs.len(), 2, "{history}");
+    let last = &runs[1];
+    assert_eq!(
+        (last["profile"].as_str(), last["passed"].as_u64(), last["slots"].as_u64()),
+        (Some("default"), Some(1), Some(2))
+    );
+    let (wall, cpu, cores) =
+        (last["wall_s"].as_f64().unwrap(), last["cpu_s"].as_f64().unwrap(), last["cores"].as_f64().unwrap());
+    assert!(wall >= 0.3, "{last}");
+    assert!((last["cpu_utilization"].as_f64().unwrap() - cpu / (wall * cores)).abs() < 1e-6, "{last}");
+    assert_eq!(last["slot_idle_s"].as_array().unwrap().len(), 2, "{last}");
+}

@@ -34,7 +34,8 @@ fn run_with_junit(store: &Path, extra_args: &[&str], code: i32) -> String {
 /// the slots and wall-clock stamps the fixture prints.
 fn normalize_xml(xml: &str) -> String {
     let mut out = xml.to_owned();
-    for attr in ["timestamp", "time", "uuid"] {
+    // `value` holds the CPU accounting properties, which change from run to run.
+    for attr in ["timestamp", "time", "uuid", "value"] {
         let needle = format!(" {attr}=\"");
         let mut from = 0;
         while let Some(at) = out[from..].find(&needle) {
@@ -71,6 +72,36 @@ fn junit_records_flaky_and_failing_tests_as_nextest_does() {
     assert_eq!((count(failing, "failure"), count(failing, "rerunFailure")), (1, 3), "{xml}");
     assert_eq!(case("steady_00").attribute("classname"), Some("retrying"));
     insta::assert_snapshot!(normalize_xml(&xml));
+}
+
+/// The run's CPU accounting is on every testsuite and each test's rusage on its testcase.
+#[test]
+fn junit_carries_the_cpu_accounting_as_properties() {
+    let store = tempfile::tempdir().unwrap();
+    let xml = run_with_junit(store.path(), &["steady_00", "steady_01"], 0);
+    let doc = roxmltree::Document::parse(&xml).expect("the JUnit file is valid XML");
+    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).expect("a testsuite");
+    let property = |node: roxmltree::Node, name: &str| -> String {
+        node.descendants()
+            .find(|p| p.has_tag_name("property") && p.attribute("name") == Some(name))
+            .and_then(|p| p.attribute("value"))
+            .unwrap_or_else(|| panic!("no property {name} in\n{xml}"))
+            .to_owned()
+    };
+    let num = |node, name| property(node, name).parse::<f64>().unwrap();
+    let (wall, cpu, cores) = (num(suite, "tempo.wall-s"), num(suite, "tempo.cpu-s"), num(suite, "tempo.cores"));
+    assert!(wall >= 0.3, "two 300 ms tests ran: {xml}");
+    let utilization = num(suite, "tempo.cpu-utilization");
+    assert!((utilization - cpu / (wall * cores)).abs() < 0.01, "utilization is cpu / (wall x cores): {xml}");
+    assert!((num(suite, "tempo.busy-cores") - cpu / wall).abs() < 0.01, "{xml}");
+    // The founding profile has 8 slots; two tests kept two of them busy for about 300 ms.
+    let idle: Vec<f64> = property(suite, "tempo.slot-idle-s").split(' ').map(|s| s.parse().unwrap()).collect();
+    assert_eq!(idle.len(), 8, "{xml}");
+    assert!(idle.iter().all(|i| *i >= 0.0 && *i <= wall + 0.001), "{idle:?} against wall {wall}");
+    assert!(idle.iter().filter(|i| wall - **i > 0.25).count() == 2, "two slots were busy: {idle:?}, wall {wall}");
+    let case = doc.descendants().find(|n| n.has_tag_name("testcase")).expect("a testcase");
+    assert!(num(case, "tempo.max-rss-bytes") > 0.0, "{xml}");
+    assert!(num(case, "tempo.cpu-user-s") >= 0.0 && num(case, "tempo.cpu-system-s") >= 0.0);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! nextest's schema. Every profile inherits from `default`, which inherits from the
 //! built-in defaults (nextest's own). Errors point at the file, line and column.
 
+mod budget;
 mod error;
 mod overrides;
 mod platform;
@@ -12,6 +13,7 @@ mod raw;
 
 use std::path::{Path, PathBuf};
 
+pub use budget::{Budget, Enforce};
 pub use error::ConfigError;
 pub use overrides::{GroupChoice, Override};
 pub use platform::{PlatformSpec, host_triple};
@@ -71,6 +73,8 @@ pub struct Profile {
     pub overrides: Vec<Override>,
     /// tempo's own `capture-limit`: the most bytes of each output stream kept per test.
     pub capture_limit: u64,
+    /// tempo's own `budget`: performance targets checked after the run.
+    pub budget: Budget,
     /// tempo's own `isolation`: whether fast tests may run batched.
     pub isolation: Isolation,
     /// tempo's own `doctests`: run the doctests in the same run (as `--doc` does).
@@ -118,6 +122,7 @@ impl Profile {
             test_groups: Default::default(),
             overrides: Vec::new(),
             capture_limit: 4 * 1024 * 1024,
+            budget: Budget::default(),
             isolation: Isolation::Auto,
             doctests: false,
         }
@@ -162,6 +167,9 @@ impl Profile {
         }
         if let Some(v) = raw.capture_limit {
             self.capture_limit = v.0;
+        }
+        if let Some(b) = &raw.budget {
+            self.budget.apply(b);
         }
         if let Some(v) = raw.isolation {
             self.isolation = v;

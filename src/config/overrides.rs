@@ -51,6 +51,8 @@ pub struct Override {
     pub junit_store_success_output: Option<bool>,
     /// Keep failing output in JUnit.
     pub junit_store_failure_output: Option<bool>,
+    /// tempo's per-test `budget.slow`: the longest the test's final attempt may take.
+    pub slow_budget: Option<std::time::Duration>,
     /// Whether the tests may share a process.
     pub isolation: Option<Isolation>,
 }
@@ -139,6 +141,7 @@ impl Override {
             failure_output: raw.failure_output,
             junit_store_success_output: raw.junit.as_ref().and_then(|j| j.store_success_output),
             junit_store_failure_output: raw.junit.as_ref().and_then(|j| j.store_failure_output),
+            slow_budget: raw.budget.as_ref().map(|b| b.slow),
             isolation: raw.isolation,
         })
     }

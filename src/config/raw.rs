@@ -65,6 +65,8 @@ pub(super) struct RawProfile {
     pub junit: Option<RawJunit>,
     /// tempo's own key: the most bytes of each output stream kept per test.
     pub capture_limit: Option<ByteSize>,
+    /// tempo's own key: performance targets the run must meet.
+    pub budget: Option<super::budget::RawBudget>,
     /// tempo's own key: whether fast tests may share a process.
     pub isolation: Option<Isolation>,
     /// tempo's own key: run the doctests too.
@@ -136,6 +138,8 @@ pub(super) struct RawOverride {
     pub success_output: Option<OutputMode>,
     pub failure_output: Option<OutputMode>,
     pub junit: Option<RawOverrideJunit>,
+    /// tempo's own key: the per-test `slow` budget.
+    pub budget: Option<super::budget::RawOverrideBudget>,
     /// tempo's own key: whether the selected tests may share a process.
     pub isolation: Option<Isolation>,
 }
@@ -237,7 +241,7 @@ impl Visitor<'_> for DurationVisitor {
     }
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_str(DurationVisitor)
 }
 

@@ -279,3 +279,64 @@ fn capture_limits_take_sizes() {
     let msg = error("[profile.default]\ncapture-limit = \"4 parsecs\"\n");
     assert!(msg.contains("invalid size unit `parsecs`"), "{msg}");
 }
+
+#[test]
+fn budgets_inherit_key_by_key() {
+    let config = parse(
+        r#"
+[profile.default.budget]
+wall = "11s"
+cpu-utilization = 0.8
+[profile.ci.budget]
+enforce = "warn"
+slow = "2s"
+[profile.loose]
+inherits = "ci"
+budget = { cpu-utilization = 0 }
+"#,
+    )
+    .unwrap();
+    let default = config.profile("default").unwrap().budget;
+    assert_eq!(default.wall, Some(Duration::from_secs(11)));
+    assert_eq!(default.cpu_utilization, Some(0.8));
+    assert_eq!(default.enforce, Enforce::Fail, "a miss fails by default");
+    let ci = config.profile("ci").unwrap().budget;
+    assert_eq!(ci.wall, Some(Duration::from_secs(11)), "ci inherits the wall target from default");
+    assert_eq!((ci.enforce, ci.slow), (Enforce::Warn, Some(Duration::from_secs(2))));
+    let loose = config.profile("loose").unwrap().budget;
+    assert_eq!((loose.cpu_utilization, loose.enforce), (Some(0.0), Enforce::Warn));
+    assert!(!Config::default().profile("default").unwrap().budget.has_targets());
+}
+
+#[test]
+fn an_override_sets_a_per_test_slow_budget() {
+    let config =
+        parse("[[profile.default.overrides]]\nfilter = 'test(slow)'\nbudget = { slow = \"250ms\" }\n").unwrap();
+    let profile = config.profile("default").unwrap();
+    assert_eq!(profile.overrides[0].slow_budget, Some(Duration::from_millis(250)));
+}
+
+/// Each bad budget value is reported at its line, with what was expected.
+#[test]
+fn bad_budgets_are_located_and_explained() {
+    for (text, at, expected) in [
+        ("[profile.default.budget]\ncpu-utilization = 1.5\n", "line 2, column 19", "expected a number from 0 to 1"),
+        ("[profile.default.budget]\ncpu-utilization = \"80%\"\n", "line 2, column 19", "a number from 0 to 1"),
+        ("[profile.default.budget]\nwall = \"eleven\"\n", "line 2, column 8", "invalid duration `eleven`"),
+        ("[profile.default.budget]\nenforce = \"never\"\n", "line 2, column 11", "expected `fail` or `warn`"),
+        (
+            "[profile.default.budget]\nwal = \"1s\"\n",
+            "line 2, column 1",
+            "`wall`, `cpu-utilization`, `slow`, `enforce`",
+        ),
+        (
+            "[[profile.default.overrides]]\nfilter = 'all()'\nbudget = { wall = \"1s\" }\n",
+            "line 3, column 12",
+            "expected `slow`",
+        ),
+    ] {
+        let msg = error(text);
+        assert!(msg.contains(at), "{text}: {msg}");
+        assert!(msg.contains(expected), "{text}: {msg}");
+    }
+}

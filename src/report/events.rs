@@ -259,6 +259,45 @@ impl RunStats {
         let wall = self.wall.as_secs_f64();
         if wall > 0.0 { (self.lower_bound().as_secs_f64() / wall).min(1.0) } else { 1.0 }
     }
+
+    /// Per slot, the time it ran no test: wall − busy (never negative).
+    pub fn slot_idle(&self) -> Vec<Duration> {
+        self.slot_busy.iter().map(|busy| self.wall.saturating_sub(*busy)).collect()
+    }
+
+    /// The run's CPU accounting in plain numbers, for the JUnit properties, the history
+    /// and machine-readable output.
+    pub fn accounting(&self) -> Accounting {
+        Accounting {
+            wall_s: self.wall.as_secs_f64(),
+            cpu_s: self.cpu.as_secs_f64(),
+            cores: self.cores,
+            slots: self.slots,
+            cpu_utilization: self.utilization(),
+            busy_cores: self.busy_cores(),
+            slot_idle_s: self.slot_idle().iter().map(Duration::as_secs_f64).collect(),
+        }
+    }
+}
+
+/// How much of the machine a run used, in seconds and ratios: what [`RunStats`] knows
+/// about CPU, with serde-friendly names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Accounting {
+    /// Wall time of the run, in seconds.
+    pub wall_s: f64,
+    /// User plus system CPU time of every test attempt, in seconds.
+    pub cpu_s: f64,
+    /// The cores the run had.
+    pub cores: usize,
+    /// The slots the run had.
+    pub slots: usize,
+    /// CPU ÷ (wall × cores), 0 to 1.
+    pub cpu_utilization: f64,
+    /// CPU ÷ wall: the average number of busy cores.
+    pub busy_cores: f64,
+    /// Per slot, the seconds it ran no test (wall − busy).
+    pub slot_idle_s: Vec<f64>,
 }
 
 /// Why a run stopped starting tests before it ran them all.

@@ -50,6 +50,30 @@ pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit
             h.runs.len()
         )?;
     }
+    if !history.runs.is_empty() {
+        writeln!(out, "\nlast runs (CPU accounting)")?;
+        writeln!(
+            out,
+            "  {:>9}  {:>9}  {:>11}  {:>12}  {:>6}  {:>6}  profile",
+            "wall", "cpu", "utilization", "busy cores", "passed", "failed"
+        )?;
+        let skip = history.runs.len().saturating_sub(limit);
+        for run in history.runs.iter().skip(skip) {
+            let a = &run.accounting;
+            writeln!(
+                out,
+                "  {:>8.3}s  {:>8.3}s  {:>10.0}%  {:>5.2} of {:<3}  {:>6}  {:>6}  {}",
+                a.wall_s,
+                a.cpu_s,
+                a.cpu_utilization * 100.0,
+                a.busy_cores,
+                a.cores,
+                run.passed,
+                run.failed,
+                run.profile
+            )?;
+        }
+    }
     let flaky: Vec<_> = tests.iter().filter(|(_, _, h)| h.is_flaky()).collect();
     writeln!(out, "\ntests whose outcome changed between runs: {}", flaky.len())?;
     for (binary, name, h) in flaky {

@@ -250,7 +250,7 @@ impl<W: Write> HumanReporter<W> {
         }
         writeln!(
             self.out,
-            "{:>12} wall {:.2}s, test time {:.2}s, cpu {:.2}s, utilization {:.0}% ({:.2} of {} cores busy), lower bound {:.2}s, efficiency {:.0}%",
+            "{:>12} wall {:.2}s, test time {:.2}s, cpu {:.2}s, utilization {:.0}% ({:.2} of {} cores busy), {}, lower bound {:.2}s, efficiency {:.0}%",
             "Timing",
             stats.wall.as_secs_f64(),
             stats.test_time.as_secs_f64(),
@@ -258,11 +258,32 @@ impl<W: Write> HumanReporter<W> {
             stats.utilization() * 100.0,
             stats.busy_cores(),
             stats.cores,
+            slot_idle(stats),
             stats.lower_bound().as_secs_f64(),
             stats.efficiency() * 100.0,
         )?;
         writeln!(self.out, "tempo: {} passed, {} failed, {} skipped", stats.passed, stats.failed, stats.skipped)
     }
+}
+
+/// Each slot's idle time (wall − busy): every slot's when there are few, else the
+/// range and the total, so that the Timing line stays one line.
+fn slot_idle(stats: &RunStats) -> String {
+    let idle = stats.slot_idle();
+    if idle.len() <= 8 {
+        let each: Vec<String> = idle.iter().map(|d| format!("{:.2}s", d.as_secs_f64())).collect();
+        return format!("slot idle {}", each.join("/"));
+    }
+    let min = idle.iter().min().copied().unwrap_or_default();
+    let max = idle.iter().max().copied().unwrap_or_default();
+    let total: Duration = idle.iter().sum();
+    format!(
+        "slot idle {:.2}s to {:.2}s ({} slots, {:.2}s in all)",
+        min.as_secs_f64(),
+        max.as_secs_f64(),
+        idle.len(),
+        total.as_secs_f64()
+    )
 }
 
 /// The status word for one attempt, nextest-style.

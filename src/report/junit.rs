@@ -11,10 +11,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::Reporter;
-use super::events::{Event, ExecutionResult, ExitStatus, Outcome, RunInfo};
+use super::events::{Event, ExecutionResult, ExitStatus, Outcome, RunInfo, RunStats};
 use super::human::signal_name;
 use crate::plan::TestRef;
 
@@ -86,32 +86,60 @@ impl JunitReporter {
         if keep {
             case.set_system_out_lossy(&last.stdout.bytes).set_system_err_lossy(&last.stderr.bytes);
         }
+        // What the final attempt cost, from its rusage.
+        case.add_properties([
+            Property::new("tempo.cpu-user-s", format!("{:.6}", last.usage.user.as_secs_f64())),
+            Property::new("tempo.cpu-system-s", format!("{:.6}", last.usage.system.as_secs_f64())),
+            Property::new("tempo.max-rss-bytes", last.usage.max_rss.to_string()),
+        ]);
         case
     }
 
-    /// Builds the report from everything seen so far.
-    pub fn build(&self, wall: std::time::Duration) -> Report {
+    /// Builds the report from everything seen so far. JUnit has no properties on the
+    /// `testsuites` element, so the run's CPU accounting goes on every `testsuite`.
+    pub fn build(&self, stats: &RunStats) -> Report {
         let mut report = Report::new(self.report_name.as_str());
         if let Some(info) = &self.info {
-            report.set_timestamp(self.timestamp(std::time::Duration::ZERO)).set_time(wall);
+            report.set_timestamp(self.timestamp(std::time::Duration::ZERO)).set_time(stats.wall);
             if let Ok(uuid) = info.run_id.parse::<uuid::Uuid>() {
                 report.set_uuid(uuid);
             }
         }
+        let run_properties = run_properties(stats);
         let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
         for ((binary_id, _), (test, attempts)) in &self.attempts {
-            let suite = suites.entry(binary_id.as_str()).or_insert_with(|| TestSuite::new(binary_id.as_str()));
+            let suite = suites.entry(binary_id.as_str()).or_insert_with(|| {
+                let mut suite = TestSuite::new(binary_id.as_str());
+                suite.add_properties(run_properties.iter().cloned());
+                suite
+            });
             suite.add_test_case(self.test_case(test, attempts));
         }
         report.add_test_suites(suites.into_values());
         report
     }
 
-    fn write(&self, wall: std::time::Duration) -> io::Result<()> {
-        let report = self.build(wall);
+    fn write(&self, stats: &RunStats) -> io::Result<()> {
+        let report = self.build(stats);
         let xml = report.to_string().map_err(io::Error::other)?;
         crate::report::write_atomically(&self.path, xml.as_bytes())
     }
+}
+
+/// The run's CPU accounting as JUnit properties, named `tempo.*` so that they cannot
+/// clash with anyone else's.
+fn run_properties(stats: &RunStats) -> Vec<Property> {
+    let a = stats.accounting();
+    let idle: Vec<String> = a.slot_idle_s.iter().map(|s| format!("{s:.3}")).collect();
+    vec![
+        Property::new("tempo.wall-s", format!("{:.3}", a.wall_s)),
+        Property::new("tempo.cpu-s", format!("{:.3}", a.cpu_s)),
+        Property::new("tempo.cores", a.cores.to_string()),
+        Property::new("tempo.slots", a.slots.to_string()),
+        Property::new("tempo.cpu-utilization", format!("{:.4}", a.cpu_utilization)),
+        Property::new("tempo.busy-cores", format!("{:.3}", a.busy_cores)),
+        Property::new("tempo.slot-idle-s", idle.join(" ")),
+    ]
 }
 
 /// A one-line description of how an attempt failed.
@@ -156,7 +184,7 @@ impl Reporter for JunitReporter {
                 let key = (f.test.binary_id().to_string(), f.test.name.clone());
                 self.attempts.entry(key).or_insert_with(|| (f.test.clone(), Vec::new())).1.push(f.result.clone());
             }
-            Event::RunFinished(stats) => self.write(stats.wall)?,
+            Event::RunFinished(stats) => self.write(stats)?,
             _ => {}
         }
         Ok(())

@@ -100,10 +100,38 @@ fn override_settings(o: &Override) -> Vec<String> {
     if let Some(b) = o.junit_store_failure_output {
         sets.push(format!("junit.store-failure-output = {b}"));
     }
+    if let Some(d) = o.slow_budget {
+        sets.push(format!("budget.slow = {}", duration(d)));
+    }
     if let Some(i) = o.isolation {
         sets.push(format!("isolation = {}", format!("{i:?}").to_lowercase()));
     }
     sets
+}
+
+/// The profile's budget, one target a line; overrides' `budget.slow` show with them.
+fn write_budget(out: &mut impl Write, budget: &crate::config::Budget) -> io::Result<()> {
+    if !budget.has_targets() {
+        return writeln!(out, "  {:<20}none", "budget");
+    }
+    writeln!(out, "budget")?;
+    let none = || "none".to_owned();
+    let rows = [
+        ("wall", budget.wall.map_or_else(none, |d| format!("{} or less", duration(d)))),
+        ("cpu-utilization", budget.cpu_utilization.map_or_else(none, |u| format!("{:.0}% or more", u * 100.0))),
+        ("slow", budget.slow.map_or_else(none, |d| format!("{} or less per test", duration(d)))),
+        (
+            "enforce",
+            match budget.enforce {
+                crate::config::Enforce::Fail => "fail".to_owned(),
+                crate::config::Enforce::Warn => "warn".to_owned(),
+            },
+        ),
+    ];
+    for (key, value) in rows {
+        writeln!(out, "  {key:<20}{value}")?;
+    }
+    Ok(())
 }
 
 /// Writes the resolved profile and, for each override, the tests it applies to.
@@ -147,6 +175,7 @@ pub fn write_show_config(
     for (key, value) in rows {
         writeln!(out, "  {key:<20}{value}")?;
     }
+    write_budget(out, &profile.budget)?;
     if !profile.test_groups.is_empty() {
         writeln!(out, "test groups")?;
         for (name, max) in &profile.test_groups {

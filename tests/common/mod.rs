@@ -252,3 +252,15 @@ pub fn generated_suites() -> PathBuf {
         })
         .clone()
 }
+
+/// The fixture for `cargo tempo flaky`: a test that fails about 40% of the time, one
+/// that always fails, and steady tests.
+pub fn flaky_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/flaky")
+}
+
+/// Builds the flaky fixture once per process.
+pub fn build_flaky_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&flaky_fixture()));
+}

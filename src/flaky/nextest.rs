@@ -1,0 +1,240 @@
+//! The nextest engine for `flaky`: runs `cargo nextest run` N times, so that teams
+//! who stay on nextest get the same verdicts from the runner they actually use.
+//!
+//! Each run's outcomes are read back from nextest's JUnit report, the one stable
+//! machine-readable output nextest has: `--message-format libtest-json` is still
+//! experimental (it needs `NEXTEST_EXPERIMENTAL_LIBTEST_JSON=1` and may change), and
+//! the human status lines change between releases. nextest has no flag for a JUnit
+//! path, so tempo copies the config file in use (keeping everything else it says),
+//! sets `junit.path` of the chosen profile to an absolute path in a temporary
+//! directory with toml_edit, and passes the copy with `--config-file`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use quick_junit::{Report, TestCaseStatus};
+use toml_edit::{DocumentMut, Item, Table, value};
+
+use super::{Collected, Stopped, Tallies};
+use crate::build;
+use crate::error::{Error, Result};
+use crate::options::{FlakyOptions, RunIgnored};
+
+/// The arguments that select and build the tests, in `cargo nextest run`'s spelling.
+fn nextest_args(opts: &FlakyOptions, config: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["nextest".into(), "run".into(), "--config-file".into(), config.into()];
+    args.extend(["--profile".into(), opts.config.profile.clone().into()]);
+    // tempo renders the cargo options for `cargo test`; two of them are spelt
+    // differently by nextest.
+    for a in &opts.cargo.args {
+        match a.to_str() {
+            Some("--profile") => args.push("--cargo-profile".into()),
+            Some("-v") => args.push("--cargo-verbose".into()),
+            _ => args.push(a.clone()),
+        }
+    }
+    for expr in &opts.filter.filtersets {
+        args.extend(["-E".into(), expr.into()]);
+    }
+    if opts.filter.ignore_default_filter {
+        args.push("--ignore-default-filter".into());
+    }
+    match opts.filter.names.run_ignored {
+        RunIgnored::Default => {}
+        RunIgnored::Only => args.extend(["--run-ignored".into(), "only".into()]),
+        RunIgnored::All => args.extend(["--run-ignored".into(), "all".into()]),
+    }
+    args
+}
+
+/// The arguments that run (rather than build) the tests.
+fn run_args(opts: &FlakyOptions) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = ["--retries", "0", "--no-fail-fast", "--status-level", "none"]
+        .into_iter()
+        .map(Into::into)
+        .chain(["--final-status-level".into(), "none".into()])
+        .collect();
+    if let Some(t) = opts.test_threads {
+        let n = crate::options::resolve_threads(t, crate::options::available_cores());
+        args.extend(["--test-threads".into(), n.to_string().into()]);
+    }
+    let names = &opts.filter.names;
+    // libtest's `--exact` and `--skip` go after `--`, where nextest emulates them.
+    if names.exact || !names.skip.is_empty() {
+        args.push("--".into());
+        args.extend(names.patterns.iter().map(Into::into));
+        if names.exact {
+            args.push("--exact".into());
+        }
+        for s in &names.skip {
+            args.extend(["--skip".into(), s.into()]);
+        }
+    } else {
+        args.extend(names.patterns.iter().map(Into::into));
+    }
+    args
+}
+
+/// The config file nextest would read: `--config-file`, else `.config/nextest.toml`.
+fn nextest_config(opts: &FlakyOptions, root: &Path) -> PathBuf {
+    opts.config.config_file.clone().unwrap_or_else(|| root.join(".config/nextest.toml"))
+}
+
+/// The config text with the profile's JUnit report sent to `junit`, without test output.
+fn with_junit(text: &str, profile: &str, junit: &Path) -> std::result::Result<String, String> {
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| e.to_string())?;
+    let implicit = || {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        Item::Table(t)
+    };
+    let profiles = doc.entry("profile").or_insert_with(implicit);
+    let this = profiles.as_table_like_mut().ok_or("`profile` is not a table")?.entry(profile).or_insert(implicit());
+    let this = this.as_table_like_mut().ok_or_else(|| format!("`profile.{profile}` is not a table"))?;
+    let junit_table = this.entry("junit").or_insert(Item::Table(Table::new()));
+    let junit_table =
+        junit_table.as_table_like_mut().ok_or_else(|| format!("`profile.{profile}.junit` is not a table"))?;
+    junit_table.insert("path", value(junit.to_string_lossy().as_ref()));
+    junit_table.insert("store-success-output", value(false));
+    junit_table.insert("store-failure-output", value(false));
+    Ok(doc.to_string())
+}
+
+/// Adds one run's JUnit report to the tally.
+fn read_report(path: &Path, tallies: &mut Tallies) -> Result<(usize, usize)> {
+    let report_error = |reason: String| Error::NextestReport { path: path.to_owned(), reason };
+    let xml = std::fs::read_to_string(path).map_err(|e| report_error(e.to_string()))?;
+    let report = Report::deserialize_from_str(&xml).map_err(|e| report_error(e.to_string()))?;
+    let (mut passed, mut failed) = (0, 0);
+    for suite in &report.test_suites {
+        for case in &suite.test_cases {
+            let failure = match &case.status {
+                TestCaseStatus::Success { .. } => false,
+                TestCaseStatus::NonSuccess { .. } => true,
+                TestCaseStatus::Skipped { .. } => continue,
+            };
+            let tally = tallies.entry((suite.name.to_string(), case.name.to_string())).or_default();
+            tally.runs += 1;
+            tally.failures += u32::from(failure);
+            if failure { failed += 1 } else { passed += 1 }
+        }
+    }
+    Ok((passed, failed))
+}
+
+fn nextest_failed(status: std::process::ExitStatus, stderr: &[u8]) -> Error {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    Error::Nextest { status: status.to_string(), stderr: tail }
+}
+
+/// Builds once with `cargo nextest run --no-run`, then runs the tests `opts.runs` times.
+pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
+    let workspace = build::workspace(&opts.cargo)?;
+    let root = &workspace.root;
+    let config_file = nextest_config(opts, root);
+    let text = match std::fs::read_to_string(&config_file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.config.config_file.is_none() => String::new(),
+        Err(e) => return Err(crate::config::ConfigError::Read { path: config_file.clone(), source: e }.into()),
+    };
+    let tmp = std::env::temp_dir().join(format!("tempo-flaky-{}", std::process::id()));
+    let _cleanup = RemoveOnDrop(tmp.clone());
+    let junit = tmp.join("junit.xml");
+    let tmp_config = tmp.join("nextest.toml");
+    let edited = with_junit(&text, &opts.config.profile, &junit)
+        .map_err(|reason| Error::EditConfig { path: config_file.clone(), reason })?;
+    std::fs::create_dir_all(&tmp).map_err(|source| Error::WriteFile { path: tmp.clone(), source })?;
+    std::fs::write(&tmp_config, edited).map_err(|source| Error::WriteFile { path: tmp_config.clone(), source })?;
+
+    let base = nextest_args(opts, &tmp_config);
+    // Build once, with cargo's messages on stderr as usual.
+    let built = Command::new(build::cargo_program())
+        .args(&base)
+        .arg("--no-run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|source| Error::CargoNotFound { program: "cargo nextest".into(), source })?;
+    if !built.success() {
+        return Err(Error::Nextest { status: built.to_string(), stderr: "see its messages above".into() });
+    }
+    let mut tallies = Tallies::new();
+    for i in 1..=opts.runs {
+        let _ = std::fs::remove_file(&junit);
+        let started = Instant::now();
+        let out = Command::new(build::cargo_program())
+            .args(&base)
+            .args(run_args(opts))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| Error::CargoNotFound { program: "cargo nextest".into(), source })?;
+        match out.status.code() {
+            // nextest's own codes: all passed, or some tests failed.
+            Some(0 | 100) => {}
+            Some(4) => {
+                eprintln!("error: no tests to run: `cargo nextest run` selected none");
+                return Ok(Err(Stopped::NoTests));
+            }
+            None => {
+                use std::os::unix::process::ExitStatusExt;
+                let sig = out.status.signal().unwrap_or(libc::SIGTERM);
+                return Ok(Err(Stopped::Signal(sig)));
+            }
+            Some(code @ (130 | 143 | 129)) => return Ok(Err(Stopped::Signal(code - 128))),
+            Some(_) => return Err(nextest_failed(out.status, &out.stderr)),
+        }
+        let (passed, failed) = read_report(&junit, &mut tallies)?;
+        eprintln!(
+            "flaky: run {i}/{} (nextest): {passed} passed, {failed} failed in {:.2}s",
+            opts.runs,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let store_dir = store_dir(opts, root);
+    Ok(Ok(Collected {
+        tallies,
+        runs: opts.runs,
+        report_dir: root.join(store_dir).join("flaky"),
+        config_file,
+        profile: opts.config.profile.clone(),
+    }))
+}
+
+/// tempo's store directory: `TEMPO_STORE_DIR`, else the config's `[store] dir` when
+/// tempo can read the config, else the default.
+fn store_dir(opts: &FlakyOptions, root: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("TEMPO_STORE_DIR").filter(|d| !d.is_empty()) {
+        return dir.into();
+    }
+    crate::config::Config::load(root, opts.config.config_file.as_deref())
+        .and_then(|c| c.profile(&opts.config.profile))
+        .map_or_else(|_| crate::config::Profile::builtin("default").store_dir, |p| p.store_dir)
+}
+
+/// Removes the temporary directory however the run ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_junit_path_goes_into_the_chosen_profile_and_keeps_the_rest() {
+        let text = "# ours\n[profile.ci]\nretries = 2\n[profile.ci.junit]\npath = \"mine.xml\"\n";
+        let out = with_junit(text, "ci", Path::new("/tmp/x/junit.xml")).unwrap();
+        assert!(out.starts_with("# ours\n[profile.ci]\nretries = 2\n"), "{out}");
+        assert!(out.contains("path = \"/tmp/x/junit.xml\""), "{out}");
+        assert!(!out.contains("mine.xml"), "{out}");
+        let fresh = with_junit("", "default", Path::new("/j.xml")).unwrap();
+        assert!(fresh.contains("[profile.default.junit]\npath = \"/j.xml\""), "{fresh}");
+    }
+}
