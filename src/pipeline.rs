@@ -20,7 +20,7 @@ use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
     CargoOptions, Color, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions,
-    available_cores, resolve_threads,
+    available_cores,
 };
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
@@ -307,6 +307,7 @@ fn runner_config(
         grace_period: profile.slow_timeout.grace_period,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
+        cpu_budget: None,
     }
 }
 
@@ -336,10 +337,8 @@ pub fn prepare_repeatable(
 ) -> Result<Option<RepeatablePlan>> {
     let setup = setup(cargo, config, selection)?;
     let cores = available_cores();
-    let slots = match test_threads {
-        Some(t) => resolve_threads(t, cores),
-        None => setup.profile.test_threads.resolve(cores),
-    };
+    let concurrency = crate::options::resolve_concurrency(test_threads, &setup.profile, cores);
+    let slots = concurrency.slots;
     let (profile, workspace_root, config_file) =
         (setup.profile.clone(), setup.workspace.root.clone(), setup.config_file.clone());
     let binaries = build_binaries(cargo, &setup, selection)?;
@@ -358,9 +357,11 @@ pub fn prepare_repeatable(
         binary_count: prepared.plan.binary_count,
         slots,
         cores,
+        adaptive: concurrency.cpu_budget.is_some(),
         pipelined: false,
     };
-    let config = runner_config(&profile, slots, cores, None, false, true);
+    let mut config = runner_config(&profile, slots, cores, None, false, true);
+    config.cpu_budget = concurrency.cpu_budget;
     let mut plan = prepared.plan;
     // A batch runs a test that failed in it again alone and reports that run, which
     // would hide the very failures these runs count: every test gets its own process.
@@ -385,14 +386,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
     let cores = available_cores();
     // The command line beats the environment (folded in by clap), which beats the profile.
-    let slots = if !opts.capture {
-        1
+    let concurrency = if opts.capture {
+        crate::options::resolve_concurrency(opts.test_threads, &setup.profile, cores)
     } else {
-        match opts.test_threads {
-            Some(t) => resolve_threads(t, cores),
-            None => setup.profile.test_threads.resolve(cores),
-        }
+        crate::options::Concurrency { slots: 1, cpu_budget: None }
     };
+    let slots = concurrency.slots;
     let profile = setup.profile.clone();
     let doc = opts.doc || profile.doctests;
     let history_path = history::path(&setup.workspace.root.join(&profile.store_dir));
@@ -405,7 +404,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Some(false) => None,
         None => profile.fail_fast.max_fail,
     };
-    let config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
+    let mut config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
+    config.cpu_budget = concurrency.cpu_budget;
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let colored = use_color(opts.color, &stdout);
@@ -444,6 +444,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             binary_count: 0,
             slots,
             cores,
+            adaptive: concurrency.cpu_budget.is_some(),
             pipelined: true,
         };
         let inputs = PlanInputs {
@@ -483,6 +484,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             binary_count: prepared.plan.binary_count,
             slots,
             cores,
+            adaptive: concurrency.cpu_budget.is_some(),
             pipelined: false,
         };
         reporters.push(Box::new(HistoryReporter::new(history_path, history)));
