@@ -308,6 +308,11 @@ fn runner_config(
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
         cpu_budget: None,
+        cpu_share_while_building: std::env::var("TEMPO_TEST_CPU_WHILE_BUILDING")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| (0.0..=1.0).contains(v))
+            .unwrap_or(1.0),
     }
 }
 

@@ -56,6 +56,10 @@ pub struct RunnerConfig {
     /// Adaptive concurrency: the cores that the running tests' predicted CPU demand
     /// must fit (`None`: every slot is used).
     pub cpu_budget: Option<f64>,
+    /// Under adaptive concurrency, the share of `cpu_budget` the tests get while
+    /// cargo is still compiling (`TEMPO_TEST_CPU_WHILE_BUILDING`, default 1: no
+    /// partition, measured in docs/design.md).
+    pub cpu_share_while_building: f64,
 }
 
 impl Default for RunnerConfig {
@@ -71,6 +75,7 @@ impl Default for RunnerConfig {
             test_groups: HashMap::new(),
             failed_first: false,
             cpu_budget: None,
+            cpu_share_while_building: 1.0,
         }
     }
 }
@@ -522,7 +527,15 @@ impl Coordinator<'_> {
 
     fn fed(&mut self, feed: Feed) -> io::Result<()> {
         match feed {
-            Feed::Compiling => self.hold = false,
+            Feed::Compiling => {
+                self.hold = false;
+                // While cargo compiles it keeps the cores busy: under adaptive
+                // concurrency the tests get their share of them (waiting tests,
+                // which need none, still start).
+                if let Some(cores) = self.config.cpu_budget {
+                    self.scheduler.set_cpu_budget((cores * self.config.cpu_share_while_building).max(1.0));
+                }
+            }
             Feed::Tests(plan) => {
                 self.stats.planned += plan.tests.len();
                 self.stats.skipped += plan.skipped;
@@ -540,6 +553,9 @@ impl Coordinator<'_> {
             Feed::Done(result) => {
                 self.feed_open = false;
                 self.hold = false;
+                if let Some(cores) = self.config.cpu_budget {
+                    self.scheduler.set_cpu_budget(cores);
+                }
                 if let Err(e) = result {
                     self.build_error = Some(e);
                     if !self.scheduler.is_cancelled() {
