@@ -93,10 +93,51 @@ fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) ->
     Ok(Setup { workspace, profile, config_file, filterset, cx })
 }
 
+/// [`setup`], with `cargo test --no-run` started while `cargo metadata` runs: on a
+/// warm workspace each takes tens of milliseconds, a good part of a short run.
+///
+/// What can be checked without cargo is checked first, so that a missing manifest, a
+/// bad configuration file or a bad filter expression still stops tempo before
+/// anything is built: the configuration is read from the workspace root found by
+/// walking up from the manifest (the directory whose `Cargo.toml` has a
+/// `[workspace]` table), and read again from cargo's answer.
+fn setup_while_building(
+    cargo: &CargoOptions,
+    config: &ConfigOptions,
+    selection: &Selection,
+) -> Result<(Setup, StartedBuild)> {
+    env::warm_up();
+    if let Some(path) = &cargo.manifest_path
+        && !path.is_file()
+    {
+        return Err(Error::ManifestNotFound(path.clone()));
+    }
+    if let Some(root) = build::guess_workspace_root(cargo.manifest_path.as_deref()) {
+        let profile = Config::load(&root, config.config_file.as_deref())?.profile(&config.profile)?;
+        if let Some(text) = &profile.default_filter {
+            FilterExpr::parse_default_filter(text).map_err(|e| ConfigError::Invalid {
+                message: format!("the default-filter of profile `{}` is not a valid filter expression", profile.name),
+                help: e.render(text),
+            })?;
+        }
+    }
+    for text in &selection.filtersets {
+        FilterExpr::parse(text).map_err(|e| filter_error(text, &e))?;
+    }
+    let started = StartedBuild::start(cargo)?;
+    let setup = setup(cargo, config, selection)?;
+    Ok((setup, started))
+}
+
 /// Builds the test binaries, keeping those the filters can select at all.
 fn build_binaries(cargo: &CargoOptions, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
+    read_binaries(StartedBuild::start(cargo)?, setup, selection)
+}
+
+/// Reads a started build to the end, keeping the binaries the filters can select.
+fn read_binaries(started: StartedBuild, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
     let mut binaries = Vec::new();
-    build::build(cargo, &setup.workspace, |event| match event {
+    build::read_build(started, &setup.workspace, |event| match event {
         BuildEvent::Compiling => {}
         BuildEvent::Binary(binary) => {
             // nextest does not even list a binary that no filter can select.
@@ -384,9 +425,9 @@ pub fn prepare_repeatable(
 
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
-    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+    let (setup, started) = setup_while_building(&opts.cargo, &opts.config, &opts.filter)?;
     if opts.no_run {
-        build_binaries(&opts.cargo, &setup, &opts.filter)?;
+        read_binaries(started, &setup, &opts.filter)?;
         return Ok(exit_code::OK);
     }
     let cores = available_cores();
@@ -465,14 +506,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         };
         let (setup_ref, selection) = (&setup, &opts.filter);
         let (run_env_ref, inputs_ref) = (&run_env, &inputs);
-        let started = StartedBuild::start(&opts.cargo)?;
         let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
         let feeder: Feeder<'_> =
             Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, &tx));
         reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
         execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
     } else {
-        let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+        let binaries = read_binaries(started, &setup, &opts.filter)?;
         let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
         let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history), doc_args)?;
         if prepared.plan.tests.is_empty() {
