@@ -378,3 +378,23 @@ pub fn dependency_graph(opts: &CargoOptions) -> Result<HashMap<String, Vec<Strin
     }
     Ok(graph)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_root_is_guessed_from_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = [\"a\"]\n").unwrap();
+        std::fs::create_dir_all(root.join("a/src")).unwrap();
+        std::fs::write(root.join("a/Cargo.toml"), "[package]\nname = \"a\"\n").unwrap();
+        let guess = guess_workspace_root(Some(&root.join("a/Cargo.toml"))).unwrap();
+        assert_eq!(guess.canonicalize().unwrap(), root.canonicalize().unwrap(), "the member's workspace");
+        let lone = tempfile::tempdir().unwrap();
+        std::fs::write(lone.path().join("Cargo.toml"), "[package]\nname = \"b\"\n").unwrap();
+        let guess = guess_workspace_root(Some(&lone.path().join("Cargo.toml"))).unwrap();
+        assert_eq!(guess.canonicalize().unwrap(), lone.path().canonicalize().unwrap(), "a package on its own");
+    }
+}
