@@ -343,10 +343,9 @@ fn feed_run(
     run_env: &RunEnv,
     inputs: &PlanInputs<'_>,
     doc_args: Option<&[std::ffi::OsString]>,
-    partition: Option<Partition>,
-    tx: &FeedTx,
+    deliver: Deliver<'_>,
 ) {
-    let deliver = Deliver { tx, partition, pile: Default::default() };
+    let tx = deliver.tx;
     let list_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let doc_packages: std::sync::Mutex<Vec<Arc<crate::build::PackageInfo>>> = Default::default();
     let built = rayon::scope(|scope| {
@@ -595,7 +594,8 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Option<Vec<Arc<TestBinary
         let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
         let partition = opts.partition;
         let feeder: Feeder<'_> = Box::new(move |tx| {
-            feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, partition, &tx)
+            let deliver = Deliver { tx: &tx, partition, pile: Default::default() };
+            feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, deliver)
         });
         reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
         execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?

@@ -120,7 +120,7 @@ fn duration_shards_follow_the_history() {
     let shown = show();
     assert_eq!(shown, show(), "the assignment is deterministic");
     let shard_2 = shown.split("shard 2/2").nth(1).expect("a second shard");
-    assert!(shown.contains(&format!("shard 1/2: 1 tests, expected 1.000s")), "{shown}");
+    assert!(shown.contains("shard 1/2: 1 tests, expected 1.000s"), "{shown}");
     let expected_2 = format!(
         "shard 2/2: {} tests, expected {:.3}s",
         all.lines().count() - 1,
