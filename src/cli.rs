@@ -149,7 +149,7 @@ pub struct JunitMergeArgs {
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Archive")]
 pub struct ArchiveSourceArgs {
-    /// Run the test binaries in this archive instead of building them.
+    /// Take the test binaries from this archive (made by `cargo tempo archive`) instead of building them.
     #[arg(long, value_name = "PATH")]
     pub archive_file: Option<PathBuf>,
     /// The checkout of the workspace's source that the archived tests run in
