@@ -228,6 +228,9 @@ pub enum BuildEvent {
     Compiling,
     /// A test binary was linked.
     Binary(Arc<TestBinary>),
+    /// A dynamic library (a `dylib` or `cdylib` target) was linked: test binaries may
+    /// load it at run time, so an archive must hold it.
+    DynamicLibrary(PathBuf),
 }
 
 /// A `cargo test --no-run` that has started and whose messages are not read yet.
@@ -313,6 +316,13 @@ pub fn read_build(
                 if !artifact.fresh && !compiling {
                     compiling = true;
                     on_event(BuildEvent::Compiling);
+                }
+                if artifact.target.kind.iter().any(|k| matches!(k.to_string().as_str(), "dylib" | "cdylib")) {
+                    for file in &artifact.filenames {
+                        if file.as_str().ends_with(std::env::consts::DLL_SUFFIX) {
+                            on_event(BuildEvent::DynamicLibrary(file.clone().into_std_path_buf()));
+                        }
+                    }
                 }
                 let Some(executable) = artifact.executable else {
                     continue;

@@ -42,6 +42,12 @@ pub enum Command {
     History(HistoryArgs),
     /// Run the selected tests many times and tell the flaky tests from the stable and the broken.
     Flaky(FlakyArgs),
+    /// Build the test binaries and pack them, with what they need, into one file for other machines.
+    Archive(ArchiveArgs),
+    /// Show how `--partition duration:K/N` splits the tests into N shards.
+    Partition(PartitionArgs),
+    /// Merge the JUnit files of several shards into one.
+    JunitMerge(JunitMergeArgs),
     /// Internal: ends a run's test processes when the tempo that ran them dies.
     #[command(name = "__watchdog", hide = true)]
     Watchdog {
@@ -96,6 +102,63 @@ pub enum EngineArg {
     Tempo,
     /// `cargo nextest run`, N times, read back through its JUnit report.
     Nextest,
+}
+
+/// `cargo tempo archive`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    /// Write the archive here (a `.tar.zst` file).
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: PathBuf,
+    /// The zstd compression level (1 fastest to 22 smallest).
+    #[arg(long, default_value_t = 3, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub zstd_level: i32,
+}
+
+/// `cargo tempo partition`.
+#[derive(Debug, Args)]
+pub struct PartitionArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print the assignment of `duration:K/N` for N shards: each shard's tests and expected time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub show: u64,
+}
+
+/// `cargo tempo junit-merge`.
+#[derive(Debug, Args)]
+pub struct JunitMergeArgs {
+    /// The merged file to write.
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// The JUnit files to merge.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The merged report's name [default: the first input's].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// Where tests come from instead of a build: an archive made by `cargo tempo archive`.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Archive")]
+pub struct ArchiveSourceArgs {
+    /// Take the test binaries from this archive (made by `cargo tempo archive`) instead of building them.
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: Option<PathBuf>,
+    /// The checkout of the workspace's source that the archived tests run in
+    /// [default: the workspace root the archive was made in].
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub workspace_remap: Option<PathBuf>,
+    /// Extract the archive into this directory, and keep it [default: a temporary directory].
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub extract_to: Option<PathBuf>,
 }
 
 /// `cargo tempo show-config`.
@@ -294,6 +357,12 @@ pub struct RunArgs {
     /// Run the workspace's doctests too, in the same run and on the same slots.
     #[arg(long, help_heading = "Runner")]
     pub doc: bool,
+    /// Run only one shard of the tests: count:K/N, hash:K/N, slice:K/N (as nextest) or
+    /// duration:K/N (balanced by the history's durations).
+    #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
+    pub partition: Option<crate::partition::Partition>,
+    #[command(flatten)]
+    pub archive: ArchiveSourceArgs,
     #[command(flatten)]
     pub reporter: ReporterArgs,
 }
@@ -334,6 +403,11 @@ pub struct ListArgs {
     /// How to print the list.
     #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     pub message_format: ListFormatArg,
+    /// List only one shard of the tests: count:K/N, hash:K/N, slice:K/N or duration:K/N.
+    #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
+    pub partition: Option<crate::partition::Partition>,
+    #[command(flatten)]
+    pub archive: ArchiveSourceArgs,
 }
 
 /// Formats for `cargo tempo list`.

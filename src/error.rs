@@ -28,6 +28,10 @@ pub mod exit_code {
     pub const TEST_RUN_FAILED: i32 = 100;
     /// Cargo failed to build the test binaries (nextest: `BUILD_FAILED`).
     pub const BUILD_FAILED: i32 = 101;
+    /// `cargo tempo archive` could not write the archive (nextest: `ARCHIVE_CREATION_FAILED`).
+    /// An archive that cannot be read or extracted for `run` or `list` is a
+    /// [`SETUP_ERROR`], as in nextest.
+    pub const ARCHIVE_CREATION_FAILED: i32 = 103;
     /// A test binary could not list its tests (nextest: `TEST_LIST_CREATION_FAILED`).
     pub const TEST_LIST_FAILED: i32 = 104;
     /// Every test passed, but the run missed a target of the profile's `budget` (with
@@ -37,6 +41,10 @@ pub mod exit_code {
     /// `cargo tempo flaky` found a test that failed in some runs (flaky) or in all of
     /// them (broken). nextest does not use 108.
     pub const FLAKY_TESTS_FOUND: i32 = 108;
+    /// `cargo tempo junit-merge` could not read or parse one of its input files.
+    /// nextest has no such command; it does not use 109. (Writing the merged file
+    /// fails with [`WRITE_OUTPUT_ERROR`].)
+    pub const JUNIT_INPUT_INVALID: i32 = 109;
     /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
     /// The run was interrupted by SIGINT (128 + 2).
@@ -129,6 +137,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `cargo tempo archive`, or reading an archive for `run` and `list`, failed.
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
+
+    /// `--doc` was given with `--archive-file`.
+    #[error(
+        "failed to run doctests from an archive: an archive holds built test binaries, and doctests are compiled when they run; drop --doc, or run the doctests with `cargo tempo run --doc` where the source is built"
+    )]
+    ArchiveDoctests,
+
+    /// `cargo tempo junit-merge` could not read one of its inputs.
+    #[error("failed to read the JUnit file `{}`: {reason}; junit-merge reads JUnit XML as tempo and nextest write it", path.display())]
+    JunitInput {
+        /// The input file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+
     /// `flaky --write` could not add its overrides to the config file.
     #[error("failed to add the suggested overrides to `{}`: {reason}; fix the file or add them by hand", path.display())]
     EditConfig {
@@ -150,6 +177,9 @@ impl Error {
             Error::WriteFile { .. } => exit_code::WRITE_OUTPUT_ERROR,
             Error::Nextest { .. } | Error::NextestReport { .. } => exit_code::SETUP_ERROR,
             Error::Filter(_) => exit_code::INVALID_FILTER,
+            Error::Archive(e) if e.while_creating() => exit_code::ARCHIVE_CREATION_FAILED,
+            Error::Archive(_) | Error::ArchiveDoctests => exit_code::SETUP_ERROR,
+            Error::JunitInput { .. } => exit_code::JUNIT_INPUT_INVALID,
             Error::CargoNotFound { .. } | Error::ManifestNotFound(_) | Error::Metadata(_) | Error::BuildMessages(_) => {
                 exit_code::SETUP_ERROR
             }

@@ -235,6 +235,62 @@ pub struct RunOptions {
     pub doc: bool,
     /// Colour.
     pub color: Color,
+    /// Run only this shard.
+    pub partition: Option<crate::partition::Partition>,
+    /// Run an archive's binaries instead of building.
+    pub archive: Option<ArchiveSource>,
+}
+
+/// An archive to run instead of a build (`--archive-file`).
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    /// The `.tar.zst` file.
+    pub file: PathBuf,
+    /// The source checkout the tests run in; `None` means the archived workspace root.
+    pub workspace_remap: Option<PathBuf>,
+    /// Where to extract it (kept); `None` means a temporary directory.
+    pub extract_to: Option<PathBuf>,
+}
+
+impl ArchiveSource {
+    fn from_args(a: crate::cli::ArchiveSourceArgs) -> Option<ArchiveSource> {
+        Some(ArchiveSource { file: a.archive_file?, workspace_remap: a.workspace_remap, extract_to: a.extract_to })
+    }
+}
+
+/// Everything `cargo tempo archive` needs.
+#[derive(Debug, Clone)]
+pub struct ArchiveOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Where the archive goes.
+    pub archive_file: PathBuf,
+    /// The zstd level.
+    pub zstd_level: i32,
+}
+
+/// Everything `cargo tempo partition --show` needs.
+#[derive(Debug, Clone)]
+pub struct PartitionOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Config file and profile (for the store directory, hence the history).
+    pub config: ConfigOptions,
+    /// Which tests.
+    pub filter: Selection,
+    /// How many shards.
+    pub shards: u64,
+}
+
+/// Everything `cargo tempo junit-merge` needs.
+#[derive(Debug, Clone)]
+pub struct JunitMergeOptions {
+    /// The file to write.
+    pub output: PathBuf,
+    /// The files to read.
+    pub inputs: Vec<PathBuf>,
+    /// The merged report's name.
+    pub name: Option<String>,
 }
 
 /// Reporter settings that beat the profile: the command line, else `TEMPO_*`, else `NEXTEST_*`.
@@ -288,6 +344,10 @@ pub struct ListOptions {
     pub format: ListFormat,
     /// Colour.
     pub color: Color,
+    /// List only this shard.
+    pub partition: Option<crate::partition::Partition>,
+    /// List an archive's binaries instead of building.
+    pub archive: Option<ArchiveSource>,
 }
 
 /// The number of cores tempo may use.
@@ -357,6 +417,8 @@ impl RunOptions {
             pipeline: !a.no_pipeline,
             doc: a.doc,
             color: a.output.color.into(),
+            partition: a.partition,
+            archive: ArchiveSource::from_args(a.archive),
         }
     }
 }
@@ -372,6 +434,8 @@ impl ListOptions {
                 ListFormatArg::Oneline => ListFormat::Oneline,
             },
             color: a.output.color.into(),
+            partition: a.partition,
+            archive: ArchiveSource::from_args(a.archive),
         }
     }
 }
@@ -439,6 +503,20 @@ pub fn dispatch(command: Command) -> Result<i32> {
             write: a.write,
             test_threads: a.test_threads,
         }),
+        Command::Archive(a) => crate::archive::create(ArchiveOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            archive_file: a.archive_file,
+            zstd_level: a.zstd_level,
+        }),
+        Command::Partition(a) => crate::pipeline::show_partition(PartitionOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
+            filter: Selection::from_args(a.filter),
+            shards: a.show,
+        }),
+        Command::JunitMerge(a) => {
+            crate::junit_merge::run(JunitMergeOptions { output: a.output, inputs: a.inputs, name: a.name })
+        }
         Command::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Command::ShowConfig(a) => crate::pipeline::show_config(ShowConfigOptions {
             cargo: CargoOptions::from_args(a.cargo),

@@ -8,6 +8,7 @@ pub mod history;
 pub mod human;
 pub mod junit;
 pub mod list;
+pub mod partition;
 pub mod show_config;
 pub mod style;
 

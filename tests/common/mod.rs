@@ -156,6 +156,9 @@ pub struct Expected {
     pub name: String,
     pub outcome: String,
     pub ignored_outcome: Option<String>,
+    /// The outcome when run from an archive extracted somewhere else than the build's
+    /// target directory, where it differs from `outcome`.
+    pub archive_outcome: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
