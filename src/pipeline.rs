@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use crate::budget::BudgetCheck;
-use crate::build::{self, BuildEvent, StartedBuild, TestBinary, Workspace};
+use crate::build::{self, BuildEvent, StartedBuild, StderrForward, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
@@ -19,18 +19,19 @@ use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    CargoOptions, Color, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions,
+    CargoOptions, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions,
     available_cores, resolve_threads,
 };
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
 use crate::report::events::RunInfo;
 use crate::report::history::write_history;
-use crate::report::human::{HumanOptions, HumanReporter};
+use crate::report::human::HumanOptions;
 use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
 use crate::report::show_config::write_show_config;
-use crate::report::style::{Styles, color_choice};
+use crate::report::style::{Styles, use_color};
+use crate::report::terminal::{self, TerminalOptions};
 use crate::test_id::TargetKind;
 
 /// Builds, lists and selects: everything up to the moment the first test could start.
@@ -161,15 +162,6 @@ fn prepare(
     Ok(Prepared { run_env, plan })
 }
 
-fn use_color(color: Color, stream: &impl anstream::stream::RawStream) -> bool {
-    // anstream decides `auto` from the terminal, NO_COLOR, CLICOLOR and CLICOLOR_FORCE.
-    let choice = match color_choice(color) {
-        anstream::ColorChoice::Auto => anstream::AutoStream::choice(stream),
-        explicit => explicit,
-    };
-    !matches!(choice, anstream::ColorChoice::Never)
-}
-
 /// `<workspace>/<store.dir>/<profile>`: where a profile's JUnit file, history and reports live.
 fn profile_store_dir(workspace: &Workspace, profile: &Profile) -> std::path::PathBuf {
     workspace.root.join(&profile.store_dir).join(&profile.name)
@@ -182,7 +174,7 @@ pub fn list(opts: ListOptions) -> Result<i32> {
     let slots = setup.profile.test_threads.resolve(available_cores());
     let prepared = prepare(setup, binaries, &opts.filter, None, slots, None, None)?;
     let stdout = std::io::stdout();
-    let colored = use_color(opts.color, &stdout);
+    let colored = use_color(opts.color, stdout.is_terminal());
     let styles = if colored { Styles::colored() } else { Styles::default() };
     write_list(&mut stdout.lock(), &prepared.plan, opts.format, &styles).map_err(Error::Output)?;
     Ok(exit_code::OK)
@@ -307,6 +299,7 @@ fn runner_config(
         grace_period: profile.slow_timeout.grace_period,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
+        info_key: false,
     }
 }
 
@@ -359,6 +352,7 @@ pub fn prepare_repeatable(
         slots,
         cores,
         pipelined: false,
+        planned: Arc::default(),
     };
     let config = runner_config(&profile, slots, cores, None, false, true);
     let mut plan = prepared.plan;
@@ -405,20 +399,28 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Some(false) => None,
         None => profile.fail_fast.max_fail,
     };
-    let config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
-    let stdout = std::io::stdout();
-    let terminal = stdout.is_terminal();
-    let colored = use_color(opts.color, &stdout);
+    let mut config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
     let mut reporters = Fanout::default();
     let human = HumanOptions {
-        colored,
-        terminal,
         status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
         final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
         success_output: opts.reporter.success_output,
         failure_output: opts.reporter.failure_output,
+        ..HumanOptions::default()
     };
-    reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
+    let terminal = terminal::terminal(TerminalOptions {
+        human,
+        color: opts.color,
+        format: opts.message_format,
+        group_by_binary: opts.reporter.group_by_binary,
+        hide_progress_bar: opts.reporter.hide_progress_bar,
+        capture: opts.capture,
+    });
+    // The `t` key is for a person watching the run at a terminal.
+    config.info_key = terminal.watched;
+    for reporter in terminal.reporters {
+        reporters.push(reporter);
+    }
     let budget = BudgetCheck::new(&profile);
     if let Some(budget) = &budget {
         reporters.push(budget.collector());
@@ -445,6 +447,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             slots,
             cores,
             pipelined: true,
+            planned: Arc::default(),
         };
         let inputs = PlanInputs {
             names: &opts.filter.names,
@@ -459,7 +462,18 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         };
         let (setup_ref, selection) = (&setup, &opts.filter);
         let (run_env_ref, inputs_ref) = (&run_env, &inputs);
-        let started = StartedBuild::start(&opts.cargo)?;
+        // Under a progress bar, cargo's output is printed above it, not through it.
+        let forward = terminal.bar.clone().map(|bar| StderrForward {
+            sink: Box::new(move |line: &[u8]| {
+                bar.suspend(|| {
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = stderr.write_all(line);
+                    let _ = stderr.flush();
+                });
+            }),
+            color: terminal.colored,
+        });
+        let started = StartedBuild::start_forwarding(&opts.cargo, forward)?;
         let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
         let feeder: Feeder<'_> =
             Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, &tx));
@@ -484,6 +498,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             slots,
             cores,
             pipelined: false,
+            planned: Arc::default(),
         };
         reporters.push(Box::new(HistoryReporter::new(history_path, history)));
         let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
