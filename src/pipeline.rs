@@ -353,6 +353,7 @@ pub fn prepare_repeatable(
         cores,
         pipelined: false,
         planned: Arc::default(),
+        clock: std::time::Instant::now(),
     };
     let config = runner_config(&profile, slots, cores, None, false, true);
     let mut plan = prepared.plan;
@@ -448,6 +449,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             cores,
             pipelined: true,
             planned: Arc::default(),
+            clock: std::time::Instant::now(),
         };
         let inputs = PlanInputs {
             names: &opts.filter.names,
@@ -499,6 +501,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             cores,
             pipelined: false,
             planned: Arc::default(),
+            clock: std::time::Instant::now(),
         };
         reporters.push(Box::new(HistoryReporter::new(history_path, history)));
         let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;

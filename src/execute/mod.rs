@@ -212,6 +212,7 @@ pub fn run_fed(
     let run_start = Instant::now();
     let mut info = info;
     info.planned = plan.tests.iter().cloned().collect();
+    info.clock = run_start;
     let mut scheduler =
         Scheduler::new(plan.tests.iter().cloned(), config.slots, config.test_groups.clone(), config.failed_first);
     if !config.capture {

@@ -38,6 +38,10 @@ pub struct RunInfo {
     /// read each test's binary (to know when a binary is done) and its expected
     /// duration (to estimate the time left).
     pub planned: std::sync::Arc<[TestRef]>,
+    /// The instant every offset of the run counts from (`TestStarted::at`,
+    /// `ExecutionResult::start`). The runner sets it; whoever builds a `RunInfo` may
+    /// put `Instant::now()`.
+    pub clock: std::time::Instant,
 }
 
 /// How one test process ended.

@@ -28,7 +28,7 @@ struct Line<'a, T: Serialize> {
     version: u32,
     /// Wall-clock time the event was written, RFC 3339 in UTC with milliseconds.
     timestamp: String,
-    /// Seconds since the run started, by a monotonic clock.
+    /// Seconds since the run started, by the monotonic clock that `start_s` uses too.
     elapsed_s: f64,
     #[serde(flatten)]
     body: T,
@@ -297,7 +297,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
     fn report(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::RunStarted(info) => {
-                self.started = Some(Instant::now());
+                self.started = Some(info.clock);
                 self.total_tests = info.test_count;
                 self.line(
                     "run-started",
