@@ -219,11 +219,14 @@ pub struct StartedBuild {
     stderr: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Receives cargo's stderr a line at a time.
+pub type LineSink = Box<dyn FnMut(&[u8]) + Send>;
+
 /// Where cargo's stderr goes instead of tempo's own, while a progress bar is drawn
 /// there: a line written straight to the terminal would land in the middle of it.
 pub struct StderrForward {
     /// Called with each line cargo writes (newline included), on a thread of its own.
-    pub sink: Box<dyn FnMut(&[u8]) + Send>,
+    pub sink: LineSink,
     /// Whether cargo should colour its output, which it will not do into a pipe by
     /// itself. A `CARGO_TERM_COLOR` already set is left alone.
     pub color: bool,

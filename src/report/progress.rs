@@ -59,19 +59,23 @@ impl BarState {
         (n > 0).then(|| total / n)
     }
 
-    /// The time left: the work still to do ÷ the slots. Work still to do is each
-    /// unfinished test's expected duration, less what a running one has already run.
+    /// The time left: the work still to do ÷ the slots, or the longest single piece
+    /// of it if that is longer (one test cannot be spread over several slots). Work
+    /// still to do is each unfinished test's expected duration, less what a running
+    /// one has already run.
     fn eta(&self, now: Instant) -> Option<Duration> {
         if self.cancelled {
             return None;
         }
-        let mut work = Duration::ZERO;
+        let (mut work, mut longest) = (Duration::ZERO, Duration::ZERO);
         for (test, expected) in &self.remaining {
             let estimate = self.estimate(*expected)?;
             let ran = self.running.get(test).map_or(Duration::ZERO, |(_, since)| now.saturating_duration_since(*since));
-            work += estimate.saturating_sub(ran);
+            let left = estimate.saturating_sub(ran);
+            work += left;
+            longest = longest.max(left);
         }
-        Some(work / self.slots.max(1) as u32)
+        Some((work / self.slots.max(1) as u32).max(longest))
     }
 
     /// The text after `done/total`: running tests, the longest-running one, failures
@@ -85,11 +89,12 @@ impl BarState {
             let _ = write!(text, ", {} failed", self.failed);
         }
         match self.eta(now) {
-            Some(eta) => {
+            // Zero says nothing when the tests left have all run past their estimate.
+            Some(eta) if eta >= Duration::from_millis(100) => {
                 let _ = write!(text, ", ETA {}", seconds(eta));
             }
             None if self.cancelled => text.push_str(", stopping"),
-            None => {}
+            _ => {}
         }
         text
     }
@@ -103,6 +108,23 @@ fn key(test: &TestRef) -> usize {
 fn seconds(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
+/// The terminal's width on stderr, where the bar is drawn; 80 when it cannot be told.
+fn terminal_width() -> usize {
+    match rustix::termios::tcgetwinsize(rustix::stdio::stderr()) {
+        Ok(size) if size.ws_col > 0 => usize::from(size.ws_col),
+        _ => 80,
+    }
+}
+
+/// Cuts `text` to `width` characters, so that the bar stays on one line: a line that
+/// wraps would leave a copy of itself behind each time the bar is redrawn.
+fn fit(text: &str, width: usize) -> &str {
+    match text.char_indices().nth(width) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
 }
 
 /// Cuts a name longer than [`MAX_NAME`] characters in the middle.
@@ -138,9 +160,11 @@ impl<W: Write> ProgressReporter<W> {
     pub fn new(bar: ProgressBar, inner: Box<dyn Reporter>, pending: SharedBuffer, out: W, styles: &Styles) -> Self {
         let state = Arc::new(Mutex::new(BarState::default()));
         let shared = state.clone();
-        let status = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let status = move |st: &ProgressState, w: &mut dyn std::fmt::Write| {
             let text = shared.lock().unwrap_or_else(PoisonError::into_inner).status(Instant::now());
-            let _ = w.write_str(&text);
+            // What the template puts before the status: `{prefix:>12} [{bar:25}] {pos}/{len}: `.
+            let used = 12 + 2 + 25 + 2 + format!("{}/{}: ", st.pos(), st.len().unwrap_or(0)).len();
+            let _ = w.write_str(fit(&text, terminal_width().saturating_sub(used + 1)));
         };
         let h = styles.heading;
         let template = format!("{h}{{prefix:>12}}{h:#} [{{bar:25}}] {{pos}}/{{len}}: {{status}}");
@@ -162,12 +186,19 @@ impl<W: Write> ProgressReporter<W> {
                 st.slots = info.slots;
                 st.add(&info.planned);
                 drop(st);
+                if info.pipelined && info.planned.is_empty() {
+                    self.bar.set_prefix("Building");
+                }
                 self.bar.set_length(info.planned.len() as u64);
                 self.bar.enable_steady_tick(TICK);
             }
             Event::TestsAdded { planned, .. } => {
                 st.add(planned);
+                let cancelled = st.cancelled;
                 drop(st);
+                if !cancelled {
+                    self.bar.set_prefix("Running");
+                }
                 self.bar.inc_length(planned.len() as u64);
             }
             Event::TestStarted { test, .. } => {
@@ -243,8 +274,11 @@ mod tests {
 
     #[test]
     fn eta_is_the_remaining_expected_work_spread_over_the_slots() {
-        let st = state(2, &[(1, 4000), (2, 2000), (3, 2000)]);
+        let st = state(2, &[(1, 3000), (2, 3000), (3, 2000)]);
         assert_eq!(st.eta(Instant::now()), Some(Duration::from_secs(4)));
+        // But never less than the longest test left, which one slot must run whole.
+        let st = state(4, &[(1, 6000), (2, 1000), (3, 1000)]);
+        assert_eq!(st.eta(Instant::now()), Some(Duration::from_secs(6)));
     }
 
     #[test]
@@ -252,7 +286,7 @@ mod tests {
         let now = Instant::now();
         let mut st = state(1, &[(1, 5000), (2, 1000)]);
         st.running.insert(1, ("bin slow".into(), now - Duration::from_secs(3)));
-        assert_eq!(st.eta(now), Some(Duration::from_secs(3)));
+        assert_eq!(st.eta(now), Some(Duration::from_secs(3)), "2 s left of one, 1 s of the other");
         // Past its expectation, a test adds nothing rather than a negative time.
         st.running.insert(1, ("bin slow".into(), now - Duration::from_secs(9)));
         assert_eq!(st.eta(now), Some(Duration::from_secs(1)));
@@ -263,8 +297,12 @@ mod tests {
         let mut st = state(2, &[(1, 0), (2, 0), (3, 3000)]);
         assert_eq!(st.eta(Instant::now()), None, "nothing known about two of the tests yet");
         st.observed = (4, Duration::from_secs(4));
-        // 1 s + 1 s + 3 s over 2 slots.
-        assert_eq!(st.eta(Instant::now()), Some(Duration::from_millis(2500)));
+        // 1 s + 1 s + 3 s over 2 slots, and the 3 s test alone takes longer.
+        assert_eq!(st.eta(Instant::now()), Some(Duration::from_secs(3)));
+        st.remaining.insert(4, Duration::ZERO);
+        assert_eq!(st.eta(Instant::now()), Some(Duration::from_secs(3)));
+        st.slots = 1;
+        assert_eq!(st.eta(Instant::now()), Some(Duration::from_secs(6)));
     }
 
     #[test]
@@ -275,6 +313,10 @@ mod tests {
         st.running.insert(2, ("beta slow".into(), now - Duration::from_millis(2500)));
         st.failed = 1;
         assert_eq!(st.status(now), "2 running (longest: beta slow 2.5s), 1 failed, ETA 0.5s");
+        st.running.remove(&1);
+        assert_eq!(st.status(now), "1 running (longest: beta slow 2.5s), 1 failed, ETA 1.0s");
+        st.running.insert(1, ("alpha quick".into(), now - Duration::from_millis(1500)));
+        assert_eq!(st.status(now), "2 running (longest: beta slow 2.5s), 1 failed", "every test is overdue");
         st.cancelled = true;
         assert_eq!(st.status(now), "2 running (longest: beta slow 2.5s), 1 failed, stopping");
     }
@@ -286,6 +328,8 @@ mod tests {
         assert!(short.chars().count() <= MAX_NAME, "{short}");
         assert!(short.starts_with("pkg::tests ") && short.contains('…') && short.ends_with("xxx"));
         assert_eq!(shorten("pkg t"), "pkg t");
+        assert_eq!(fit("héllo wörld", 7), "héllo w");
+        assert_eq!(fit("short", 80), "short");
         assert_eq!(seconds(Duration::from_secs(187)), "3m07s");
     }
 }

@@ -122,11 +122,13 @@ fn sgr_len(s: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// Each case: (choice, stream is a terminal, environment, colour?).
+    /// One case: (choice, stream is a terminal, environment, colour?).
+    type ColorCase<'a> = (Color, bool, &'a [(&'a str, &'a str)], bool);
+
     #[test]
     fn color_precedence() {
         let tty = [("TERM", "xterm-256color")];
-        let cases: &[(Color, bool, &[(&str, &str)], bool)] = &[
+        let cases: &[ColorCase<'_>] = &[
             (Color::Auto, true, &tty, true),
             (Color::Auto, false, &tty, false),
             (Color::Auto, true, &[], false),
