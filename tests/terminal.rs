@@ -292,3 +292,53 @@ fn sigusr1_lists_the_running_tests() {
         .into_owned();
     insta::assert_snapshot!(normalize(&stdout));
 }
+
+/// At a terminal, the `t` key lists the running tests, the progress bar is drawn,
+/// and Ctrl-C ends the run with the terminal's line mode and echo restored. The
+/// terminal is a pseudo-terminal made by util-linux's `script`; `stty` reports the
+/// modes after tempo has exited.
+#[test]
+fn the_t_key_lists_running_tests_and_the_terminal_is_restored_after_ctrl_c() {
+    use std::io::Write;
+    build_config_fixture();
+    let marker = format!("{}-{}", std::process::id(), line!());
+    let tempo_cmd =
+        format!("'{}' tempo run --include-ignored -E 'test(=hangs)'; stty -a", env!("CARGO_BIN_EXE_cargo-tempo"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &tempo_cmd, "/dev/null"])
+        .current_dir(config_fixture())
+        .env("CARGO_TARGET_DIR", fixture_target_dir())
+        .env("TEMPO_STORE_DIR", fresh_store_dir())
+        .env("TERM", "xterm")
+        .env("TEMPO_TERMINAL_TEST_MARKER", &marker)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("util-linux's `script` runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !processes_with_env("TEMPO_TERMINAL_TEST_MARKER", &marker)
+        .iter()
+        .any(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("\0hangs\0")))
+    {
+        assert!(Instant::now() < deadline, "the test never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut keys = child.stdin.take().unwrap();
+    keys.write_all(b"t").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    keys.write_all(b"\x03").unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(keys);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Info") && text.contains("1 test running"), "{text}");
+    assert!(text.contains("RUNNING") && text.contains("hangs (slot 0, attempt 1/4)"), "{text}");
+    // The pseudo-terminal has no size, so the bar is cut to 80 columns.
+    assert!(
+        text.contains("Running") && text.contains("0/1: 1 running (longest: retrying"),
+        "the bar is drawn:\n{text}"
+    );
+    assert!(text.contains("tempo received SIGINT"), "{text}");
+    let modes: Vec<&str> = text.split_whitespace().collect();
+    assert!(modes.contains(&"icanon") && modes.contains(&"echo"), "line mode and echo are back on:\n{text}");
+}
