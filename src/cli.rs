@@ -374,7 +374,8 @@ pub enum ListFormatArg {
     Oneline,
 }
 
-/// A thread count as typed: a positive number, `num-cpus`, or a negative offset from the core count.
+/// A thread count as typed: a positive number, `num-cpus`, a negative offset from the
+/// core count, or `adaptive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadsArg {
     /// Exactly this many.
@@ -383,6 +384,8 @@ pub enum ThreadsArg {
     Offset(isize),
     /// The core count.
     NumCpus,
+    /// As many as the cores can serve, test by test.
+    Adaptive,
 }
 
 impl std::str::FromStr for ThreadsArg {
@@ -392,11 +395,14 @@ impl std::str::FromStr for ThreadsArg {
         if s == "num-cpus" {
             return Ok(ThreadsArg::NumCpus);
         }
+        if s == "adaptive" {
+            return Ok(ThreadsArg::Adaptive);
+        }
         match s.parse::<isize>() {
             Ok(0) => Err("the thread count must not be 0".into()),
             Ok(n) if n > 0 => Ok(ThreadsArg::Count(n as usize)),
             Ok(n) => Ok(ThreadsArg::Offset(n)),
-            Err(_) => Err(format!("expected a number of threads or `num-cpus`, found `{s}`")),
+            Err(_) => Err(format!("expected a number of threads, `num-cpus` or `adaptive`, found `{s}`")),
         }
     }
 }

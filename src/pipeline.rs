@@ -19,8 +19,7 @@ use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    CargoOptions, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions,
-    available_cores, resolve_threads,
+    CargoOptions, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions, available_cores,
 };
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
@@ -300,6 +299,12 @@ fn runner_config(
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
         info_key: false,
+        cpu_budget: None,
+        cpu_share_while_building: std::env::var("TEMPO_TEST_CPU_WHILE_BUILDING")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| (0.0..=1.0).contains(v))
+            .unwrap_or(1.0),
     }
 }
 
@@ -329,10 +334,8 @@ pub fn prepare_repeatable(
 ) -> Result<Option<RepeatablePlan>> {
     let setup = setup(cargo, config, selection)?;
     let cores = available_cores();
-    let slots = match test_threads {
-        Some(t) => resolve_threads(t, cores),
-        None => setup.profile.test_threads.resolve(cores),
-    };
+    let concurrency = crate::options::resolve_concurrency(test_threads, &setup.profile, cores);
+    let slots = concurrency.slots;
     let (profile, workspace_root, config_file) =
         (setup.profile.clone(), setup.workspace.root.clone(), setup.config_file.clone());
     let binaries = build_binaries(cargo, &setup, selection)?;
@@ -351,11 +354,13 @@ pub fn prepare_repeatable(
         binary_count: prepared.plan.binary_count,
         slots,
         cores,
+        adaptive: concurrency.cpu_budget.is_some(),
         pipelined: false,
         planned: Arc::default(),
         clock: std::time::Instant::now(),
     };
-    let config = runner_config(&profile, slots, cores, None, false, true);
+    let mut config = runner_config(&profile, slots, cores, None, false, true);
+    config.cpu_budget = concurrency.cpu_budget;
     let mut plan = prepared.plan;
     // A batch runs a test that failed in it again alone and reports that run, which
     // would hide the very failures these runs count: every test gets its own process.
@@ -380,14 +385,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
     let cores = available_cores();
     // The command line beats the environment (folded in by clap), which beats the profile.
-    let slots = if !opts.capture {
-        1
+    let concurrency = if opts.capture {
+        crate::options::resolve_concurrency(opts.test_threads, &setup.profile, cores)
     } else {
-        match opts.test_threads {
-            Some(t) => resolve_threads(t, cores),
-            None => setup.profile.test_threads.resolve(cores),
-        }
+        crate::options::Concurrency { slots: 1, cpu_budget: None }
     };
+    let slots = concurrency.slots;
     let profile = setup.profile.clone();
     let doc = opts.doc || profile.doctests;
     let history_path = history::path(&setup.workspace.root.join(&profile.store_dir));
@@ -401,6 +404,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         None => profile.fail_fast.max_fail,
     };
     let mut config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
+    config.cpu_budget = concurrency.cpu_budget;
     let mut reporters = Fanout::default();
     let human = HumanOptions {
         status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
@@ -447,6 +451,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             binary_count: 0,
             slots,
             cores,
+            adaptive: concurrency.cpu_budget.is_some(),
             pipelined: true,
             planned: Arc::default(),
             clock: std::time::Instant::now(),
@@ -499,6 +504,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             binary_count: prepared.plan.binary_count,
             slots,
             cores,
+            adaptive: concurrency.cpu_budget.is_some(),
             pipelined: false,
             planned: Arc::default(),
             clock: std::time::Instant::now(),
