@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -239,22 +239,68 @@ pub enum BuildEvent {
 /// warm workspace each takes tens of milliseconds. Dropped unread, it ends the build.
 pub struct StartedBuild {
     child: std::process::Child,
+    /// The thread that hands cargo's stderr on, when it is not inherited.
+    stderr: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Receives cargo's stderr a line at a time.
+pub type LineSink = Box<dyn FnMut(&[u8]) + Send>;
+
+/// Where cargo's stderr goes instead of tempo's own, while a progress bar is drawn
+/// there: a line written straight to the terminal would land in the middle of it.
+pub struct StderrForward {
+    /// Called with each line cargo writes (newline included), on a thread of its own.
+    pub sink: LineSink,
+    /// Whether cargo should colour its output, which it will not do into a pipe by
+    /// itself. A `CARGO_TERM_COLOR` already set is left alone.
+    pub color: bool,
 }
 
 impl StartedBuild {
     /// Starts `cargo test --no-run` with the user's cargo arguments.
     pub fn start(opts: &CargoOptions) -> Result<StartedBuild> {
+        StartedBuild::start_forwarding(opts, None)
+    }
+
+    /// Starts the build with its stderr handed to `forward` instead of inherited.
+    pub fn start_forwarding(opts: &CargoOptions, forward: Option<StderrForward>) -> Result<StartedBuild> {
         let program = cargo_program();
         let mut cmd = Command::new(&program);
         cmd.args(["test", "--no-run", "--message-format", "json-render-diagnostics"])
             .args(&opts.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let child = cmd
+            .stderr(if forward.is_some() { Stdio::piped() } else { Stdio::inherit() });
+        if let Some(forward) = &forward {
+            if forward.color && std::env::var_os("CARGO_TERM_COLOR").is_none() {
+                cmd.env("CARGO_TERM_COLOR", "always");
+            }
+            // Cargo's own bar would fight tempo's; piped, cargo leaves it out anyway,
+            // unless the user forced it on.
+            cmd.env("CARGO_TERM_PROGRESS_WHEN", "never");
+        }
+        let mut child = cmd
             .spawn()
             .map_err(|source| Error::CargoNotFound { program: program.to_string_lossy().into_owned(), source })?;
-        Ok(StartedBuild { child })
+        let stderr = forward.map(|mut forward| {
+            let pipe = child.stderr.take().expect("stderr is piped");
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(pipe);
+                let mut line = Vec::new();
+                while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                    (forward.sink)(&line);
+                    line.clear();
+                }
+            })
+        });
+        Ok(StartedBuild { child, stderr })
+    }
+
+    /// Waits for the thread that forwards cargo's stderr, which ends when cargo does.
+    fn join_stderr(&mut self) {
+        if let Some(thread) = self.stderr.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -265,6 +311,7 @@ impl Drop for StartedBuild {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+        self.join_stderr();
     }
 }
 
@@ -361,6 +408,8 @@ pub fn read_build(
         on_event(BuildEvent::Binary(Arc::new(binary)));
     }
     let status = started.child.wait().map_err(Error::BuildMessages)?;
+    // Cargo's last words (`Finished ...`, or why it failed) come before tempo's.
+    started.join_stderr();
     if !status.success() {
         return Err(Error::BuildFailed { status: status.to_string() });
     }

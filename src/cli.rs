@@ -279,9 +279,9 @@ pub struct FilterArgs {
 }
 
 /// When to colour the output.
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
-    /// Colour when writing to a terminal, honouring NO_COLOR and CLICOLOR_FORCE.
+    /// Colour when writing to a terminal, honouring NO_COLOR, CLICOLOR_FORCE and CLICOLOR.
     #[default]
     Auto,
     /// Always colour.
@@ -306,9 +306,9 @@ pub struct ConfigArgs {
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// When to colour the output.
-    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
-    pub color: ColorArg,
+    /// When to colour the output [default: auto; env: CARGO_TERM_COLOR].
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorArg>,
 }
 
 /// `cargo tempo run`.
@@ -322,6 +322,17 @@ pub struct RunArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// How to report the run: `human` for people, or `json` for one JSON event per line
+    /// on stdout (human output then goes to stderr).
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        value_name = "FORMAT",
+        help_heading = "Output",
+        conflicts_with = "no_capture"
+    )]
+    pub message_format: RunFormatArg,
     /// How many tests to run at once [default: the number of available cores].
     #[arg(
         short = 'j',
@@ -387,6 +398,23 @@ pub struct ReporterArgs {
     /// [env: TEMPO_SUCCESS_OUTPUT, NEXTEST_SUCCESS_OUTPUT].
     #[arg(long, value_name = "WHEN")]
     pub success_output: Option<crate::config::OutputMode>,
+    /// Print each binary's status lines together, under a heading, when its last test
+    /// finishes (by default each line is printed as its test finishes).
+    #[arg(long)]
+    pub group_by_binary: bool,
+    /// Don't draw the progress bar (it is drawn only when stdout and stderr are terminals).
+    #[arg(long)]
+    pub hide_progress_bar: bool,
+}
+
+/// Formats for `cargo tempo run`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RunFormatArg {
+    /// Status lines and a summary, for people.
+    #[default]
+    Human,
+    /// One JSON object per event, one per line, on stdout (see docs/events.md).
+    Json,
 }
 
 /// `cargo tempo list`.

@@ -186,6 +186,36 @@ impl From<ColorArg> for Color {
     }
 }
 
+impl Color {
+    /// `--color` if given, else `CARGO_TERM_COLOR` (as cargo and nextest read it) if it
+    /// holds `auto`, `always` or `never`, else `auto`. `auto` is decided later against
+    /// the stream written to (see [`crate::report::style::use_color`]).
+    pub fn resolve(flag: Option<ColorArg>, cargo_term_color: Option<&str>) -> Color {
+        if let Some(flag) = flag {
+            return flag.into();
+        }
+        match cargo_term_color {
+            Some("always") => Color::Always,
+            Some("never") => Color::Never,
+            _ => Color::Auto,
+        }
+    }
+
+    fn from_flag(flag: Option<ColorArg>) -> Color {
+        Color::resolve(flag, std::env::var("CARGO_TERM_COLOR").ok().as_deref())
+    }
+}
+
+/// How `cargo tempo run` reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// Status lines and a summary on stdout.
+    #[default]
+    Human,
+    /// JSON events on stdout; the human output goes to stderr.
+    Json,
+}
+
 /// Which config file and profile to use.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigOptions {
@@ -239,6 +269,8 @@ pub struct RunOptions {
     pub partition: Option<crate::partition::Partition>,
     /// Run an archive's binaries instead of building.
     pub archive: Option<ArchiveSource>,
+    /// Human output, or JSON events.
+    pub message_format: MessageFormat,
 }
 
 /// An archive to run instead of a build (`--archive-file`).
@@ -304,6 +336,10 @@ pub struct ReporterOverrides {
     pub failure_output: Option<crate::config::OutputMode>,
     /// `--success-output`.
     pub success_output: Option<crate::config::OutputMode>,
+    /// `--group-by-binary`.
+    pub group_by_binary: bool,
+    /// `--hide-progress-bar`.
+    pub hide_progress_bar: bool,
 }
 
 /// The first of `TEMPO_<name>` and `NEXTEST_<name>` that is set and parses.
@@ -318,6 +354,8 @@ impl ReporterOverrides {
             final_status_level: a.final_status_level.or_else(|| from_env("FINAL_STATUS_LEVEL")),
             failure_output: a.failure_output.or_else(|| from_env("FAILURE_OUTPUT")),
             success_output: a.success_output.or_else(|| from_env("SUCCESS_OUTPUT")),
+            group_by_binary: a.group_by_binary,
+            hide_progress_bar: a.hide_progress_bar,
         }
     }
 }
@@ -416,9 +454,13 @@ impl RunOptions {
             failed_first: a.failed_first,
             pipeline: !a.no_pipeline,
             doc: a.doc,
-            color: a.output.color.into(),
+            color: Color::from_flag(a.output.color),
             partition: a.partition,
             archive: ArchiveSource::from_args(a.archive),
+            message_format: match a.message_format {
+                crate::cli::RunFormatArg::Human => MessageFormat::Human,
+                crate::cli::RunFormatArg::Json => MessageFormat::Json,
+            },
         }
     }
 }
@@ -433,7 +475,7 @@ impl ListOptions {
                 ListFormatArg::Human => ListFormat::Human,
                 ListFormatArg::Oneline => ListFormat::Oneline,
             },
-            color: a.output.color.into(),
+            color: Color::from_flag(a.output.color),
             partition: a.partition,
             archive: ArchiveSource::from_args(a.archive),
         }

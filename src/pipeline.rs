@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use crate::budget::BudgetCheck;
-use crate::build::{self, BuildEvent, StartedBuild, TestBinary, Workspace};
+use crate::build::{self, BuildEvent, StartedBuild, StderrForward, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
@@ -19,20 +19,21 @@ use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    ArchiveSource, CargoOptions, Color, ConfigOptions, HistoryOptions, ListOptions, PartitionOptions, RunOptions,
-    Selection, ShowConfigOptions, available_cores,
+    ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, ListOptions, PartitionOptions, RunOptions, Selection,
+    ShowConfigOptions, available_cores,
 };
 use crate::partition::{Partition, PartitionKind};
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
 use crate::report::events::RunInfo;
 use crate::report::history::write_history;
-use crate::report::human::{HumanOptions, HumanReporter};
+use crate::report::human::HumanOptions;
 use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
 use crate::report::partition::write_partition;
 use crate::report::show_config::write_show_config;
-use crate::report::style::{Styles, color_choice};
+use crate::report::style::{Styles, use_color};
+use crate::report::terminal::{self, TerminalOptions};
 use crate::test_id::TargetKind;
 
 /// Builds, lists and selects: everything up to the moment the first test could start.
@@ -254,15 +255,6 @@ fn prepare(
     Ok(Prepared { run_env, plan })
 }
 
-fn use_color(color: Color, stream: &impl anstream::stream::RawStream) -> bool {
-    // anstream decides `auto` from the terminal, NO_COLOR, CLICOLOR and CLICOLOR_FORCE.
-    let choice = match color_choice(color) {
-        anstream::ColorChoice::Auto => anstream::AutoStream::choice(stream),
-        explicit => explicit,
-    };
-    !matches!(choice, anstream::ColorChoice::Never)
-}
-
 /// `<workspace>/<store.dir>/<profile>`: where a profile's JUnit file, history and reports live.
 fn profile_store_dir(workspace: &Workspace, profile: &Profile) -> std::path::PathBuf {
     workspace.root.join(&profile.store_dir).join(&profile.name)
@@ -280,7 +272,7 @@ pub fn list(opts: ListOptions) -> Result<i32> {
         partition.apply(&mut prepared.plan);
     }
     let stdout = std::io::stdout();
-    let colored = use_color(opts.color, &stdout);
+    let colored = use_color(opts.color, stdout.is_terminal());
     let styles = if colored { Styles::colored() } else { Styles::default() };
     write_list(&mut stdout.lock(), &prepared.plan, opts.format, &styles).map_err(Error::Output)?;
     Ok(exit_code::OK)
@@ -456,6 +448,7 @@ fn runner_config(
         grace_period: profile.slow_timeout.grace_period,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
+        info_key: false,
         cpu_budget: None,
         cpu_share_while_building: std::env::var("TEMPO_TEST_CPU_WHILE_BUILDING")
             .ok()
@@ -513,6 +506,8 @@ pub fn prepare_repeatable(
         cores,
         adaptive: concurrency.cpu_budget.is_some(),
         pipelined: false,
+        planned: Arc::default(),
+        clock: std::time::Instant::now(),
     };
     let mut config = runner_config(&profile, slots, cores, None, false, true);
     config.cpu_budget = concurrency.cpu_budget;
@@ -536,6 +531,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     if let Some(source) = &opts.archive {
         return run_archive(&opts, source);
     }
+    // A progress bar (drawn only when both streams are terminals) prints cargo's
+    // output above itself, so cargo then starts with the run; otherwise it starts
+    // while `cargo metadata` runs.
+    let bar_possible = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    if bar_possible && !opts.no_run {
+        let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+        return run_with(&opts, setup, Binaries::Unstarted);
+    }
     let (setup, started) = setup_while_building(&opts.cargo, &opts.config, &opts.filter)?;
     if opts.no_run {
         read_binaries(started, &setup, &opts.filter)?;
@@ -548,6 +551,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
 enum Binaries {
     /// A `cargo test --no-run` that is building them.
     Building(StartedBuild),
+    /// A build that starts with the run, once it knows whether a progress bar
+    /// needs cargo's output passed through it.
+    Unstarted,
     /// Already at hand: an archive's.
     Built(Vec<Arc<TestBinary>>),
 }
@@ -597,19 +603,27 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     };
     let mut config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
     config.cpu_budget = concurrency.cpu_budget;
-    let stdout = std::io::stdout();
-    let terminal = stdout.is_terminal();
-    let colored = use_color(opts.color, &stdout);
     let mut reporters = Fanout::default();
     let human = HumanOptions {
-        colored,
-        terminal,
         status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
         final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
         success_output: opts.reporter.success_output,
         failure_output: opts.reporter.failure_output,
+        ..HumanOptions::default()
     };
-    reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
+    let terminal = terminal::terminal(TerminalOptions {
+        human,
+        color: opts.color,
+        format: opts.message_format,
+        group_by_binary: opts.reporter.group_by_binary,
+        hide_progress_bar: opts.reporter.hide_progress_bar,
+        capture: opts.capture,
+    });
+    // The `t` key is for a person watching the run at a terminal.
+    config.info_key = terminal.watched;
+    for reporter in terminal.reporters {
+        reporters.push(reporter);
+    }
     let budget = BudgetCheck::new(&profile);
     if let Some(budget) = &budget {
         reporters.push(budget.collector());
@@ -620,7 +634,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     }
 
     let (stats, build_error) = match binaries {
-        Binaries::Building(started) if opts.pipeline => {
+        Binaries::Building(_) | Binaries::Unstarted if opts.pipeline => {
             let run_env = RunEnv {
                 run_id: env::new_run_id(),
                 profile: profile.name.clone(),
@@ -638,6 +652,8 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 cores,
                 adaptive: concurrency.cpu_budget.is_some(),
                 pipelined: true,
+                planned: Arc::default(),
+                clock: std::time::Instant::now(),
             };
             let inputs = PlanInputs {
                 names: &opts.filter.names,
@@ -652,6 +668,23 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
             };
             let (setup_ref, selection) = (&setup, &opts.filter);
             let (run_env_ref, inputs_ref) = (&run_env, &inputs);
+            let started = match binaries {
+                Binaries::Building(started) => started,
+                _ => {
+                    // Under a progress bar, cargo's output is printed above it, not through it.
+                    let forward = terminal.bar.clone().map(|bar| StderrForward {
+                        sink: Box::new(move |line: &[u8]| {
+                            bar.suspend(|| {
+                                let mut stderr = std::io::stderr().lock();
+                                let _ = stderr.write_all(line);
+                                let _ = stderr.flush();
+                            });
+                        }),
+                        color: terminal.colored,
+                    });
+                    StartedBuild::start_forwarding(&opts.cargo, forward)?
+                }
+            };
             let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
             let partition = opts.partition;
             let feeder: Feeder<'_> = Box::new(move |tx| {
@@ -665,6 +698,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
             let binaries = match binaries {
                 Binaries::Built(binaries) => binaries,
                 Binaries::Building(started) => read_binaries(started, &setup, &opts.filter)?,
+                Binaries::Unstarted => build_binaries(&opts.cargo, &setup, &opts.filter)?,
             };
             let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
             let mut prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history), doc_args)?;
@@ -690,6 +724,8 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 cores,
                 adaptive: concurrency.cpu_budget.is_some(),
                 pipelined: false,
+                planned: Arc::default(),
+                clock: std::time::Instant::now(),
             };
             reporters.push(Box::new(HistoryReporter::new(history_path, history)));
             let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
