@@ -42,6 +42,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Run the selected tests many times and tell the flaky tests from the stable and the broken.
     Flaky(FlakyArgs),
+    /// Run the selected tests at several thread counts and recommend the best `test-threads`.
+    Tune(TuneArgs),
     /// Internal: ends a run's test processes when the tempo that ran them dies.
     #[command(name = "__watchdog", hide = true)]
     Watchdog {
@@ -88,13 +90,58 @@ pub struct FlakyArgs {
     pub test_threads: Option<ThreadsArg>,
 }
 
-/// The runner that `flaky` drives.
+/// `cargo tempo tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// The thread counts to measure, comma-separated (numbers, `num-cpus`, or negative
+    /// offsets from the core count) [default: 1, 2, 4, ... up to 4x the cores, and the core count].
+    #[arg(long, value_name = "N,...", value_delimiter = ',', allow_negative_numbers = true)]
+    pub threads: Vec<ThreadsArg>,
+    /// How many measured runs at each thread count (after one warm-up run).
+    #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Which runner runs them: tempo itself, or `cargo nextest run`.
+    #[arg(long, value_enum, default_value_t, value_name = "ENGINE")]
+    pub engine: EngineArg,
+    /// Recommend the smallest thread count whose median wall time is within this fraction
+    /// of the best median (`0.05` or `5%`).
+    #[arg(long, default_value = "0.05", value_name = "FRACTION", value_parser = parse_tolerance)]
+    pub tolerance: f64,
+    /// Set `test-threads` to the recommended count in the chosen profile of the config
+    /// file in use (with --engine nextest: `.config/nextest.toml`).
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// A tolerance as typed: a fraction from 0 to 1 (`0.05`), or a percentage (`5%`).
+pub fn parse_tolerance(s: &str) -> Result<f64, String> {
+    let (number, scale) = match s.trim().strip_suffix('%') {
+        Some(p) => (p.trim(), 100.0),
+        None => (s.trim(), 1.0),
+    };
+    let value = number
+        .parse::<f64>()
+        .map_err(|_| format!("expected a fraction such as `0.05` or a percentage such as `5%`, found `{s}`"))?
+        / scale;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("the tolerance must be between 0 and 1 (0% and 100%), found `{s}`"));
+    }
+    Ok(value)
+}
+
+/// The runner that `flaky` and `tune` drive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     /// tempo, in-process: builds once, then runs the plan N times.
     #[default]
     Tempo,
-    /// `cargo nextest run`, N times, read back through its JUnit report.
+    /// `cargo nextest run`, N times, after building once with `--no-run`.
     Nextest,
 }
 

@@ -10,7 +10,7 @@ mod capture;
 pub mod process;
 #[cfg(unix)]
 #[path = "unix.rs"]
-mod unix;
+pub(crate) mod unix;
 pub mod watchdog;
 
 use std::collections::HashMap;
