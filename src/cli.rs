@@ -101,21 +101,21 @@ pub struct TuneArgs {
     pub filter: FilterArgs,
     /// The thread counts to measure, comma-separated (numbers, `num-cpus`, or negative
     /// offsets from the core count) [default: 1, 2, 4, ... up to 4x the cores, and the core count].
-    #[arg(long, value_name = "N,...", value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(long, value_name = "N,...", value_delimiter = ',', allow_negative_numbers = true, help_heading = "Sweep")]
     pub threads: Vec<ThreadsArg>,
     /// How many measured runs at each thread count (after one warm-up run).
-    #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sweep")]
     pub repeat: u32,
     /// Which runner runs them: tempo itself, or `cargo nextest run`.
-    #[arg(long, value_enum, default_value_t, value_name = "ENGINE")]
+    #[arg(long, value_enum, default_value_t, value_name = "ENGINE", help_heading = "Sweep")]
     pub engine: EngineArg,
     /// Recommend the smallest thread count whose median wall time is within this fraction
     /// of the best median (`0.05` or `5%`).
-    #[arg(long, default_value = "0.05", value_name = "FRACTION", value_parser = parse_tolerance)]
+    #[arg(long, default_value = "0.05", value_name = "FRACTION", value_parser = parse_tolerance, help_heading = "Sweep")]
     pub tolerance: f64,
     /// Set `test-threads` to the recommended count in the chosen profile of the config
     /// file in use (with --engine nextest: `.config/nextest.toml`).
-    #[arg(long)]
+    #[arg(long, help_heading = "Sweep")]
     pub write: bool,
 }
 
@@ -448,5 +448,30 @@ pub fn main() -> i32 {
             eprintln!("error: {err}");
             err.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerances_are_fractions_or_percentages() {
+        for (text, value) in [("0.05", 0.05), ("5%", 0.05), (" 10 % ", 0.1), ("0", 0.0), ("1", 1.0), ("100%", 1.0)] {
+            assert!((parse_tolerance(text).unwrap() - value).abs() < 1e-12, "{text}");
+        }
+        for text in ["-0.1", "1.5", "150%", "five", "%"] {
+            assert!(parse_tolerance(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn tune_takes_a_comma_separated_list_of_thread_counts() {
+        let cli = CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "1,num-cpus,-1", "parse"]).unwrap();
+        let CargoCli::Tempo(TempoCli { command: Command::Tune(args) }) = cli else { panic!("not tune") };
+        assert_eq!(args.threads, [ThreadsArg::Count(1), ThreadsArg::NumCpus, ThreadsArg::Offset(-1)]);
+        assert_eq!(args.filter.filters, ["parse"]);
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "0"]).is_err());
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--repeat", "0"]).is_err());
     }
 }

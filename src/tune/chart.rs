@@ -53,7 +53,7 @@ pub fn svg(report: &TuneReport) -> String {
     );
     let _ = writeln!(s, r#"<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#);
     let title = format!(
-        "cargo tempo tune: {} tests, {} ({}, {} cores)",
+        "cargo tempo tune: {} tests, profile {} ({}, {} cores)",
         report.tests, report.profile, report.engine, report.cores
     );
     let _ = writeln!(

@@ -169,25 +169,34 @@ enum Stop {
     Failed { at: String, tests: Vec<FailedTest>, count: usize },
 }
 
+/// The measured runs of each setting, in the order of the settings.
+type Samples = Vec<(Setting, Vec<Sample>)>;
+
 /// Runs the warm-up and the measured runs; returns the samples of each setting.
 fn sweep(
     engine: &mut dyn Engine,
     settings: &[Setting],
     repeat: u32,
     cores: usize,
-) -> Result<std::result::Result<Vec<(Setting, Vec<Sample>)>, Stop>> {
+) -> Result<std::result::Result<Samples, Stop>> {
     let order = schedule(settings, repeat);
     let progress = Progress { terminal: std::io::stderr().is_terminal(), total: order.len() };
-    let mut samples: Vec<(Setting, Vec<Sample>)> = settings.iter().map(|s| (*s, Vec::new())).collect();
+    let mut samples: Samples = settings.iter().map(|s| (*s, Vec::new())).collect();
     // The warm-up loads the binaries and the files the tests read into the page cache,
     // so that the first measured run does not pay for it. It runs at the largest
     // count, the quickest way through a suite that is not CPU-bound.
     let warm = *settings.last().expect("a sweep measures at least one setting");
     let runs = std::iter::once((None, warm)).chain(order.into_iter().map(|(r, s)| (Some(r), s)));
     for (k, (round, setting)) in runs.enumerate() {
-        let label = match round {
-            None => format!("warm-up, threads={}", setting.label()),
-            Some(r) => format!("[{k}/{}] threads={} run {}/{repeat}", progress.total, setting.label(), r + 1),
+        let (label, run) = match round {
+            None => (
+                format!("warm-up, threads={}", setting.label()),
+                format!("the warm-up run ({} threads)", setting.label()),
+            ),
+            Some(r) => (
+                format!("[{k}/{}] threads={} run {}/{repeat}", progress.total, setting.label(), r + 1),
+                format!("run {k} of {} ({} threads, round {} of {repeat})", progress.total, setting.label(), r + 1),
+            ),
         };
         progress.start(&label, k.saturating_sub(1));
         match engine.run(setting)? {
@@ -201,7 +210,7 @@ fn sweep(
             }
             RunEnd::Failed { tests, count } => {
                 progress.finish(&label, None, cores);
-                return Ok(Err(Stop::Failed { at: label, tests, count }));
+                return Ok(Err(Stop::Failed { at: run, tests, count }));
             }
             RunEnd::NoTests => return Ok(Err(Stop::NoTests)),
             RunEnd::Signal(sig) => return Ok(Err(Stop::Signal(sig))),
@@ -213,7 +222,7 @@ fn sweep(
 /// Says why the sweep stopped on a failing run, on stderr.
 fn report_failure(at: &str, tests: &[FailedTest], count: usize) {
     let mut text = format!(
-        "error: failed to finish the sweep: {count} test{} failed in run {at}\n",
+        "error: failed to finish the sweep: {count} test{} failed in {at}\n",
         if count == 1 { "" } else { "s" }
     );
     for t in tests {
