@@ -240,14 +240,15 @@ impl TuneReport {
     /// The table and the recommendation, for the terminal.
     pub fn text(&self) -> String {
         let vs = format!("vs {}", self.baseline_label());
+        let w = vs.len().max(12);
         let mut out = format!("tune: {}\n", self.context());
         out.push_str(&format!(
-            "{:>8}  {:>9}  {:>9}  {:>9}  {:>12}  {:>8}  {:>10}\n",
+            "{:>8}  {:>9}  {:>9}  {:>9}  {:>w$}  {:>8}  {:>10}\n",
             "threads", "median", "min", "max", vs, "cpu util", "busy cores"
         ));
         for row in &self.rows {
             out.push_str(&format!(
-                "{:>8}  {:>8.3}s  {:>8.3}s  {:>8.3}s  {:>12}  {:>8}  {:>10.2}\n",
+                "{:>8}  {:>8.3}s  {:>8.3}s  {:>8.3}s  {:>w$}  {:>8}  {:>10.2}\n",
                 row.setting,
                 row.median_wall_s,
                 row.min_wall_s,
@@ -369,6 +370,15 @@ mod tests {
         assert!(lines[5].starts_with("recommended test-threads = 2: the best median, 2.000s"), "{text}");
         let md = r.markdown();
         assert!(md.contains("| 2 | 2.000 s | 2.000 s | 2.000 s | 50.0% less | 25% | 0.50 |"), "{md}");
+    }
+
+    /// Regression: a baseline of 16 threads made the header wider than its column.
+    #[test]
+    fn the_columns_stay_aligned_whatever_the_baseline() {
+        let text = report(&[(16, &[4.0]), (32, &[12.0])], 0.05).text();
+        let widths: Vec<usize> = text.lines().skip(1).take(3).map(str::len).collect();
+        assert_eq!(widths, [widths[0]; 3], "{text}");
+        assert!(text.contains("vs 16 threads") && text.contains("200.0% more"), "{text}");
     }
 
     #[test]
