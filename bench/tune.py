@@ -99,15 +99,16 @@ def section(name: str, ws: Path, report: dict, times: dict[int, list[float]], li
     except ValueError:
         where = ws
     out = [f"### {name} (`{where}`)", ""]
-    out.append(f"{report['tests']} tests; `cargo tempo tune` ({report['repeat']} runs per count, "
+    runs = "1 run" if report["repeat"] == 1 else f"{report['repeat']} runs"
+    out.append(f"{report['tests']} tests; `cargo tempo tune` ({runs} per count, "
                f"tolerance {100 * report['tolerance']:.0f}%) recommended **{rec}** threads.")
     out.append("")
     out.append("| threads | tune median s | tune CPU util | run median s | run min s | run max s | vs best run |")
     out.append("|---:|---:|---:|---:|---:|---:|---:|")
     for n in sorted(times):
         row = tune_rows.get(n, {})
-        mark = " (recommended)" if n == rec else ""
-        mark += " (best)" if n == best else ""
+        marks = [word for word, on in (("recommended", n == rec), ("best", n == best)) if on]
+        mark = f" ({', '.join(marks)})" if marks else ""
         out.append(
             f"| {n}{mark} | {row.get('median_wall_s', float('nan')):.2f} | "
             f"{100 * row.get('cpu_utilization', float('nan')):.0f}% | {medians[n]:.2f} | "

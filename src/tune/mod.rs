@@ -184,8 +184,8 @@ fn sweep(
     let mut samples: Samples = settings.iter().map(|s| (*s, Vec::new())).collect();
     // The warm-up loads the binaries and the files the tests read into the page cache,
     // so that the first measured run does not pay for it. It runs at the largest
-    // count, the quickest way through a suite that is not CPU-bound.
-    let warm = *settings.last().expect("a sweep measures at least one setting");
+    // thread count, the quickest way through a suite that is not CPU-bound.
+    let warm = settings.iter().copied().max_by_key(|s| s.threads()).expect("a sweep measures at least one setting");
     let runs = std::iter::once((None, warm)).chain(order.into_iter().map(|(r, s)| (Some(r), s)));
     for (k, (round, setting)) in runs.enumerate() {
         let (label, run) = match round {
