@@ -5,6 +5,12 @@
     bench/bench.py --workloads all --write-results   # also the real crates; record in RESULTS.md
     bench/bench.py --tools nextest,cargo-test --rounds 1
     bench/bench.py --workloads real:itertools,real:bytes@1.12.2
+    bench/bench.py --threads default                 # every tool at its own default thread count
+    bench/bench.py --workloads mixed --tools tempo,tempo@2,tempo@8,nextest
+
+A tool may carry its own thread count: `tempo@8`, `nextest@default`,
+`tempo@adaptive`; `default` passes no thread option at all (tempo's default is
+adaptive concurrency, nextest's and cargo test's the core count).
 
 For every workload the build is warmed first by running every tool once (not
 counted). Then, in each of R rounds, every tool runs once, in an order that
@@ -94,19 +100,35 @@ def expand_workloads(arg: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def tool_command(tool: str, ws: Path, threads: int, tempo_bin: Path) -> list[str]:
+def split_spec(spec: str, threads: str) -> tuple[str, str]:
+    """`tempo@8` -> ("tempo", "8"); a bare tool takes the run's --threads."""
+    name, _, t = spec.partition("@")
+    return name, (t or threads)
+
+
+def label(spec: str) -> str:
+    name, _, t = spec.partition("@")
+    return TOOL_LABEL[name] + (f" ({t})" if t else "")
+
+
+def tool_command(spec: str, ws: Path, threads: str, tempo_bin: Path) -> list[str]:
     """The command line for one tool. Every tool runs in the workspace's directory,
-    tests the whole workspace, keeps going after failures, and uses THREADS threads."""
+    tests the whole workspace, keeps going after failures, and uses THREADS threads
+    (`default`: no thread option, the tool's own default)."""
+    tool, threads = split_spec(spec, threads)
+    default = threads == "default"
     if tool == "tempo":
-        return [str(tempo_bin), "tempo", "run", "--workspace", "--no-fail-fast",
-                "-j", str(threads), "--manifest-path", str(ws / "Cargo.toml")]
+        j = [] if default else ["-j", threads]
+        return [str(tempo_bin), "tempo", "run", "--workspace", "--no-fail-fast", *j,
+                "--manifest-path", str(ws / "Cargo.toml")]
     if tool == "nextest":
-        return ["cargo", "nextest", "run", "--workspace", "--no-fail-fast", "--test-threads", str(threads)]
+        j = [] if default else ["--test-threads", threads]
+        return ["cargo", "nextest", "run", "--workspace", "--no-fail-fast", *j]
     if tool == "cargo-test":
         # --tests: lib, bin and integration-test targets -- the tests the other
         # runners run; it leaves out doctests, which nextest cannot run.
-        return ["cargo", "test", "-q", "--workspace", "--no-fail-fast", "--tests",
-                "--", "--test-threads", str(threads)]
+        j = [] if default else ["--", "--test-threads", threads]
+        return ["cargo", "test", "-q", "--workspace", "--no-fail-fast", "--tests", *j]
     raise ValueError(tool)
 
 
@@ -117,11 +139,20 @@ def clean_target(ws: Path, clean: bool) -> None:
         shutil.rmtree(ws / "target", ignore_errors=True)
 
 
-def run_env() -> dict[str, str]:
+STORE_DIR = BENCH_DIR / "work" / "_store"
+
+
+def run_env(workload: str = "", keep_history: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     env["CARGO_TERM_COLOR"] = "never"
     env["NO_COLOR"] = "1"
     env.pop("CARGO_TARGET_DIR", None)  # every tool uses the workload's own target/
+    if keep_history:
+        # With --clean the target directory (tempo's default store) goes before every
+        # run; CI keeps the history the same way, as an artifact (docs/ci.md).
+        env["TEMPO_STORE_DIR"] = str(STORE_DIR / workload.replace(":", "_").replace("@", "-"))
+    else:
+        env.pop("TEMPO_STORE_DIR", None)
     return env
 
 
@@ -132,16 +163,17 @@ class Run:
     passed: int | None
     failed: int | None
     rebuilt: bool
+    efficiency: float | None = None
 
 
-def timed_run(cmd: list[str], cwd: Path, log_path: Path, timeout: float) -> Run:
+def timed_run(cmd: list[str], cwd: Path, log_path: Path, timeout: float, env: dict[str, str] | None = None) -> Run:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as out:
         out.write(("$ " + " ".join(cmd) + f"\n# cwd: {cwd}\n").encode())
         out.flush()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=run_env(), start_new_session=True)
+                                env=env or run_env(), start_new_session=True)
         try:
             rc: int | str = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -152,7 +184,8 @@ def timed_run(cmd: list[str], cwd: Path, log_path: Path, timeout: float) -> Run:
     text = log_path.read_text(errors="replace")
     passed, failed = parse_counts(text)
     rebuilt = re.search(r"(?m)^\s*Compiling ", text) is not None
-    return Run(seconds, rc, passed, failed, rebuilt)
+    eff = re.search(r"efficiency (\d+)%", text)
+    return Run(seconds, rc, passed, failed, rebuilt, int(eff.group(1)) / 100 if eff else None)
 
 
 def parse_counts(text: str) -> tuple[int | None, int | None]:
@@ -221,9 +254,9 @@ def describe_environment(tools: list[str], tempo_bin: Path) -> dict[str, str]:
         "rustc": sh(["rustc", "--version"]),
         "tempo": tempo_rev(),
     }
-    if "nextest" in tools:
+    if any(t.startswith("nextest") for t in tools):
         info["nextest"] = (sh(["cargo", "nextest", "--version"]).splitlines() or ["?"])[0]
-    if "tempo" in tools:
+    if any(t.startswith("tempo") for t in tools):
         info["tempo-bin"] = str(tempo_bin)
     return info
 
@@ -248,9 +281,13 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
 
 def table(res: Result, tools: list[str], clean: bool = False) -> str:
     med = {t: statistics.median(r.seconds for r in res.runs[t]) for t in tools if res.runs.get(t)}
+    # The ratios are against the first nextest and the first cargo test in the list.
+    base = {name: next((med[t] for t in tools if t.partition("@")[0] == name and t in med), None)
+            for name in ("nextest", "cargo-test")}
     lines = [
-        "| tool | median s | min s | max s | vs nextest | vs cargo test | tests passed / failed | exit codes |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| tool | median s | min s | max s | vs nextest | vs cargo test | tempo's efficiency | "
+        "tests passed / failed | exit codes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for t in tools:
         runs = res.runs.get(t)
@@ -263,10 +300,12 @@ def table(res: Result, tools: list[str], clean: bool = False) -> str:
         notes = ", ".join(codes)
         if any(r.rebuilt for r in runs) and not clean:
             notes += " (rebuilt during a measured run!)"
+        effs = [r.efficiency for r in runs if r.efficiency is not None]
+        eff_s = f"{statistics.median(effs):.2f}" if effs and t.startswith("tempo") else "—"
         lines.append(
-            f"| {TOOL_LABEL[t]} | {med[t]:.2f} | {min(secs):.2f} | {max(secs):.2f} | "
-            f"{fmt_ratio(med[t], med.get('nextest'))} | {fmt_ratio(med[t], med.get('cargo-test'))} | "
-            f"{count_s} | {notes} |"
+            f"| {label(t)} | {med[t]:.2f} | {min(secs):.2f} | {max(secs):.2f} | "
+            f"{fmt_ratio(med[t], base['nextest'])} | {fmt_ratio(med[t], base['cargo-test'])} | "
+            f"{eff_s} | {count_s} | {notes} |"
         )
     return "\n".join(lines)
 
@@ -288,17 +327,18 @@ def report(results: list[Result], tools: list[str], info: dict[str, str], args: 
     versions = [info["cargo"], info["rustc"]]
     if "nextest" in info:
         versions.append(info["nextest"])
-    if "tempo" in tools:
+    if any(t.startswith("tempo") for t in tools):
         versions.append(f"tempo {info['tempo']}")
     out.append("- versions: " + "; ".join(versions))
     out.append(f"- rounds: {args.rounds} (after one warm-up run per tool); threads: {args.threads}")
     if args.clean:
         out.append("- **end to end**: every run starts from an empty target directory, so the times include the "
-                   "whole build; tempo has no duration history in this mode")
+                   "whole build; tempo's duration history is kept outside it (`TEMPO_STORE_DIR`), as CI keeps it "
+                   "as an artifact")
     out.append("- commands (run in the workload's directory):")
     for t in tools:
-        cmd = tool_command(t, Path("W"), args.threads, Path("cargo-tempo" if t == "tempo" else ""))
-        out.append(f"  - {TOOL_LABEL[t]}: `{' '.join(cmd)}`")
+        cmd = tool_command(t, Path("W"), args.threads, Path("cargo-tempo" if t.startswith("tempo") else ""))
+        out.append(f"  - {label(t)}: `{' '.join(cmd)}`")
     out.append("")
     for res in results:
         out.append(workload_title(res))
@@ -370,8 +410,9 @@ def main(argv: list[str] | None = None) -> int:
                          "`real` (the pinned real crates) or `all` (default: %(default)s)")
     ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma-separated subset of %(default)s")
     ap.add_argument("--rounds", type=int, default=5, help="measured rounds per workload (default: %(default)s)")
-    ap.add_argument("--threads", type=int, default=default_threads(),
-                    help="test threads for every tool (default: the core count, %(default)s)")
+    ap.add_argument("--threads", default=str(default_threads()),
+                    help="test threads for every tool without its own @THREADS: a number, or `default` "
+                         "for each tool's own default (default: the core count, %(default)s)")
     ap.add_argument("--tempo-bin", type=Path, default=DEFAULT_TEMPO_BIN, help="default: %(default)s")
     ap.add_argument("--no-build-tempo", action="store_true",
                     help="don't run `cargo build --release` for tempo when its binary is missing")
@@ -386,15 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    bad = [t for t in tools if t not in ALL_TOOLS]
+    bad = [t for t in tools if t.partition("@")[0] not in ALL_TOOLS]
     if bad or not tools:
-        ap.error(f"unknown tool(s) {bad}; choose from {', '.join(ALL_TOOLS)}")
-    if args.rounds < 1 or args.threads < 1:
-        ap.error("--rounds and --threads must be at least 1")
+        ap.error(f"unknown tool(s) {bad}; choose from {', '.join(ALL_TOOLS)}, each with an optional @THREADS")
+    if args.rounds < 1 or not (args.threads == "default" or args.threads.isdigit() and int(args.threads) >= 1):
+        ap.error("--rounds must be at least 1, and --threads a positive number or `default`")
     tempo_bin = args.tempo_bin.resolve()
-    if "tempo" in tools and not ensure_tempo(tempo_bin, not args.no_build_tempo, args.rebuild_tempo):
-        tools.remove("tempo")
-    tools = [t for t in tools if tool_available(t)]
+    if any(t.startswith("tempo") for t in tools) and not ensure_tempo(tempo_bin, not args.no_build_tempo,
+                                                                     args.rebuild_tempo):
+        tools = [t for t in tools if not t.startswith("tempo")]
+    tools = [t for t in tools if tool_available(t.partition("@")[0])]
     if not tools:
         log("no tool left to run")
         return 2
@@ -410,18 +452,18 @@ def main(argv: list[str] | None = None) -> int:
         for t in tools:
             clean_target(ws, args.clean)
             run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
-                            LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout)
+                            LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout, run_env(w, args.clean))
             res.warm[t] = run
-            log(f"  warm-up {t:<10} {run.seconds:7.2f} s  exit {run.rc}")
+            log(f"  warm-up {t:<14} {run.seconds:7.2f} s  exit {run.rc}")
         for r in range(args.rounds):
             order = tools[r % len(tools):] + tools[:r % len(tools)]
             for t in order:
                 clean_target(ws, args.clean)
                 run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
-                                LOG_DIR / f"{safe}.{t}.log", args.timeout)
+                                LOG_DIR / f"{safe}.{t}.log", args.timeout, run_env(w, args.clean))
                 res.runs.setdefault(t, []).append(run)
                 counts = "" if run.passed is None else f"  {run.passed} passed, {run.failed} failed"
-                log(f"  round {r + 1}/{args.rounds} {t:<10} {run.seconds:7.2f} s  exit {run.rc}{counts}"
+                log(f"  round {r + 1}/{args.rounds} {t:<14} {run.seconds:7.2f} s  exit {run.rc}{counts}"
                     + ("  (rebuilt!)" if run.rebuilt and not args.clean else ""))
         results.append(res)
         log("\n" + workload_title(res) + "\n\n" + table(res, tools, args.clean) + "\n")

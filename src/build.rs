@@ -73,6 +73,27 @@ pub struct Workspace {
     pub packages: HashMap<PackageId, Arc<PackageInfo>>,
 }
 
+/// The workspace root as far as the files say, without asking cargo: walking up
+/// from the manifest (or the current directory), the first directory whose
+/// `Cargo.toml` has a `[workspace]` table, else the first with a `Cargo.toml`.
+/// Only a guess (a member may name its workspace elsewhere); [`workspace`] is the
+/// answer.
+pub fn guess_workspace_root(manifest_path: Option<&Path>) -> Option<PathBuf> {
+    let start = match manifest_path {
+        Some(p) => std::path::absolute(p).ok()?.parent()?.to_path_buf(),
+        None => std::env::current_dir().ok()?,
+    };
+    let mut first = None;
+    for dir in start.ancestors() {
+        let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { continue };
+        if text.lines().any(|l| l.trim_start().starts_with("[workspace]")) {
+            return Some(dir.to_path_buf());
+        }
+        first.get_or_insert_with(|| dir.to_path_buf());
+    }
+    first
+}
+
 /// Reads the workspace's metadata with `cargo metadata --no-deps`.
 pub fn workspace(opts: &CargoOptions) -> Result<Workspace> {
     if let Some(path) = &opts.manifest_path
@@ -356,4 +377,24 @@ pub fn dependency_graph(opts: &CargoOptions) -> Result<HashMap<String, Vec<Strin
         }
     }
     Ok(graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_root_is_guessed_from_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = [\"a\"]\n").unwrap();
+        std::fs::create_dir_all(root.join("a/src")).unwrap();
+        std::fs::write(root.join("a/Cargo.toml"), "[package]\nname = \"a\"\n").unwrap();
+        let guess = guess_workspace_root(Some(&root.join("a/Cargo.toml"))).unwrap();
+        assert_eq!(guess.canonicalize().unwrap(), root.canonicalize().unwrap(), "the member's workspace");
+        let lone = tempfile::tempdir().unwrap();
+        std::fs::write(lone.path().join("Cargo.toml"), "[package]\nname = \"b\"\n").unwrap();
+        let guess = guess_workspace_root(Some(&lone.path().join("Cargo.toml"))).unwrap();
+        assert_eq!(guess.canonicalize().unwrap(), lone.path().canonicalize().unwrap(), "a package on its own");
+    }
 }

@@ -101,7 +101,14 @@ pub struct TuneArgs {
     pub filter: FilterArgs,
     /// The thread counts to measure, comma-separated (numbers, `num-cpus`, or negative
     /// offsets from the core count) [default: 1, 2, 4, ... up to 4x the cores, and the core count].
-    #[arg(long, value_name = "N,...", value_delimiter = ',', allow_negative_numbers = true, help_heading = "Sweep")]
+    #[arg(
+        long,
+        value_name = "N,...",
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_parser = parse_swept_threads,
+        help_heading = "Sweep"
+    )]
     pub threads: Vec<ThreadsArg>,
     /// How many measured runs at each thread count (after one warm-up run).
     #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sweep")]
@@ -117,6 +124,17 @@ pub struct TuneArgs {
     /// file in use (with --engine nextest: `.config/nextest.toml`).
     #[arg(long, help_heading = "Sweep")]
     pub write: bool,
+}
+
+/// A thread count that `tune` can measure: any fixed count `-j` takes. `adaptive` is
+/// not a count, and has no row in the sweep yet.
+pub fn parse_swept_threads(s: &str) -> Result<ThreadsArg, String> {
+    match s.parse::<ThreadsArg>()? {
+        ThreadsArg::Adaptive => {
+            Err("tune measures fixed thread counts, and `adaptive` is not one; list numbers or `num-cpus`".into())
+        }
+        fixed => Ok(fixed),
+    }
 }
 
 /// A tolerance as typed: a fraction from 0 to 1 (`0.05`), or a percentage (`5%`).
@@ -393,7 +411,8 @@ pub enum ListFormatArg {
     Oneline,
 }
 
-/// A thread count as typed: a positive number, `num-cpus`, or a negative offset from the core count.
+/// A thread count as typed: a positive number, `num-cpus`, a negative offset from the
+/// core count, or `adaptive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadsArg {
     /// Exactly this many.
@@ -402,6 +421,8 @@ pub enum ThreadsArg {
     Offset(isize),
     /// The core count.
     NumCpus,
+    /// As many as the cores can serve, test by test.
+    Adaptive,
 }
 
 impl std::str::FromStr for ThreadsArg {
@@ -411,11 +432,14 @@ impl std::str::FromStr for ThreadsArg {
         if s == "num-cpus" {
             return Ok(ThreadsArg::NumCpus);
         }
+        if s == "adaptive" {
+            return Ok(ThreadsArg::Adaptive);
+        }
         match s.parse::<isize>() {
             Ok(0) => Err("the thread count must not be 0".into()),
             Ok(n) if n > 0 => Ok(ThreadsArg::Count(n as usize)),
             Ok(n) => Ok(ThreadsArg::Offset(n)),
-            Err(_) => Err(format!("expected a number of threads or `num-cpus`, found `{s}`")),
+            Err(_) => Err(format!("expected a number of threads, `num-cpus` or `adaptive`, found `{s}`")),
         }
     }
 }
@@ -472,6 +496,7 @@ mod tests {
         assert_eq!(args.threads, [ThreadsArg::Count(1), ThreadsArg::NumCpus, ThreadsArg::Offset(-1)]);
         assert_eq!(args.filter.filters, ["parse"]);
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "0"]).is_err());
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "2,adaptive"]).is_err());
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--repeat", "0"]).is_err());
     }
 }

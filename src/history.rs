@@ -106,6 +106,18 @@ impl TestHistory {
         (wall > 0).then(|| cpu as f64 / wall as f64)
     }
 
+    /// The CPU appetite the scheduler plans with: the highest CPU-to-wall ratio of
+    /// the recorded runs long enough to measure (1 ms). The highest, because a test
+    /// that shared its core with others ran longer for the same CPU time and so shows
+    /// a lower ratio than it needs; taking the lowest would feed on itself.
+    pub fn cpu_appetite(&self) -> Option<f64> {
+        self.runs
+            .iter()
+            .filter(|r| r.duration_us >= 1000)
+            .map(|r| r.cpu_us as f64 / r.duration_us as f64)
+            .fold(None, |max, r| Some(max.map_or(r, |m: f64| m.max(r))))
+    }
+
     /// Whether the outcome changed between recorded runs.
     pub fn is_flaky(&self) -> bool {
         let passes = self.runs.iter().filter(|r| r.passed()).count();

@@ -296,10 +296,39 @@ pub fn available_cores() -> usize {
 }
 
 /// Resolves a thread count against the core count; never less than 1.
+/// How many tests run at once: a fixed slot count, or, when adaptive, up to `slots`
+/// at once as long as their predicted CPU demand fits `cpu_budget` cores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Concurrency {
+    /// The slots: the most tests at once, and the timeline's lanes.
+    pub slots: usize,
+    /// Under adaptive concurrency, the cores the running tests' CPU demand must fit.
+    pub cpu_budget: Option<f64>,
+}
+
+/// Resolves the command line's thread count (which beats the profile's) on a machine
+/// with `cores` cores.
+pub fn resolve_concurrency(arg: Option<ThreadsArg>, profile: &crate::config::Profile, cores: usize) -> Concurrency {
+    let adaptive = match arg {
+        Some(a) => a == ThreadsArg::Adaptive,
+        None => profile.test_threads == crate::config::TestThreads::Adaptive,
+    };
+    if adaptive {
+        let cap = profile.max_test_threads.map_or(4 * cores.max(1), |t| t.resolve(cores));
+        return Concurrency { slots: cap.max(1), cpu_budget: Some(cores.max(1) as f64) };
+    }
+    let slots = match arg {
+        Some(t) => resolve_threads(t, cores),
+        None => profile.test_threads.resolve(cores),
+    };
+    Concurrency { slots, cpu_budget: None }
+}
+
+/// A fixed thread count for a command-line value; `adaptive` stands for the core count.
 pub fn resolve_threads(arg: ThreadsArg, cores: usize) -> usize {
     match arg {
         ThreadsArg::Count(n) => n,
-        ThreadsArg::NumCpus => cores,
+        ThreadsArg::NumCpus | ThreadsArg::Adaptive => cores,
         ThreadsArg::Offset(off) => (cores as isize + off).max(1) as usize,
     }
 }

@@ -20,7 +20,7 @@ use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
     CargoOptions, Color, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions,
-    available_cores, resolve_threads,
+    available_cores,
 };
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
@@ -93,10 +93,51 @@ fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) ->
     Ok(Setup { workspace, profile, config_file, filterset, cx })
 }
 
+/// [`setup`], with `cargo test --no-run` started while `cargo metadata` runs: on a
+/// warm workspace each takes tens of milliseconds, a good part of a short run.
+///
+/// What can be checked without cargo is checked first, so that a missing manifest, a
+/// bad configuration file or a bad filter expression still stops tempo before
+/// anything is built: the configuration is read from the workspace root found by
+/// walking up from the manifest (the directory whose `Cargo.toml` has a
+/// `[workspace]` table), and read again from cargo's answer.
+fn setup_while_building(
+    cargo: &CargoOptions,
+    config: &ConfigOptions,
+    selection: &Selection,
+) -> Result<(Setup, StartedBuild)> {
+    env::warm_up();
+    if let Some(path) = &cargo.manifest_path
+        && !path.is_file()
+    {
+        return Err(Error::ManifestNotFound(path.clone()));
+    }
+    if let Some(root) = build::guess_workspace_root(cargo.manifest_path.as_deref()) {
+        let profile = Config::load(&root, config.config_file.as_deref())?.profile(&config.profile)?;
+        if let Some(text) = &profile.default_filter {
+            FilterExpr::parse_default_filter(text).map_err(|e| ConfigError::Invalid {
+                message: format!("the default-filter of profile `{}` is not a valid filter expression", profile.name),
+                help: e.render(text),
+            })?;
+        }
+    }
+    for text in &selection.filtersets {
+        FilterExpr::parse(text).map_err(|e| filter_error(text, &e))?;
+    }
+    let started = StartedBuild::start(cargo)?;
+    let setup = setup(cargo, config, selection)?;
+    Ok((setup, started))
+}
+
 /// Builds the test binaries, keeping those the filters can select at all.
 fn build_binaries(cargo: &CargoOptions, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
+    read_binaries(StartedBuild::start(cargo)?, setup, selection)
+}
+
+/// Reads a started build to the end, keeping the binaries the filters can select.
+fn read_binaries(started: StartedBuild, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
     let mut binaries = Vec::new();
-    build::build(cargo, &setup.workspace, |event| match event {
+    build::read_build(started, &setup.workspace, |event| match event {
         BuildEvent::Compiling => {}
         BuildEvent::Binary(binary) => {
             // nextest does not even list a binary that no filter can select.
@@ -319,6 +360,12 @@ fn runner_config(
         grace_period: profile.slow_timeout.grace_period,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
+        cpu_budget: None,
+        cpu_share_while_building: std::env::var("TEMPO_TEST_CPU_WHILE_BUILDING")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| (0.0..=1.0).contains(v))
+            .unwrap_or(1.0),
     }
 }
 
@@ -348,10 +395,8 @@ pub fn prepare_repeatable(
 ) -> Result<Option<RepeatablePlan>> {
     let setup = setup(cargo, config, selection)?;
     let cores = available_cores();
-    let slots = match test_threads {
-        Some(t) => resolve_threads(t, cores),
-        None => setup.profile.test_threads.resolve(cores),
-    };
+    let concurrency = crate::options::resolve_concurrency(test_threads, &setup.profile, cores);
+    let slots = concurrency.slots;
     let (profile, workspace_root, config_file) =
         (setup.profile.clone(), setup.workspace.root.clone(), setup.config_file.clone());
     let binaries = build_binaries(cargo, &setup, selection)?;
@@ -370,9 +415,11 @@ pub fn prepare_repeatable(
         binary_count: prepared.plan.binary_count,
         slots,
         cores,
+        adaptive: concurrency.cpu_budget.is_some(),
         pipelined: false,
     };
-    let config = runner_config(&profile, slots, cores, None, false, true);
+    let mut config = runner_config(&profile, slots, cores, None, false, true);
+    config.cpu_budget = concurrency.cpu_budget;
     let mut plan = prepared.plan;
     // A batch runs a test that failed in it again alone and reports that run, which
     // would hide the very failures these runs count: every test gets its own process.
@@ -454,6 +501,9 @@ impl SweepPlan {
             binary_count: plan.binary_count,
             slots,
             cores: self.cores,
+            // A fixed slot count, whatever the profile's `test-threads` says: the sweep
+            // measures counts.
+            adaptive: false,
             pipelined: false,
         };
         let config = runner_config(profile, slots, self.cores, profile.fail_fast.max_fail, false, true);
@@ -485,21 +535,19 @@ pub fn prepare_sweep(cargo: &CargoOptions, config: &ConfigOptions, selection: &S
 
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
-    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+    let (setup, started) = setup_while_building(&opts.cargo, &opts.config, &opts.filter)?;
     if opts.no_run {
-        build_binaries(&opts.cargo, &setup, &opts.filter)?;
+        read_binaries(started, &setup, &opts.filter)?;
         return Ok(exit_code::OK);
     }
     let cores = available_cores();
     // The command line beats the environment (folded in by clap), which beats the profile.
-    let slots = if !opts.capture {
-        1
+    let concurrency = if opts.capture {
+        crate::options::resolve_concurrency(opts.test_threads, &setup.profile, cores)
     } else {
-        match opts.test_threads {
-            Some(t) => resolve_threads(t, cores),
-            None => setup.profile.test_threads.resolve(cores),
-        }
+        crate::options::Concurrency { slots: 1, cpu_budget: None }
     };
+    let slots = concurrency.slots;
     let profile = setup.profile.clone();
     let doc = opts.doc || profile.doctests;
     let history_path = history::path(&setup.workspace.root.join(&profile.store_dir));
@@ -512,7 +560,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Some(false) => None,
         None => profile.fail_fast.max_fail,
     };
-    let config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
+    let mut config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
+    config.cpu_budget = concurrency.cpu_budget;
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
     let colored = use_color(opts.color, &stdout);
@@ -551,6 +600,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             binary_count: 0,
             slots,
             cores,
+            adaptive: concurrency.cpu_budget.is_some(),
             pipelined: true,
         };
         let inputs = PlanInputs {
@@ -566,14 +616,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         };
         let (setup_ref, selection) = (&setup, &opts.filter);
         let (run_env_ref, inputs_ref) = (&run_env, &inputs);
-        let started = StartedBuild::start(&opts.cargo)?;
         let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
         let feeder: Feeder<'_> =
             Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, &tx));
         reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
         execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
     } else {
-        let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+        let binaries = read_binaries(started, &setup, &opts.filter)?;
         let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
         let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history), doc_args)?;
         if prepared.plan.tests.is_empty() {
@@ -590,6 +639,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             binary_count: prepared.plan.binary_count,
             slots,
             cores,
+            adaptive: concurrency.cpu_budget.is_some(),
             pipelined: false,
         };
         reporters.push(Box::new(HistoryReporter::new(history_path, history)));

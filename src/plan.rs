@@ -34,6 +34,10 @@ pub struct TestInstance {
     pub failed_last: bool,
     /// Whether it may run in a batch with other tests of its binary (see `isolation`).
     pub batchable: bool,
+    /// Its CPU appetite from the history: CPU time per wall time, near 0 for a test
+    /// that waits, near 1 for one that keeps a core busy, above 1 for a multi-threaded
+    /// one. `None` without history.
+    pub cpu_ratio: Option<f64>,
 }
 
 /// The settings that apply to one test: the profile's, as overrides adjust them.
@@ -252,6 +256,7 @@ impl TestPlan {
                         expected_known,
                         failed_last,
                         batchable,
+                        cpu_ratio: history.and_then(crate::history::TestHistory::cpu_appetite),
                     }));
                 } else {
                     plan.skipped += 1;
@@ -362,6 +367,7 @@ pub mod fake {
             expected_known: false,
             failed_last: false,
             batchable: false,
+            cpu_ratio: None,
         })
     }
 }

@@ -48,6 +48,17 @@ const MAX_BATCH: Duration = Duration::from_secs(2);
 /// the run.
 const BATCHES_PER_SLOT: u32 = 2;
 
+/// The cores a single-slot test is charged under adaptive concurrency, from its CPU
+/// appetite (see [`Scheduler::demand`]).
+pub fn demand_of(cpu_ratio: Option<f64>) -> f64 {
+    match cpu_ratio {
+        Some(r) if r < WAITING_BELOW => r.max(MIN_DEMAND),
+        Some(r) if r <= 1.2 => 1.0,
+        Some(r) => (r - 0.2).ceil(),
+        None => 1.0,
+    }
+}
+
 /// The key of a test in sets: the address of its shared instance.
 fn key(test: &TestRef) -> usize {
     Arc::as_ptr(test) as usize
@@ -68,7 +79,20 @@ pub struct Scheduler {
     alone: HashSet<usize>,
     /// Whether tests may be batched at all.
     batching: bool,
+    /// Adaptive concurrency: the cores that the running tests' CPU demand must fit.
+    cpu_budget: Option<f64>,
+    /// The CPU demand admitted in each slot, by the slot that owns it.
+    slot_demand: Vec<f64>,
 }
+
+/// The least CPU demand a test is charged: even a test that only waits costs its
+/// process's start and its harness.
+const MIN_DEMAND: f64 = 0.02;
+/// A test whose CPU appetite is below this mostly waits (sleeps, I/O, timeouts).
+const WAITING_BELOW: f64 = 0.2;
+/// How far the admitted demand may exceed the cores, as a share of them: learned
+/// ratios are measured, and a test that keeps a core busy shows 0.9 as often as 1.0.
+const DEMAND_SLACK: f64 = 0.1;
 
 impl Scheduler {
     /// A scheduler over `tests` with `slots` slots and the given test-group limits (in
@@ -94,6 +118,8 @@ impl Scheduler {
             failed_first,
             alone: HashSet::new(),
             batching: true,
+            cpu_budget: None,
+            slot_demand: vec![0.0; slots],
         };
         scheduler.add(tests);
         scheduler
@@ -128,9 +154,59 @@ impl Scheduler {
         test.settings.threads_required.clamp(1, self.slot_busy.len())
     }
 
+    /// Admits tests by their predicted CPU demand rather than by slots alone: as many
+    /// at once as the slots allow, as long as their demand fits `cores`. A test that
+    /// fits nowhere still starts when nothing else runs.
+    pub fn set_cpu_budget(&mut self, cores: f64) {
+        self.cpu_budget = Some(cores);
+    }
+
+    /// The CPU a test is predicted to keep busy, in cores: `threads-required` when it
+    /// asks for more than one slot; 1 for a test with no history (the cautious guess)
+    /// and for a batch, which keeps its core busy with one test after another; else
+    /// from its learned CPU appetite `r`:
+    ///
+    /// - `r` below [`WAITING_BELOW`]: a test that mostly waits is charged `r`;
+    /// - up to 1.2: one core. A single-threaded busy test measures anywhere from 0.3
+    ///   (sharing a loaded machine) to 1.1 (its process's start-up), so every ratio in
+    ///   that range means "keeps one core busy";
+    /// - above: `ceil(r)` whole cores, with the same 0.2 allowance for noise.
+    pub fn demand(&self, test: &TestRef) -> f64 {
+        let width = self.width(test);
+        if width > 1 {
+            return width as f64;
+        }
+        if test.binary.doc.is_some() || self.may_batch(test) {
+            return 1.0;
+        }
+        demand_of(test.cpu_ratio)
+    }
+
+    /// The CPU demand of the tests running now.
+    pub fn running_demand(&self) -> f64 {
+        self.slot_demand.iter().sum()
+    }
+
+    /// Raises the demand charged to the test that owns `slot`, when it turns out to
+    /// use more CPU than predicted, so that fewer tests join it.
+    pub fn observed_demand(&mut self, slot: usize, cores: f64) {
+        if let Some(d) = self.slot_demand.get_mut(slot)
+            && cores > *d
+            && self.slot_busy[slot]
+        {
+            *d = cores;
+        }
+    }
+
     fn fits(&self, test: &TestRef, free: usize) -> bool {
         let width = self.width(test);
         if width > free {
+            return false;
+        }
+        if let Some(budget) = self.cpu_budget
+            && self.running > 0
+            && self.running_demand() + self.demand(test) > budget * (1.0 + DEMAND_SLACK) + 1e-9
+        {
             return false;
         }
         match &test.settings.test_group {
@@ -166,6 +242,7 @@ impl Scheduler {
         if let Some(group) = &test.settings.test_group {
             *self.group_running.entry(group.clone()).or_default() += width;
         }
+        self.slot_demand[slot] = self.demand(&test);
         self.running += 1;
         let batch = if test.binary.doc.is_some() {
             // Doctests run through `cargo test --doc`, a file's at a time, never alone.
@@ -259,6 +336,7 @@ impl Scheduler {
 
     /// Frees the slots of a finished attempt.
     pub fn finished(&mut self, dispatch: &Dispatch) {
+        self.slot_demand[dispatch.slot] = 0.0;
         for (busy, owner) in self.slot_busy.iter_mut().zip(&mut self.slot_owner) {
             if *owner == dispatch.slot {
                 *busy = false;
@@ -444,6 +522,60 @@ mod tests {
         let d = s.next_dispatch().unwrap();
         assert_eq!(d.test.name, "t1");
         assert!(d.batch.is_none());
+    }
+
+    fn with_ratio(name: &str, ms: u64, ratio: f64) -> TestRef {
+        let mut t = fake::timed(name, ms, false);
+        Arc::get_mut(&mut t).unwrap().cpu_ratio = Some(ratio);
+        t
+    }
+
+    #[test]
+    fn adaptive_admission_stacks_waiting_tests_beside_busy_ones() {
+        let tests = vec![
+            with_ratio("busy_1", 900, 1.0),
+            with_ratio("busy_2", 800, 0.95),
+            with_ratio("busy_3", 700, 1.0),
+            with_ratio("wait_1", 600, 0.01),
+            with_ratio("wait_2", 500, 0.02),
+            with_ratio("wait_3", 400, 0.0),
+        ];
+        let mut s = Scheduler::new(tests, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        let first = drain(&mut s);
+        assert_eq!(names(&first), ["busy_1", "busy_2", "wait_1", "wait_2", "wait_3"], "busy_3 waits for a core");
+        assert!(s.running_demand() <= 2.2 + 1e-9);
+        s.finished(&first[0]);
+        assert_eq!(names(&drain(&mut s)), ["busy_3"]);
+    }
+
+    #[test]
+    fn a_multi_threaded_test_takes_whole_cores_and_two_never_share_too_few() {
+        let tests = vec![with_ratio("spin_a", 900, 1.9), with_ratio("spin_b", 800, 1.8), with_ratio("wait", 100, 0.0)];
+        let mut s = Scheduler::new(tests, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        assert_eq!(s.demand(&with_ratio("x", 1, 1.5)), 2.0);
+        assert_eq!(s.demand(&with_ratio("x", 1, 1.1)), 1.0, "start-up noise on a single-threaded test");
+        assert_eq!(s.demand(&with_ratio("x", 1, 0.4)), 1.0, "a busy test that shared its core");
+        assert_eq!(s.demand(&with_ratio("x", 1, 3.5)), 4.0);
+        let first = drain(&mut s);
+        assert_eq!(names(&first), ["spin_a", "wait"], "spin_a takes both cores; only a waiting test joins it");
+        s.finished(&first[0]);
+        assert_eq!(names(&drain(&mut s)), ["spin_b"]);
+    }
+
+    #[test]
+    fn unknown_tests_are_admitted_one_core_each_and_a_heavy_one_throttles() {
+        let tests: Vec<TestRef> = (0..4).map(|i| fake::test(&format!("new_{i}"), |_| {})).collect();
+        let mut s = Scheduler::new(tests, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        let first = drain(&mut s);
+        assert_eq!(first.len(), 2, "a test with no history counts as one busy core");
+        s.finished(&first[1]);
+        s.observed_demand(first[0].slot, 2.0);
+        assert!(drain(&mut s).is_empty(), "the running test turned out to need both cores");
+        s.finished(&first[0]);
+        assert_eq!(drain(&mut s).len(), 2);
     }
 
     #[test]

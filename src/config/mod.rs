@@ -79,6 +79,9 @@ pub struct Profile {
     pub isolation: Isolation,
     /// tempo's own `doctests`: run the doctests in the same run (as `--doc` does).
     pub doctests: bool,
+    /// tempo's own `max-test-threads`: the cap under adaptive concurrency; `None` is
+    /// four times the core count.
+    pub max_test_threads: Option<TestThreads>,
 }
 
 /// JUnit output settings.
@@ -99,7 +102,8 @@ impl Profile {
     pub fn builtin(name: &str) -> Profile {
         Profile {
             name: name.to_owned(),
-            test_threads: TestThreads::NumCpus,
+            // nextest's default is num-cpus; tempo's is adaptive (see docs/design.md).
+            test_threads: TestThreads::Adaptive,
             threads_required: ThreadsRequired::Count(1),
             retries: RetryPolicy::default(),
             flaky_result: FlakyResult::Pass,
@@ -125,6 +129,7 @@ impl Profile {
             budget: Budget::default(),
             isolation: Isolation::Auto,
             doctests: false,
+            max_test_threads: None,
         }
     }
 
@@ -176,6 +181,9 @@ impl Profile {
         }
         if let Some(v) = raw.doctests {
             self.doctests = v;
+        }
+        if let Some(v) = &raw.max_test_threads {
+            self.max_test_threads = Some(*v.get_ref());
         }
         if let Some(v) = &raw.run_extra_args {
             self.run_extra_args = v.clone();

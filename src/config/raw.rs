@@ -71,6 +71,8 @@ pub(super) struct RawProfile {
     pub isolation: Option<Isolation>,
     /// tempo's own key: run the doctests too.
     pub doctests: Option<bool>,
+    /// tempo's own key: the most tests at once under `test-threads = "adaptive"`.
+    pub max_test_threads: Option<Spanned<TestThreads>>,
     #[serde(default)]
     pub overrides: Vec<RawOverride>,
 }
@@ -249,7 +251,8 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     duration(d).map(Some)
 }
 
-/// `test-threads`: a count, `"num-cpus"`, or a negative offset from the core count.
+/// `test-threads`: a count, `"num-cpus"`, a negative offset from the core count, or
+/// tempo's `"adaptive"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestThreads {
     /// Exactly this many.
@@ -258,6 +261,9 @@ pub enum TestThreads {
     Offset(isize),
     /// The core count.
     NumCpus,
+    /// tempo's own: as many tests as the cores can serve, by each test's learned CPU
+    /// appetite, up to `max-test-threads`.
+    Adaptive,
 }
 
 impl TestThreads {
@@ -270,10 +276,13 @@ impl TestThreads {
     /// assert_eq!(TestThreads::Offset(-2).resolve(8), 6);
     /// assert_eq!(TestThreads::Offset(-9).resolve(8), 1);
     /// ```
+    ///
+    /// `Adaptive` has no fixed count; where one is needed (a test group's limit,
+    /// `threads-required = "num-test-threads"`) it stands for the core count.
     pub fn resolve(self, cores: usize) -> usize {
         match self {
             TestThreads::Count(n) => n.max(1),
-            TestThreads::NumCpus => cores.max(1),
+            TestThreads::NumCpus | TestThreads::Adaptive => cores.max(1),
             TestThreads::Offset(off) => (cores as isize + off).max(1) as usize,
         }
     }
@@ -299,8 +308,9 @@ impl<'de> Deserialize<'de> for TestThreads {
             fn visit_str<E: de::Error>(self, s: &str) -> Result<TestThreads, E> {
                 match s {
                     "num-cpus" => Ok(TestThreads::NumCpus),
+                    "adaptive" => Ok(TestThreads::Adaptive),
                     other => Err(E::custom(format!(
-                        "invalid thread count `{other}`; expected a positive or negative integer, or \"num-cpus\""
+                        "invalid thread count `{other}`; expected a positive or negative integer, \"num-cpus\" or \"adaptive\""
                     ))),
                 }
             }

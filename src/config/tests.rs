@@ -51,7 +51,11 @@ fn the_founding_config_resolves_per_profile() {
 #[test]
 fn builtin_defaults_are_nextests() {
     let p = Config::default().profile("default").unwrap();
-    assert_eq!(p.test_threads, TestThreads::NumCpus);
+    // The one deliberate difference: tempo adapts the number of tests at once.
+    assert_eq!(p.test_threads, TestThreads::Adaptive);
+    let fixed = parse("[profile.default]\ntest-threads = \"num-cpus\"\n[profile.a]\ntest-threads = \"adaptive\"\nmax-test-threads = 16\n").unwrap();
+    assert_eq!(fixed.profile("default").unwrap().test_threads, TestThreads::NumCpus);
+    assert_eq!(fixed.profile("a").unwrap().max_test_threads, Some(TestThreads::Count(16)));
     assert_eq!(p.retries.count, 0);
     assert_eq!(p.slow_timeout.period, Duration::from_secs(60));
     assert_eq!(p.slow_timeout.terminate_after, None);

@@ -53,6 +53,13 @@ pub struct RunnerConfig {
     pub test_groups: HashMap<Arc<str>, usize>,
     /// Start the tests whose last run failed before the others (`--failed-first`).
     pub failed_first: bool,
+    /// Adaptive concurrency: the cores that the running tests' predicted CPU demand
+    /// must fit (`None`: every slot is used).
+    pub cpu_budget: Option<f64>,
+    /// Under adaptive concurrency, the share of `cpu_budget` the tests get while
+    /// cargo is still compiling (`TEMPO_TEST_CPU_WHILE_BUILDING`, default 1: no
+    /// partition, measured in docs/design.md).
+    pub cpu_share_while_building: f64,
 }
 
 impl Default for RunnerConfig {
@@ -67,6 +74,8 @@ impl Default for RunnerConfig {
             flaky_fails: false,
             test_groups: HashMap::new(),
             failed_first: false,
+            cpu_budget: None,
+            cpu_share_while_building: 1.0,
         }
     }
 }
@@ -204,6 +213,9 @@ pub fn run_fed(
     if !config.capture {
         scheduler.disable_batching();
     }
+    if let Some(cores) = config.cpu_budget {
+        scheduler.set_cpu_budget(cores);
+    }
     let mut stats = RunStats {
         planned: plan.tests.len(),
         skipped: plan.skipped,
@@ -260,6 +272,7 @@ pub fn run_fed(
             build_error: None,
             late_not_run: 0,
             rerun_alone: HashMap::new(),
+            load: LoadSamples { last: run_start, by_slot: vec![None; config.slots] },
         };
         let outcome = coordinator.coordinate();
         build_error = coordinator.build_error.take();
@@ -379,6 +392,17 @@ struct Coordinator<'a> {
     late_not_run: usize,
     /// Tests sent back from a batch to run alone, by address, and why.
     rerun_alone: HashMap<usize, BatchFailure>,
+    /// Under adaptive concurrency, what the running tests' CPU clocks last read.
+    load: LoadSamples,
+}
+
+/// How often adaptive concurrency reads the running tests' CPU clocks.
+const LOAD_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// The last CPU-clock reading of the process leading each slot: (pid, CPU time).
+struct LoadSamples {
+    last: Instant,
+    by_slot: Vec<Option<(u32, Duration)>>,
 }
 
 impl Coordinator<'_> {
@@ -410,11 +434,16 @@ impl Coordinator<'_> {
             }
             let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
             let hold_end = self.hold.then_some(self.hold_until);
-            let deadline = [self.kill_at, next_retry, hold_end].into_iter().flatten().min();
+            let sample_at = (self.config.cpu_budget.is_some() && self.scheduler.running() > 0)
+                .then(|| self.load.last + LOAD_SAMPLE_EVERY);
+            let deadline = [self.kill_at, next_retry, hold_end, sample_at].into_iter().flatten().min();
             let msg = match deadline {
                 Some(at) => match self.results.recv_deadline(at) {
                     Ok(msg) => msg,
                     Err(RecvTimeoutError::Timeout) => {
+                        if sample_at.is_some_and(|s| s <= Instant::now()) {
+                            self.sample_load();
+                        }
                         if self.kill_at.is_some_and(|k| k <= Instant::now()) {
                             self.groups.signal_all(unix::SIGKILL);
                             self.kill_at = Some(Instant::now() + Duration::from_secs(1));
@@ -441,6 +470,30 @@ impl Coordinator<'_> {
                 Msg::BatchFinished(test, slot, attempt, result) => self.settle(test, slot, 1, attempt, result)?,
                 Msg::BatchDone(dispatch, end) => self.batch_done(dispatch, end),
             }
+        }
+    }
+
+    /// Reads the CPU clock of each running test's process: one that keeps more cores
+    /// busy than its history predicted (or than the one-core guess for a test with
+    /// none) is charged what it uses, so that fewer tests join it until it ends.
+    fn sample_load(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.load.last).as_secs_f64();
+        self.load.last = now;
+        for (slot, sample) in self.load.by_slot.iter_mut().enumerate() {
+            let pid = self.groups.pgids[slot].load(Ordering::SeqCst);
+            let reading = (pid != 0).then(|| unix::process_cpu(pid)).flatten().map(|cpu| (pid, cpu));
+            if let (Some((old_pid, old)), Some((pid, cpu))) = (*sample, reading)
+                && old_pid == pid
+                && elapsed > 0.0
+            {
+                let cores = cpu.saturating_sub(old).as_secs_f64() / elapsed;
+                // Whole cores, with a margin for the clock's granularity and for bursts.
+                if cores > 1.25 {
+                    self.scheduler.observed_demand(slot, cores.round());
+                }
+            }
+            *sample = reading;
         }
     }
 
@@ -474,7 +527,15 @@ impl Coordinator<'_> {
 
     fn fed(&mut self, feed: Feed) -> io::Result<()> {
         match feed {
-            Feed::Compiling => self.hold = false,
+            Feed::Compiling => {
+                self.hold = false;
+                // While cargo compiles it keeps the cores busy: under adaptive
+                // concurrency the tests get their share of them (waiting tests,
+                // which need none, still start).
+                if let Some(cores) = self.config.cpu_budget {
+                    self.scheduler.set_cpu_budget((cores * self.config.cpu_share_while_building).max(1.0));
+                }
+            }
             Feed::Tests(plan) => {
                 self.stats.planned += plan.tests.len();
                 self.stats.skipped += plan.skipped;
@@ -492,6 +553,9 @@ impl Coordinator<'_> {
             Feed::Done(result) => {
                 self.feed_open = false;
                 self.hold = false;
+                if let Some(cores) = self.config.cpu_budget {
+                    self.scheduler.set_cpu_budget(cores);
+                }
                 if let Err(e) = result {
                     self.build_error = Some(e);
                     if !self.scheduler.is_cancelled() {

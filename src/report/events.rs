@@ -30,6 +30,9 @@ pub struct RunInfo {
     pub slots: usize,
     /// The number of cores available to the run.
     pub cores: usize,
+    /// Whether concurrency is adaptive: `slots` is then the most tests at once, and
+    /// fewer run while their CPU demand fills the cores.
+    pub adaptive: bool,
     /// Whether tests start while the build goes on, so that more are announced by
     /// [`Event::TestsAdded`] and the counts above are only the first ones.
     pub pipelined: bool,

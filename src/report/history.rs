@@ -36,20 +36,42 @@ pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit
     writeln!(out, "history of {} tests in {}", tests.len(), path.display())?;
     tests.sort_by_key(|(_, _, h)| std::cmp::Reverse(h.expected().unwrap_or_default()));
     writeln!(out, "\nslowest tests (median of the last runs)")?;
-    writeln!(out, "  {:>9}  {:>9}  {:>6}  {:>5}  {:>4}  test", "median", "last", "trend", "cpu", "runs")?;
+    writeln!(
+        out,
+        "  {:>9}  {:>9}  {:>6}  {:>5}  {:>5}  {:>7}  {:>4}  test",
+        "median", "last", "trend", "cpu", "takes", "runs in", "runs"
+    )?;
     for (binary, name, h) in tests.iter().take(limit) {
         let last = h.runs.back().map_or(Duration::ZERO, |r| r.duration());
-        let cpu = h.cpu_ratio().map_or_else(|| "-".into(), |r| format!("{r:.2}"));
+        // The learned CPU appetite (CPU time per wall time) and the cores adaptive
+        // concurrency charges the test for it.
+        let appetite = h.cpu_appetite();
+        let cpu = appetite.map_or_else(|| "-".into(), |r| format!("{r:.2}"));
+        let takes = format!("{:.2}", crate::schedule::demand_of(appetite));
+        let runs_in = if h.isolation_sensitive {
+            "alone!"
+        } else if h.runs.back().is_some_and(|r| r.batched) {
+            "batch"
+        } else {
+            "process"
+        };
         writeln!(
             out,
-            "  {:>9}  {:>9}  {:>6}  {:>5}  {:>4}  {binary} {name}",
+            "  {:>9}  {:>9}  {:>6}  {:>5}  {:>5}  {:>7}  {:>4}  {binary} {name}",
             secs(h.expected().unwrap_or_default()),
             secs(last),
             trend(h),
             cpu,
+            takes,
+            runs_in,
             h.runs.len()
         )?;
     }
+    writeln!(
+        out,
+        "  (cpu: CPU time per wall time, the most of the recorded runs; takes: the cores adaptive concurrency\n   \
+         charges it; runs in: a batch or a process of its own, `alone!` once it failed only in a batch)"
+    )?;
     if !history.runs.is_empty() {
         writeln!(out, "\nlast runs (CPU accounting)")?;
         writeln!(

@@ -325,32 +325,37 @@ pub fn signal_name(signal: i32) -> String {
     name.into()
 }
 
+/// "2 slots", or under adaptive concurrency "up to 8 slots as 2 cores allow".
+fn slots(info: &crate::report::events::RunInfo) -> String {
+    let n = info.slots;
+    let word = if n == 1 { "slot" } else { "slots" };
+    if info.adaptive {
+        format!("up to {n} {word} as {} {} allow", info.cores, if info.cores == 1 { "core" } else { "cores" })
+    } else {
+        format!("{n} {word}")
+    }
+}
+
 impl<W: Write> Reporter for HumanReporter<W> {
     fn report(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::RunStarted(info) if info.pipelined => {
                 let s = self.styles.heading;
-                let slots = if info.slots == 1 { "slot" } else { "slots" };
-                writeln!(
-                    self.out,
-                    "{s}{:>12}{s:#} tests on {} {slots} as their binaries are built",
-                    "Starting", info.slots
-                )?;
+                writeln!(self.out, "{s}{:>12}{s:#} tests on {} as their binaries are built", "Starting", slots(info))?;
             }
             Event::TestsAdded { skipped_tests, .. } => self.skipped_now(skipped_tests)?,
             Event::RunStarted(info) => {
                 let s = self.styles.heading;
                 writeln!(
                     self.out,
-                    "{s}{:>12}{s:#} {} {} across {} {} ({} skipped) on {} {}",
+                    "{s}{:>12}{s:#} {} {} across {} {} ({} skipped) on {}",
                     "Starting",
                     info.test_count,
                     if info.test_count == 1 { "test" } else { "tests" },
                     info.binary_count,
                     if info.binary_count == 1 { "binary" } else { "binaries" },
                     info.skipped,
-                    info.slots,
-                    if info.slots == 1 { "slot" } else { "slots" },
+                    slots(info),
                 )?;
                 self.skipped_now(&info.skipped_tests)?;
             }

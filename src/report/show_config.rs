@@ -18,6 +18,7 @@ fn threads(t: TestThreads, cores: usize) -> String {
     match t {
         TestThreads::Count(n) => n.to_string(),
         TestThreads::NumCpus => format!("num-cpus ({cores})"),
+        TestThreads::Adaptive => format!("adaptive (as many as {cores} cores can serve)"),
         TestThreads::Offset(n) => format!("{n} ({})", t.resolve(cores)),
     }
 }

@@ -90,6 +90,18 @@ pub fn build_doctest_fixture() {
     BUILT.get_or_init(|| build_workspace(&doctest_fixture()));
 }
 
+/// The adaptive-concurrency fixture: tests that wait, keep a core busy, or spin two
+/// threads on each other.
+pub fn adaptive_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/adaptive")
+}
+
+/// Builds the adaptive fixture once per process.
+pub fn build_adaptive_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&adaptive_fixture()));
+}
+
 /// Builds the misbehaving-tests fixture once per process.
 pub fn build_misbehave_fixture() {
     static BUILT: OnceLock<()> = OnceLock::new();

@@ -1,0 +1,63 @@
+//! Adaptive concurrency (`tests/fixtures/adaptive`): once the history knows each
+//! test's CPU appetite, the two spinning tests, which collapse when they share too
+//! few cores, never run beside each other, so neither takes much longer than alone;
+//! and `cargo tempo history` shows what each test is charged.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// (duration in µs, CPU in µs) of each recorded run of a test of the fixture, oldest first.
+fn runs(store: &Path, name: &str) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(store.join("history.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["tests"]["mixed"][name]["runs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name} is in the history"))
+        .iter()
+        .map(|r| (r["duration_us"].as_u64().unwrap(), r["cpu_us"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn spinning_tests_never_share_too_few_cores() {
+    build_adaptive_fixture();
+    let store = fresh_store_dir();
+    // One test at a time: each test's time alone, and its CPU appetite.
+    run_expecting(tempo(&adaptive_fixture()).args(["run", "-j", "1"]).env("TEMPO_STORE_DIR", &store), 0);
+    // Adaptive (the default), twice: the history now says what each test needs.
+    for _ in 0..2 {
+        let out = run_expecting(tempo(&adaptive_fixture()).args(["run"]).env("TEMPO_STORE_DIR", &store), 0);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("as 2 cores allow") || stdout.contains("cores allow"), "{stdout}");
+    }
+    // Alone, a spinner keeps both of its threads on a core: about two cores' CPU per
+    // wall second. A machine whose other load left no two cores free (a busy shared
+    // host) cannot show the property at all; that is reported, not failed.
+    let (alone, alone_cpu) = runs(&store, "tests::spin_a")[0];
+    if (alone_cpu as f64) < 1.5 * alone as f64 {
+        eprintln!(
+            "skipped: alone, spin_a used {alone_cpu} µs of CPU in {alone} µs; this machine has no two free cores"
+        );
+        return;
+    }
+    for name in ["tests::spin_a", "tests::spin_b"] {
+        let runs = runs(&store, name);
+        let alone = runs[0].0;
+        for (i, (d, _)) in runs.iter().enumerate().skip(1) {
+            assert!(*d <= 3 * alone, "{name}: run {i} took {d} µs, more than 3 times its {alone} µs alone ({runs:?})");
+        }
+    }
+
+    let out = run_expecting(tempo(&adaptive_fixture()).args(["history"]).env("TEMPO_STORE_DIR", &store), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let takes = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.ends_with(&format!("mixed {name}"))).unwrap_or_else(|| panic!("{text}"));
+        line.split_whitespace().nth(4).unwrap().parse().unwrap()
+    };
+    assert_eq!(takes("tests::spin_a"), 2.0, "a two-thread spinner is charged two cores:\n{text}");
+    assert_eq!(takes("tests::busy_1"), 1.0, "{text}");
+    assert!(takes("tests::wait_1") < 0.2, "a sleeping test is charged almost nothing:\n{text}");
+}
