@@ -64,7 +64,7 @@ def tune(tempo_bin: Path, ws: Path, args: argparse.Namespace, timeout: float) ->
 
 
 def timed_run(tempo_bin: Path, ws: Path, threads: int, log_path: Path, timeout: float) -> bench.Run:
-    return bench.timed_run(bench.tool_command("tempo", ws, threads, tempo_bin), ws, log_path, timeout)
+    return bench.timed_run(bench.tool_command("tempo", ws, str(threads), tempo_bin), ws, log_path, timeout)
 
 
 def measure(tempo_bin: Path, ws: Path, counts: list[int], rounds: int, name: str,
