@@ -48,6 +48,8 @@ pub enum Command {
     Partition(PartitionArgs),
     /// Merge the JUnit files of several shards into one.
     JunitMerge(JunitMergeArgs),
+    /// Run the selected tests at several thread counts and recommend the best `test-threads`.
+    Tune(TuneArgs),
     /// Internal: ends a run's test processes when the tempo that ran them dies.
     #[command(name = "__watchdog", hide = true)]
     Watchdog {
@@ -94,13 +96,76 @@ pub struct FlakyArgs {
     pub test_threads: Option<ThreadsArg>,
 }
 
-/// The runner that `flaky` drives.
+/// `cargo tempo tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// The thread counts to measure, comma-separated (numbers, `num-cpus`, or negative
+    /// offsets from the core count) [default: 1, 2, 4, ... up to 4x the cores, and the core count].
+    #[arg(
+        long,
+        value_name = "N,...",
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_parser = parse_swept_threads,
+        help_heading = "Sweep"
+    )]
+    pub threads: Vec<ThreadsArg>,
+    /// How many measured runs at each thread count (after one warm-up run).
+    #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sweep")]
+    pub repeat: u32,
+    /// Which runner runs them: tempo itself, or `cargo nextest run`.
+    #[arg(long, value_enum, default_value_t, value_name = "ENGINE", help_heading = "Sweep")]
+    pub engine: EngineArg,
+    /// Recommend the smallest thread count whose median wall time is within this fraction
+    /// of the best median (`0.05` or `5%`).
+    #[arg(long, default_value = "0.05", value_name = "FRACTION", value_parser = parse_tolerance, help_heading = "Sweep")]
+    pub tolerance: f64,
+    /// Set `test-threads` to the recommended count in the chosen profile of the config
+    /// file in use (with --engine nextest: `.config/nextest.toml`).
+    #[arg(long, help_heading = "Sweep")]
+    pub write: bool,
+}
+
+/// A thread count that `tune` can measure: any fixed count `-j` takes. `adaptive` is
+/// not a count, and has no row in the sweep yet.
+pub fn parse_swept_threads(s: &str) -> Result<ThreadsArg, String> {
+    match s.parse::<ThreadsArg>()? {
+        ThreadsArg::Adaptive => {
+            Err("tune measures fixed thread counts, and `adaptive` is not one; list numbers or `num-cpus`".into())
+        }
+        fixed => Ok(fixed),
+    }
+}
+
+/// A tolerance as typed: a fraction from 0 to 1 (`0.05`), or a percentage (`5%`).
+pub fn parse_tolerance(s: &str) -> Result<f64, String> {
+    let (number, scale) = match s.trim().strip_suffix('%') {
+        Some(p) => (p.trim(), 100.0),
+        None => (s.trim(), 1.0),
+    };
+    let value = number
+        .parse::<f64>()
+        .map_err(|_| format!("expected a fraction such as `0.05` or a percentage such as `5%`, found `{s}`"))?
+        / scale;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("the tolerance must be between 0 and 1 (0% and 100%), found `{s}`"));
+    }
+    Ok(value)
+}
+
+/// The runner that `flaky` and `tune` drive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     /// tempo, in-process: builds once, then runs the plan N times.
     #[default]
     Tempo,
-    /// `cargo nextest run`, N times, read back through its JUnit report.
+    /// `cargo nextest run`, N times, after building once with `--no-run`.
     Nextest,
 }
 
@@ -509,5 +574,31 @@ pub fn main() -> i32 {
             eprintln!("error: {err}");
             err.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerances_are_fractions_or_percentages() {
+        for (text, value) in [("0.05", 0.05), ("5%", 0.05), (" 10 % ", 0.1), ("0", 0.0), ("1", 1.0), ("100%", 1.0)] {
+            assert!((parse_tolerance(text).unwrap() - value).abs() < 1e-12, "{text}");
+        }
+        for text in ["-0.1", "1.5", "150%", "five", "%"] {
+            assert!(parse_tolerance(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn tune_takes_a_comma_separated_list_of_thread_counts() {
+        let cli = CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "1,num-cpus,-1", "parse"]).unwrap();
+        let CargoCli::Tempo(TempoCli { command: Command::Tune(args) }) = cli else { panic!("not tune") };
+        assert_eq!(args.threads, [ThreadsArg::Count(1), ThreadsArg::NumCpus, ThreadsArg::Offset(-1)]);
+        assert_eq!(args.filter.filters, ["parse"]);
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "0"]).is_err());
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "2,adaptive"]).is_err());
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--repeat", "0"]).is_err());
     }
 }

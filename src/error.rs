@@ -24,7 +24,9 @@ pub mod exit_code {
     /// these as setup errors too; tempo keeps them apart so that CI can tell them from a
     /// broken machine.
     pub const CONFIG_ERROR: i32 = 97;
-    /// At least one test failed, timed out or crashed (nextest: `TEST_RUN_FAILED`).
+    /// At least one test failed, timed out or crashed (nextest: `TEST_RUN_FAILED`). `cargo
+    /// tempo tune` also exits with it when a run of its sweep had failing tests, since it
+    /// stops there: a failing suite's timings measure the failure, not the thread count.
     pub const TEST_RUN_FAILED: i32 = 100;
     /// Cargo failed to build the test binaries (nextest: `BUILD_FAILED`).
     pub const BUILD_FAILED: i32 = 101;
@@ -110,7 +112,7 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
 
-    /// `cargo nextest run` could not run the tests (`flaky --engine nextest`).
+    /// `cargo nextest run` could not run the tests (`flaky` or `tune` with `--engine nextest`).
     #[error("failed to run the tests with `cargo nextest run` ({status}); is cargo-nextest installed?\n{stderr}")]
     Nextest {
         /// Its exit status, as text.
@@ -119,7 +121,7 @@ pub enum Error {
         stderr: String,
     },
 
-    /// nextest's JUnit report could not be read back (`flaky --engine nextest`).
+    /// nextest's JUnit report could not be read back (`flaky` or `tune` with `--engine nextest`).
     #[error("failed to read nextest's JUnit report `{}`: {reason}", path.display())]
     NextestReport {
         /// The report.
@@ -164,6 +166,15 @@ pub enum Error {
         /// What stopped it.
         reason: String,
     },
+
+    /// `tune --write` could not set `test-threads` in the config file.
+    #[error("failed to set test-threads in `{}`: {reason}; fix the file or set test-threads there by hand", path.display())]
+    EditThreads {
+        /// The config file.
+        path: PathBuf,
+        /// What stopped it.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -173,7 +184,7 @@ impl Error {
             Error::BuildFailed { .. } => exit_code::BUILD_FAILED,
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
-            Error::Config(_) | Error::EditConfig { .. } => exit_code::CONFIG_ERROR,
+            Error::Config(_) | Error::EditConfig { .. } | Error::EditThreads { .. } => exit_code::CONFIG_ERROR,
             Error::WriteFile { .. } => exit_code::WRITE_OUTPUT_ERROR,
             Error::Nextest { .. } | Error::NextestReport { .. } => exit_code::SETUP_ERROR,
             Error::Filter(_) => exit_code::INVALID_FILTER,

@@ -26,3 +26,4 @@ pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod test_id;
+pub mod tune;

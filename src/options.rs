@@ -525,6 +525,52 @@ pub struct FlakyOptions {
     pub test_threads: Option<ThreadsArg>,
 }
 
+/// Everything `cargo tempo tune` needs.
+#[derive(Debug, Clone)]
+pub struct TuneOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Config file and profile.
+    pub config: ConfigOptions,
+    /// Which tests.
+    pub filter: Selection,
+    /// The thread counts to measure, resolved, sorted and without repeats; never empty.
+    pub threads: Vec<usize>,
+    /// Measured runs per thread count.
+    pub repeat: u32,
+    /// Run them with `cargo nextest run` instead of tempo.
+    pub nextest: bool,
+    /// How far above the best median a recommended count may be, as a fraction.
+    pub tolerance: f64,
+    /// Write the recommendation into the config file.
+    pub write: bool,
+}
+
+/// The thread counts `tune` measures by default: the powers of two up to four times
+/// the core count, the core count itself, and four times it.
+pub fn default_sweep(cores: usize) -> Vec<usize> {
+    let cores = cores.max(1);
+    let mut counts: Vec<usize> = std::iter::successors(Some(1usize), |n| n.checked_mul(2))
+        .take_while(|n| *n <= 4 * cores)
+        .chain([cores, 4 * cores])
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+}
+
+/// Resolves `--threads` against the core count: sorted, without repeats, and the
+/// default sweep when none were given.
+pub fn sweep_threads(args: &[ThreadsArg], cores: usize) -> Vec<usize> {
+    if args.is_empty() {
+        return default_sweep(cores);
+    }
+    let mut counts: Vec<usize> = args.iter().map(|a| resolve_threads(*a, cores)).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+}
+
 /// Resolves a parsed command and runs it, returning the exit code.
 pub fn dispatch(command: Command) -> Result<i32> {
     match command {
@@ -559,6 +605,16 @@ pub fn dispatch(command: Command) -> Result<i32> {
         Command::JunitMerge(a) => {
             crate::junit_merge::run(JunitMergeOptions { output: a.output, inputs: a.inputs, name: a.name })
         }
+        Command::Tune(a) => crate::tune::run(TuneOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
+            filter: Selection::from_args(a.filter),
+            threads: sweep_threads(&a.threads, available_cores()),
+            repeat: a.repeat,
+            nextest: a.engine == crate::cli::EngineArg::Nextest,
+            tolerance: a.tolerance,
+            write: a.write,
+        }),
         Command::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Command::ShowConfig(a) => crate::pipeline::show_config(ShowConfigOptions {
             cargo: CargoOptions::from_args(a.cargo),
@@ -600,6 +656,20 @@ mod tests {
     #[test]
     fn no_patterns_select_everything() {
         assert!(filter(&[], false, &[]).matches_name("anything"));
+    }
+
+    #[test]
+    fn the_default_sweep_doubles_up_to_four_times_the_cores_and_includes_them() {
+        assert_eq!(default_sweep(1), [1, 2, 4]);
+        assert_eq!(default_sweep(2), [1, 2, 4, 8]);
+        assert_eq!(default_sweep(6), [1, 2, 4, 6, 8, 16, 24]);
+    }
+
+    #[test]
+    fn swept_counts_are_resolved_sorted_and_unique() {
+        let args = [ThreadsArg::Count(4), ThreadsArg::NumCpus, ThreadsArg::Count(1), ThreadsArg::Offset(-1)];
+        assert_eq!(sweep_threads(&args, 2), [1, 2, 4]);
+        assert_eq!(sweep_threads(&[], 2), default_sweep(2));
     }
 
     #[test]

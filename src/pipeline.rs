@@ -25,7 +25,7 @@ use crate::options::{
 use crate::partition::{Partition, PartitionKind};
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
-use crate::report::events::RunInfo;
+use crate::report::events::{RunInfo, RunStats};
 use crate::report::history::write_history;
 use crate::report::human::HumanOptions;
 use crate::report::junit::JunitReporter;
@@ -205,16 +205,14 @@ fn load_history(setup: &Setup) -> (History, std::path::PathBuf) {
     (history, path)
 }
 
-fn prepare(
-    setup: Setup,
+/// Lists the tests of the built binaries (and, with `doc_args`, the doctests) under a
+/// new run id.
+fn list_tests(
+    workspace: &Workspace,
+    profile: &Profile,
     binaries: Vec<Arc<TestBinary>>,
-    selection: &Selection,
-    retries_override: Option<u32>,
-    test_threads: usize,
-    history: Option<&History>,
     doc_args: Option<&[std::ffi::OsString]>,
-) -> Result<Prepared> {
-    let Setup { workspace, profile, filterset, cx, .. } = setup;
+) -> Result<(RunEnv, Vec<ListedBinary>)> {
     let run_env =
         RunEnv { run_id: env::new_run_id(), profile: profile.name.clone(), workspace_root: workspace.root.clone() };
     let doc_packages: Vec<Arc<crate::build::PackageInfo>> = match doc_args {
@@ -240,6 +238,20 @@ fn prepare(
             .collect::<Result<_>>()?;
         listed.extend(units.into_iter().flatten());
     }
+    Ok((run_env, listed))
+}
+
+fn prepare(
+    setup: Setup,
+    binaries: Vec<Arc<TestBinary>>,
+    selection: &Selection,
+    retries_override: Option<u32>,
+    test_threads: usize,
+    history: Option<&History>,
+    doc_args: Option<&[std::ffi::OsString]>,
+) -> Result<Prepared> {
+    let (run_env, listed) = list_tests(&setup.workspace, &setup.profile, binaries, doc_args)?;
+    let Setup { profile, filterset, cx, .. } = setup;
     let inputs = PlanInputs {
         names: &selection.names,
         filterset: &filterset,
@@ -524,6 +536,106 @@ pub fn prepare_repeatable(
         })
         .collect();
     Ok(Some(RepeatablePlan { plan, profile, workspace_root, config_file, config, info }))
+}
+
+/// The tests built and listed once, and planned afresh for each slot count
+/// (`cargo tempo tune`): with the profile's retries, fail-fast, isolation and the
+/// duration history, so that each run is the run `cargo tempo run -j N` would do.
+pub struct SweepPlan {
+    setup: Setup,
+    listed: Vec<ListedBinary>,
+    selection: Selection,
+    history: History,
+    run_env: RunEnv,
+    cores: usize,
+    test_count: usize,
+}
+
+impl SweepPlan {
+    /// The resolved profile.
+    pub fn profile(&self) -> &Profile {
+        &self.setup.profile
+    }
+
+    /// The workspace root.
+    pub fn workspace_root(&self) -> &std::path::Path {
+        &self.setup.workspace.root
+    }
+
+    /// The config file in use, if any.
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        self.setup.config_file.as_deref()
+    }
+
+    /// How many tests each run runs.
+    pub fn test_count(&self) -> usize {
+        self.test_count
+    }
+
+    /// The plan for a run on `slots` slots: `threads-required = "num-test-threads"`
+    /// depends on the slot count, so each count gets its own.
+    fn plan(&self, slots: usize) -> TestPlan {
+        let inputs = PlanInputs {
+            names: &self.selection.names,
+            filterset: &self.setup.filterset,
+            cx: &self.setup.cx,
+            ignore_default_filter: self.selection.ignore_default_filter,
+            profile: &self.setup.profile,
+            retries_override: None,
+            cores: self.cores,
+            test_threads: slots,
+            history: Some(&self.history),
+        };
+        TestPlan::new(self.listed.clone(), &inputs)
+    }
+
+    /// Runs every selected test once on `slots` slots, as `cargo tempo run -j <slots>`
+    /// would, reporting to `reporter` only.
+    pub fn run(&self, slots: usize, reporter: &mut dyn crate::report::Reporter) -> std::io::Result<RunStats> {
+        let plan = self.plan(slots);
+        let profile = &self.setup.profile;
+        let info = RunInfo {
+            run_id: self.run_env.run_id.clone(),
+            profile: profile.name.clone(),
+            started_at: SystemTime::now(),
+            test_count: plan.tests.len(),
+            skipped: plan.skipped,
+            skipped_tests: Arc::new([]),
+            binary_count: plan.binary_count,
+            slots,
+            cores: self.cores,
+            // A fixed slot count, whatever the profile's `test-threads` says: the sweep
+            // measures counts.
+            adaptive: false,
+            pipelined: false,
+            planned: Arc::default(),
+            clock: std::time::Instant::now(),
+        };
+        let config = runner_config(profile, slots, self.cores, profile.fail_fast.max_fail, false, true);
+        execute::run(plan, info, &config, reporter)
+    }
+}
+
+/// Builds and lists once for a sweep over slot counts; `Ok(None)` when the filters
+/// select nothing.
+pub fn prepare_sweep(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) -> Result<Option<SweepPlan>> {
+    let setup = setup(cargo, config, selection)?;
+    let cores = available_cores();
+    let (history, warning) = History::load(&history::path(&setup.workspace.root.join(&setup.profile.store_dir)));
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let binaries = build_binaries(cargo, &setup, selection)?;
+    let doc_args = setup.profile.doctests.then_some(cargo.doc_args.as_slice());
+    let (run_env, listed) = list_tests(&setup.workspace, &setup.profile, binaries, doc_args)?;
+    let mut sweep = SweepPlan { setup, listed, selection: selection.clone(), history, run_env, cores, test_count: 0 };
+    let plan = sweep.plan(1);
+    if plan.tests.is_empty() {
+        eprintln!("error: no tests to run: the filters matched none of the {} tests found", plan.skipped);
+        return Ok(None);
+    }
+    sweep.test_count = plan.tests.len();
+    Ok(Some(sweep))
 }
 
 /// `cargo tempo run`.

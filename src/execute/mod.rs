@@ -12,7 +12,7 @@ mod keys;
 pub mod process;
 #[cfg(unix)]
 #[path = "unix.rs"]
-mod unix;
+pub(crate) mod unix;
 pub mod watchdog;
 
 use std::collections::HashMap;
