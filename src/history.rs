@@ -298,7 +298,7 @@ fn outcome_word(outcome: Outcome, attempt: u32) -> &'static str {
 /// Records every test's final result and writes the history when the run ends
 /// (interrupted runs included, for the tests that finished).
 pub struct HistoryReporter {
-    path: PathBuf,
+    path: Option<PathBuf>,
     history: History,
     started: u64,
     profile: String,
@@ -307,7 +307,18 @@ pub struct HistoryReporter {
 impl HistoryReporter {
     /// A reporter that adds to `history` and saves it to `path`.
     pub fn new(path: PathBuf, history: History) -> HistoryReporter {
-        HistoryReporter { path, history, started: now_secs(), profile: String::new() }
+        HistoryReporter { path: Some(path), history, started: now_secs(), profile: String::new() }
+    }
+
+    /// A reporter that adds to `history` and never saves it: for runs that must not
+    /// leave a record (a `tune` sweep) but whose later runs may learn from it.
+    pub fn in_memory(history: History) -> HistoryReporter {
+        HistoryReporter { path: None, history, started: now_secs(), profile: String::new() }
+    }
+
+    /// The history, with what the run added.
+    pub fn into_history(self) -> History {
+        self.history
     }
 }
 
@@ -328,7 +339,10 @@ impl Reporter for HistoryReporter {
                     failed: stats.failed,
                     accounting: stats.accounting(),
                 });
-                return self.history.save(&self.path);
+                return match &self.path {
+                    Some(path) => self.history.save(path),
+                    None => Ok(()),
+                };
             }
             _ => return Ok(()),
         };

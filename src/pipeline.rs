@@ -545,7 +545,9 @@ pub struct SweepPlan {
     setup: Setup,
     listed: Vec<ListedBinary>,
     selection: Selection,
-    history: History,
+    /// The history on disk, plus what the sweep's own runs measured (kept in memory
+    /// only), so that adaptive concurrency learns from the warm-up like a real run.
+    history: std::cell::RefCell<History>,
     run_env: RunEnv,
     cores: usize,
     test_count: usize,
@@ -584,14 +586,23 @@ impl SweepPlan {
             retries_override: None,
             cores: self.cores,
             test_threads: slots,
-            history: Some(&self.history),
+            history: Some(&self.history.borrow()),
         };
         TestPlan::new(self.listed.clone(), &inputs)
     }
 
     /// Runs every selected test once on `slots` slots, as `cargo tempo run -j <slots>`
-    /// would, reporting to `reporter` only.
-    pub fn run(&self, slots: usize, reporter: &mut dyn crate::report::Reporter) -> std::io::Result<RunStats> {
+    /// would (`None`: adaptively, as `-j adaptive` would), reporting to `reporter` only.
+    pub fn run(&self, slots: Option<usize>, reporter: &mut dyn crate::report::Reporter) -> std::io::Result<RunStats> {
+        let concurrency = match slots {
+            Some(n) => crate::options::Concurrency { slots: n, cpu_budget: None },
+            None => crate::options::resolve_concurrency(
+                Some(crate::cli::ThreadsArg::Adaptive),
+                &self.setup.profile,
+                self.cores,
+            ),
+        };
+        let slots = concurrency.slots;
         let plan = self.plan(slots);
         let profile = &self.setup.profile;
         let info = RunInfo {
@@ -604,15 +615,28 @@ impl SweepPlan {
             binary_count: plan.binary_count,
             slots,
             cores: self.cores,
-            // A fixed slot count, whatever the profile's `test-threads` says: the sweep
-            // measures counts.
-            adaptive: false,
+            // Whatever the profile's `test-threads` says: the sweep measures settings.
+            adaptive: concurrency.cpu_budget.is_some(),
             pipelined: false,
             planned: Arc::default(),
             clock: std::time::Instant::now(),
         };
-        let config = runner_config(profile, slots, self.cores, profile.fail_fast.max_fail, false, true);
-        execute::run(plan, info, &config, reporter)
+        let mut config = runner_config(profile, slots, self.cores, profile.fail_fast.max_fail, false, true);
+        config.cpu_budget = concurrency.cpu_budget;
+        let mut learn = HistoryReporter::in_memory(self.history.take());
+        let stats = execute::run(plan, info, &config, &mut Both(reporter, &mut learn));
+        *self.history.borrow_mut() = learn.into_history();
+        stats
+    }
+}
+
+/// Two reporters that hear the same events.
+struct Both<'a>(&'a mut dyn crate::report::Reporter, &'a mut dyn crate::report::Reporter);
+
+impl crate::report::Reporter for Both<'_> {
+    fn report(&mut self, event: &crate::report::events::Event) -> std::io::Result<()> {
+        self.0.report(event)?;
+        self.1.report(event)
     }
 }
 
@@ -628,6 +652,7 @@ pub fn prepare_sweep(cargo: &CargoOptions, config: &ConfigOptions, selection: &S
     let binaries = build_binaries(cargo, &setup, selection)?;
     let doc_args = setup.profile.doctests.then_some(cargo.doc_args.as_slice());
     let (run_env, listed) = list_tests(&setup.workspace, &setup.profile, binaries, doc_args)?;
+    let history = std::cell::RefCell::new(history);
     let mut sweep = SweepPlan { setup, listed, selection: selection.clone(), history, run_env, cores, test_count: 0 };
     let plan = sweep.plan(1);
     if plan.tests.is_empty() {

@@ -83,6 +83,9 @@ pub struct Scheduler {
     cpu_budget: Option<f64>,
     /// The CPU demand admitted in each slot, by the slot that owns it.
     slot_demand: Vec<f64>,
+    /// Whether that demand came from the history (or `threads-required`, or a
+    /// batch) rather than the guess for a test with none.
+    slot_known: Vec<bool>,
 }
 
 /// The least CPU demand a test is charged: even a test that only waits costs its
@@ -120,6 +123,7 @@ impl Scheduler {
             batching: true,
             cpu_budget: None,
             slot_demand: vec![0.0; slots],
+            slot_known: vec![true; slots],
         };
         scheduler.add(tests);
         scheduler
@@ -187,14 +191,28 @@ impl Scheduler {
         self.slot_demand.iter().sum()
     }
 
-    /// Raises the demand charged to the test that owns `slot`, when it turns out to
-    /// use more CPU than predicted, so that fewer tests join it.
+    /// Adjusts the demand charged to the test that owns `slot` by the cores it was
+    /// just seen using: more than predicted raises it (whole cores above 1.25, one
+    /// core above 0.5), so that fewer tests join it; a test with no history seen
+    /// waiting (below 0.2) is lowered to what it uses, so that more can start beside
+    /// it on a first run. A test with history is never lowered: its appetite is the
+    /// most it has shown.
     pub fn observed_demand(&mut self, slot: usize, cores: f64) {
-        if let Some(d) = self.slot_demand.get_mut(slot)
-            && cores > *d
-            && self.slot_busy[slot]
-        {
-            *d = cores;
+        if !self.slot_busy.get(slot).copied().unwrap_or(false) {
+            return;
+        }
+        let d = &mut self.slot_demand[slot];
+        let used = if cores > 1.25 {
+            cores.round()
+        } else if cores > 0.5 {
+            1.0
+        } else {
+            cores
+        };
+        if used > *d + 0.25 {
+            *d = used;
+        } else if !self.slot_known[slot] && cores < WAITING_BELOW {
+            *d = d.min(cores.max(MIN_DEMAND));
         }
     }
 
@@ -243,6 +261,10 @@ impl Scheduler {
             *self.group_running.entry(group.clone()).or_default() += width;
         }
         self.slot_demand[slot] = self.demand(&test);
+        self.slot_known[slot] = test.cpu_ratio.is_some()
+            || width > 1
+            || test.binary.doc.is_some()
+            || (attempt == 1 && self.may_batch(&test));
         self.running += 1;
         let batch = if test.binary.doc.is_some() {
             // Doctests run through `cargo test --doc`, a file's at a time, never alone.
@@ -576,6 +598,30 @@ mod tests {
         assert!(drain(&mut s).is_empty(), "the running test turned out to need both cores");
         s.finished(&first[0]);
         assert_eq!(drain(&mut s).len(), 2);
+    }
+
+    #[test]
+    fn a_test_with_no_history_seen_waiting_lets_more_start() {
+        let tests: Vec<TestRef> = (0..6).map(|i| fake::test(&format!("new_{i}"), |_| {})).collect();
+        let mut s = Scheduler::new(tests, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        let first = drain(&mut s);
+        assert_eq!(first.len(), 2);
+        for d in &first {
+            s.observed_demand(d.slot, 0.01);
+        }
+        assert_eq!(drain(&mut s).len(), 2, "both turned out to wait: two more start, charged a core each");
+        // A waiting test that starts computing is charged a core again.
+        s.observed_demand(first[0].slot, 0.9);
+        assert!(drain(&mut s).is_empty());
+        // A test with history is not lowered below its appetite.
+        let mut s =
+            Scheduler::new(vec![with_ratio("busy", 100, 1.0), with_ratio("b2", 90, 1.0)], 8, HashMap::new(), false);
+        s.set_cpu_budget(1.0);
+        let d = drain(&mut s);
+        assert_eq!(d.len(), 1);
+        s.observed_demand(d[0].slot, 0.01);
+        assert!(drain(&mut s).is_empty());
     }
 
     #[test]

@@ -54,11 +54,14 @@ fn tune(workspace: &Path, args: &[&str]) -> Swept {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
+    // The tempo engine also measures adaptive concurrency, in a row of its own.
+    let adaptive = !args.contains(&"nextest");
+    let settings: &[&str] = if adaptive { &["1", "2", "4", "adaptive"] } else { &["1", "2", "4"] };
     let header = lines.iter().position(|l| l.trim_start().starts_with("threads ")).expect(&stdout);
     let counts: Vec<&str> =
-        lines[header + 1..header + 4].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
-    assert_eq!(counts, ["1", "2", "4"], "{stdout}");
-    let recommendation = lines[header + 4];
+        lines[header + 1..header + 1 + settings.len()].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(counts, settings, "{stdout}");
+    let recommendation = lines[header + 1 + settings.len()];
     let recommended: usize = recommendation
         .strip_prefix("recommended test-threads = ")
         .and_then(|rest| rest.split(':').next())
@@ -79,10 +82,15 @@ fn tune(workspace: &Path, args: &[&str]) -> Swept {
     let report: Report = serde_json::from_str(&std::fs::read_to_string(json_path).unwrap()).unwrap();
     assert_eq!(report.recommendation.threads, recommended);
     assert_eq!(report.tests, 8, "{report:?}");
-    assert_eq!(report.rows.iter().map(|r| r.threads).collect::<Vec<_>>(), [Some(1), Some(2), Some(4)]);
+    let mut rows = vec![Some(1), Some(2), Some(4)];
+    if adaptive {
+        rows.push(None);
+        assert!(recommendation.contains("; adaptive: "), "{recommendation}");
+    }
+    assert_eq!(report.rows.iter().map(|r| r.threads).collect::<Vec<_>>(), rows);
     for row in &report.rows {
         assert_eq!(row.runs.len(), report.repeat as usize, "{row:?}");
-        assert_eq!(row.setting, row.threads.unwrap().to_string());
+        assert_eq!(row.setting, row.threads.map_or_else(|| "adaptive".to_owned(), |n| n.to_string()));
         assert!(row.min_wall_s <= row.median_wall_s && row.median_wall_s <= row.max_wall_s, "{row:?}");
         // Eight tests of at least 100 ms each: no schedule finishes in under 200 ms at 4 threads.
         assert!(row.min_wall_s > 0.2, "{row:?}");
@@ -99,8 +107,9 @@ fn tune(workspace: &Path, args: &[&str]) -> Swept {
 
     // Progress: the warm-up, then each measured run once.
     assert!(stderr.contains("tune: warm-up, threads=4: "), "{stderr}");
-    for k in 1..=3 {
-        assert_eq!(stderr.matches(&format!("tune: [{k}/3] threads=")).count(), 1, "{stderr}");
+    let n = settings.len();
+    for k in 1..=n {
+        assert_eq!(stderr.matches(&format!("tune: [{k}/{n}] threads=")).count(), 1, "{stderr}");
     }
     Swept { stdout, stderr, recommended, report }
 }
@@ -113,7 +122,7 @@ fn a_tempo_sweep_prints_a_row_per_count_and_a_recommendation() {
     assert!(
         swept
             .stdout
-            .starts_with("tune: 8 tests, 1 run at each of 3 settings after a warm-up run (tempo, profile `default`")
+            .starts_with("tune: 8 tests, 1 run at each of 4 settings after a warm-up run (tempo, profile `default`")
     );
     // Without --write, nothing is written: the fixture has no config file.
     assert!(swept.stdout.contains("--write sets test-threads = "), "{}", swept.stdout);

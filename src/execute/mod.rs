@@ -293,7 +293,11 @@ pub fn run_fed(
             late_not_run: 0,
             rerun_alone: HashMap::new(),
             running: HashMap::new(),
-            load: LoadSamples { last: run_start, by_slot: vec![None; config.slots] },
+            load: LoadSamples {
+                last: run_start,
+                by_slot: vec![None; config.slots],
+                dispatched: vec![run_start; config.slots],
+            },
         };
         let outcome = coordinator.coordinate();
         build_error = coordinator.build_error.take();
@@ -421,12 +425,17 @@ struct Coordinator<'a> {
 }
 
 /// How often adaptive concurrency reads the running tests' CPU clocks.
-const LOAD_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+const LOAD_SAMPLE_EVERY: Duration = Duration::from_millis(50);
+/// The shortest stretch a rate is judged on: a process's start-up is a burst.
+const LOAD_MIN_WINDOW: Duration = Duration::from_millis(40);
 
-/// The last CPU-clock reading of the process leading each slot: (pid, CPU time).
+/// The last CPU-clock reading of the process leading each slot: (pid, CPU time,
+/// when), and when each slot's current test was dispatched: a process's CPU clock
+/// starts at zero, so its first reading already gives its rate since it started.
 struct LoadSamples {
     last: Instant,
-    by_slot: Vec<Option<(u32, Duration)>>,
+    by_slot: Vec<Option<(u32, Duration, Instant)>>,
+    dispatched: Vec<Instant>,
 }
 
 impl Coordinator<'_> {
@@ -440,6 +449,7 @@ impl Coordinator<'_> {
                 if dispatch.attempt > 1 {
                     self.awaiting_retry.retain(|f| !Arc::ptr_eq(&f.test, &dispatch.test));
                 }
+                self.load.dispatched[dispatch.slot] = Instant::now();
                 if dispatch.batch.is_some() {
                     // A batch's tests are reported as they start, one by one.
                     self.jobs.send(dispatch).expect("workers outlive the coordinator");
@@ -531,25 +541,31 @@ impl Coordinator<'_> {
 
     /// Reads the CPU clock of each running test's process: one that keeps more cores
     /// busy than its history predicted (or than the one-core guess for a test with
-    /// none) is charged what it uses, so that fewer tests join it until it ends.
+    /// none) is charged what it uses, so that fewer tests join it until it ends; one
+    /// with no history that turns out to wait lets more tests start beside it.
     fn sample_load(&mut self) {
         let now = Instant::now();
-        let elapsed = now.duration_since(self.load.last).as_secs_f64();
         self.load.last = now;
         for (slot, sample) in self.load.by_slot.iter_mut().enumerate() {
             let pid = self.groups.pgids[slot].load(Ordering::SeqCst);
-            let reading = (pid != 0).then(|| unix::process_cpu(pid)).flatten().map(|cpu| (pid, cpu));
-            if let (Some((old_pid, old)), Some((pid, cpu))) = (*sample, reading)
-                && old_pid == pid
-                && elapsed > 0.0
-            {
-                let cores = cpu.saturating_sub(old).as_secs_f64() / elapsed;
-                // Whole cores, with a margin for the clock's granularity and for bursts.
-                if cores > 1.25 {
-                    self.scheduler.observed_demand(slot, cores.round());
+            let Some(cpu) = (pid != 0).then(|| unix::process_cpu(pid)).flatten() else {
+                *sample = None;
+                continue;
+            };
+            let (old_cpu, since) = match *sample {
+                Some((old_pid, old_cpu, at)) if old_pid == pid => (old_cpu, at),
+                _ => (Duration::ZERO, self.load.dispatched[slot]),
+            };
+            let window = now.saturating_duration_since(since);
+            if window < LOAD_MIN_WINDOW {
+                if sample.is_none_or(|(old_pid, ..)| old_pid != pid) {
+                    *sample = Some((pid, Duration::ZERO, since));
                 }
+                continue;
             }
-            *sample = reading;
+            let cores = cpu.saturating_sub(old_cpu).as_secs_f64() / window.as_secs_f64();
+            self.scheduler.observed_demand(slot, cores);
+            *sample = Some((pid, cpu, now));
         }
     }
 

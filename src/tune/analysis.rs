@@ -234,6 +234,17 @@ impl TuneReport {
                 percent(c.above_best)
             ));
         }
+        // Settings that are not a count (adaptive) are compared with the best count.
+        for row in self.rows.iter().filter(|r| r.threads.is_none() && !r.runs.is_empty()) {
+            let vs = row.median_wall_s / r.best_median_wall_s.max(f64::MIN_POSITIVE) - 1.0;
+            line.push_str(&format!(
+                "; {}: {:.3}s, {} {} the best count",
+                row.setting,
+                row.median_wall_s,
+                percent(vs.abs()),
+                if vs <= 0.0 { "below" } else { "above" }
+            ));
+        }
         Some(line)
     }
 

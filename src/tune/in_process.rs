@@ -66,9 +66,8 @@ impl Engine for TempoEngine {
     }
 
     fn run(&mut self, setting: Setting) -> Result<RunEnd> {
-        let Setting::Threads(slots) = setting;
         let mut failures = Failures::default();
-        let stats = self.sweep.run(slots, &mut failures).map_err(Error::Output)?;
+        let stats = self.sweep.run(setting.threads(), &mut failures).map_err(Error::Output)?;
         if let Some(sig) = stats.signal {
             return Ok(RunEnd::Signal(sig));
         }

@@ -24,13 +24,15 @@ use crate::error::{Error, Result, exit_code};
 use crate::options::TuneOptions;
 use analysis::{Recommendation, TuneReport};
 
-/// A thread setting that a sweep measures. Only fixed counts exist today; a setting
-/// that is not a number (such as adaptive concurrency) becomes another variant, gets
-/// its own row, and is left out of the recommendation, which picks a count.
+/// A thread setting that a sweep measures: a fixed count, or tempo's adaptive
+/// concurrency, which gets its own row and is left out of the recommendation (which
+/// picks a count; the recommendation line says how adaptive compares).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Setting {
     /// A fixed number of test threads (slots).
     Threads(usize),
+    /// `test-threads = "adaptive"` (the tempo engine only).
+    Adaptive,
 }
 
 impl Setting {
@@ -38,6 +40,7 @@ impl Setting {
     pub fn threads(self) -> Option<usize> {
         match self {
             Setting::Threads(n) => Some(n),
+            Setting::Adaptive => None,
         }
     }
 
@@ -45,6 +48,7 @@ impl Setting {
     pub fn label(self) -> String {
         match self {
             Setting::Threads(n) => n.to_string(),
+            Setting::Adaptive => "adaptive".into(),
         }
     }
 }
@@ -242,7 +246,11 @@ pub fn run(opts: TuneOptions) -> Result<i32> {
         return Ok(exit_code::NO_TESTS_RUN);
     };
     let cores = crate::options::available_cores();
-    let settings: Vec<Setting> = opts.threads.iter().map(|n| Setting::Threads(*n)).collect();
+    let mut settings: Vec<Setting> = opts.threads.iter().map(|n| Setting::Threads(*n)).collect();
+    if !opts.nextest {
+        // Measured beside the counts, so that the table shows what tempo's default does.
+        settings.push(Setting::Adaptive);
+    }
     let samples = match sweep(p.engine.as_mut(), &settings, opts.repeat, cores)? {
         Ok(samples) => samples,
         Err(Stop::NoTests) => return Ok(exit_code::NO_TESTS_RUN),

@@ -46,7 +46,9 @@ impl Engine for NextestEngine {
     }
 
     fn run(&mut self, setting: Setting) -> Result<RunEnd> {
-        let Setting::Threads(threads) = setting;
+        // nextest has no adaptive concurrency, and `tune` never asks it for that;
+        // its own default is the core count.
+        let threads = setting.threads().unwrap_or_else(crate::options::available_cores);
         let _ = std::fs::remove_file(&self.junit);
         let log = std::fs::File::create(&self.stderr)
             .map_err(|source| Error::WriteFile { path: self.stderr.clone(), source })?;
