@@ -294,6 +294,12 @@ pub struct RunArgs {
     /// Run the workspace's doctests too, in the same run and on the same slots.
     #[arg(long, help_heading = "Runner")]
     pub doc: bool,
+    /// Write the HTML report here [default: <store.dir>/<profile>/report.html].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_report", help_heading = "Reporter")]
+    pub report: Option<PathBuf>,
+    /// Don't write the HTML report.
+    #[arg(long, help_heading = "Reporter")]
+    pub no_report: bool,
     #[command(flatten)]
     pub reporter: ReporterArgs,
 }

@@ -235,6 +235,20 @@ pub struct RunOptions {
     pub doc: bool,
     /// Colour.
     pub color: Color,
+    /// Where the HTML report goes.
+    pub html_report: HtmlReport,
+}
+
+/// Where `cargo tempo run` writes its HTML report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum HtmlReport {
+    /// `<store.dir>/<profile>/report.html`.
+    #[default]
+    Default,
+    /// `--report PATH`, relative to the current directory.
+    At(std::path::PathBuf),
+    /// `--no-report`.
+    Off,
 }
 
 /// Reporter settings that beat the profile: the command line, else `TEMPO_*`, else `NEXTEST_*`.
@@ -357,6 +371,11 @@ impl RunOptions {
             pipeline: !a.no_pipeline,
             doc: a.doc,
             color: a.output.color.into(),
+            html_report: match (a.report, a.no_report) {
+                (_, true) => HtmlReport::Off,
+                (Some(path), false) => HtmlReport::At(path),
+                (None, false) => HtmlReport::Default,
+            },
         }
     }
 }

@@ -19,14 +19,15 @@ use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    CargoOptions, Color, ConfigOptions, HistoryOptions, ListOptions, RunOptions, Selection, ShowConfigOptions,
-    available_cores,
+    CargoOptions, Color, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, RunOptions, Selection,
+    ShowConfigOptions, available_cores,
 };
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
 use crate::report::events::RunInfo;
 use crate::report::history::write_history;
 use crate::report::human::{HumanOptions, HumanReporter};
+use crate::report::html::{HtmlReporter, known_flaky};
 use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
 use crate::report::show_config::write_show_config;
@@ -473,6 +474,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let path = profile_store_dir(&setup.workspace, &profile).join(junit);
         reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
     }
+    // Pushed after the history, so that a report that cannot be written does not
+    // cost the run its history.
+    let html = match &opts.html_report {
+        HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
+        HtmlReport::At(path) => Some(path.clone()),
+        HtmlReport::Off => None,
+    }
+    .map(|path| HtmlReporter::new(path, known_flaky(&history)));
 
     let (stats, build_error) = if opts.pipeline {
         let run_env = RunEnv {
@@ -510,6 +519,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let feeder: Feeder<'_> =
             Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, &tx));
         reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
+        if let Some(html) = html {
+            reporters.push(Box::new(html));
+        }
         execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
     } else {
         let binaries = read_binaries(started, &setup, &opts.filter)?;
@@ -533,6 +545,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             pipelined: false,
         };
         reporters.push(Box::new(HistoryReporter::new(history_path, history)));
+        if let Some(html) = html {
+            reporters.push(Box::new(html));
+        }
         let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
         (stats, None)
     };

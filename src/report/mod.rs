@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod history;
+pub mod html;
 pub mod human;
 pub mod junit;
 pub mod list;
