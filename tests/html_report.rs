@@ -14,7 +14,8 @@ use common::*;
 /// Reads a report as XML: it is written to be well-formed, `<!DOCTYPE html>` aside.
 fn parse(html: &str) -> roxmltree::Document<'_> {
     let options = roxmltree::ParsingOptions { allow_dtd: true, ..roxmltree::ParsingOptions::default() };
-    roxmltree::Document::parse_with_options(html, options).unwrap_or_else(|e| panic!("the report is not well-formed: {e}"))
+    roxmltree::Document::parse_with_options(html, options)
+        .unwrap_or_else(|e| panic!("the report is not well-formed: {e}"))
 }
 
 /// What the tests check a report against.
@@ -40,9 +41,10 @@ fn read_report(path: &Path) -> Report {
         .collect();
     let mut bars = BTreeMap::new();
     let mut merged = 0;
-    for rect in doc.descendants().filter(|n| {
-        n.has_tag_name("rect") && n.ancestors().any(|a| a.attribute("class") == Some("lane"))
-    }) {
+    for rect in doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.ancestors().any(|a| a.attribute("class") == Some("lane")))
+    {
         if rect.attribute("class") == Some("stripe") {
             continue;
         }
@@ -50,7 +52,8 @@ fn read_report(path: &Path) -> Report {
             merged += n.parse::<usize>().unwrap();
             continue;
         }
-        let title = rect.children().find(|c| c.has_tag_name("title")).and_then(|t| t.text()).expect("a bar has a title");
+        let title =
+            rect.children().find(|c| c.has_tag_name("title")).and_then(|t| t.text()).expect("a bar has a title");
         let mut lines = title.lines();
         let name = lines.next().unwrap().to_owned();
         let binary = lines.next().unwrap().split(" · ").next().unwrap().to_owned();
@@ -102,8 +105,7 @@ fn the_report_of_the_fixture_workspace_has_every_attempt_and_both_failures_with_
 
     let mut failed: Vec<&str> = names(report.groups.get("failed"));
     failed.sort_unstable();
-    let mut want_failed: Vec<&str> =
-        expected.iter().filter(|e| e.outcome == "fail").map(|e| e.name.as_str()).collect();
+    let mut want_failed: Vec<&str> = expected.iter().filter(|e| e.outcome == "fail").map(|e| e.name.as_str()).collect();
     want_failed.sort_unstable();
     assert_eq!(failed, want_failed);
     for (name, output) in &report.groups["failed"] {
@@ -144,9 +146,14 @@ fn a_timed_out_test_is_listed_as_timed_out() {
     build_config_fixture();
     let store = tempfile::tempdir().unwrap();
     run_expecting(
-        tempo(&config_fixture())
-            .env("TEMPO_STORE_DIR", store.path())
-            .args(["run", "-P", "timeouts", "--ignored", "--exact", "hangs"]),
+        tempo(&config_fixture()).env("TEMPO_STORE_DIR", store.path()).args([
+            "run",
+            "-P",
+            "timeouts",
+            "--ignored",
+            "--exact",
+            "hangs",
+        ]),
         100,
     );
     let report = read_report(&store.path().join("timeouts/report.html"));
