@@ -20,7 +20,7 @@ mod timeline;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Reporter;
@@ -189,11 +189,6 @@ impl HtmlReporter {
             problems: Vec::new(),
             cancelled: None,
         }
-    }
-
-    /// Where the report goes.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn record(&mut self, f: &TestFinished) {

@@ -255,3 +255,84 @@ fn ten_thousand_tests_stay_small_and_every_attempt_is_counted() {
     assert!(html.len() < 600_000, "the report is {} bytes", html.len());
     eprintln!("10,000 tests: {} bytes, {} bars, rendered in {took:?}", html.len(), drawn.len());
 }
+
+#[test]
+fn a_retry_the_run_never_started_is_drawn_and_listed_as_a_failure() {
+    let mut run = Run::new(1, 1);
+    let t = fake::test("cut_short", |_| {});
+    run.attempt(&t, 0, 1, 3, Outcome::Fail(ExitStatus::Code(101)), ms(0), ms(5), b"went wrong\n");
+    let last = run.reporter.attempts[0].clone();
+    assert!(last.retried, "a retry was planned");
+    let result = ExecutionResult {
+        outcome: last.outcome,
+        exit: last.exit,
+        start: last.start,
+        duration: last.duration,
+        usage: last.usage,
+        stdout: CapturedOutput::default(),
+        stderr: CapturedOutput::default(),
+        error: None,
+        leaked: false,
+        batched: false,
+        rerun: None,
+    };
+    let f = TestFinished { test: t.clone(), slot: 0, attempt: 1, max_attempts: 3, result, will_retry: true };
+    run.reporter.report(&Event::RetryAbandoned(Box::new(f))).unwrap();
+    run.stats.failed = 1;
+    let html = run.html();
+    let doc = parse(&html).expect("well-formed");
+    let bar = doc.descendants().find(|n| n.has_tag_name("rect") && n.attribute("class") == Some("f"));
+    assert!(bar.is_some(), "the abandoned attempt is a final failure, not a retried one");
+    let article = doc.descendants().find(|n| n.has_tag_name("article")).expect("listed");
+    assert_eq!(article.ancestors().find_map(|a| a.attribute("id").filter(|id| *id == "failed")), Some("failed"));
+    assert!(html.contains("(retry cancelled)"));
+}
+
+#[test]
+fn tests_the_history_calls_flaky_are_marked() {
+    let mut history = History::default();
+    let record = |outcome: &str| crate::history::RunRecord {
+        at: 1,
+        duration_us: 1000,
+        cpu_us: 500,
+        outcome: outcome.into(),
+        attempts: 1,
+        batched: false,
+    };
+    history.record("pkg", "wobbly", "pkg", record("pass"));
+    history.record("pkg", "wobbly", "pkg", record("fail"));
+    history.record("pkg", "steady", "pkg", record("pass"));
+    let flaky = known_flaky(&history);
+    assert_eq!(flaky, HashSet::from([("pkg".to_owned(), "wobbly".to_owned())]));
+
+    let mut run = Run::new(1, 2);
+    run.reporter.known_flaky = flaky;
+    for (i, name) in ["wobbly", "broken"].into_iter().enumerate() {
+        let t = fake::test(name, |_| {});
+        run.attempt(&t, 0, 1, 1, Outcome::Fail(ExitStatus::Code(101)), ms(i as u64 * 10), ms(5), b"");
+    }
+    let html = run.html();
+    let doc = parse(&html).expect("well-formed");
+    let badged: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("article"))
+        .filter(|a| a.descendants().any(|n| n.attribute("class") == Some("badge")))
+        .filter_map(|a| a.attribute("data-name"))
+        .collect();
+    assert_eq!(badged, ["wobbly"]);
+}
+
+#[test]
+fn a_report_that_cannot_be_written_says_where_and_what_to_do() {
+    let mut run = Run::new(1, 1);
+    run.reporter.path = PathBuf::from("/dev/null/not-a-directory/report.html");
+    let t = fake::test("ok", |_| {});
+    run.attempt(&t, 0, 1, 1, Outcome::Pass, ms(0), ms(5), b"");
+    let err = run.reporter.report(&Event::RunFinished(run.stats.clone())).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("failed to write the HTML report `/dev/null/not-a-directory/report.html`: "),
+        "{message}"
+    );
+    assert!(message.contains("--report PATH") && message.contains("--no-report"), "{message}");
+}
