@@ -139,11 +139,20 @@ def clean_target(ws: Path, clean: bool) -> None:
         shutil.rmtree(ws / "target", ignore_errors=True)
 
 
-def run_env() -> dict[str, str]:
+STORE_DIR = BENCH_DIR / "work" / "_store"
+
+
+def run_env(workload: str = "", keep_history: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     env["CARGO_TERM_COLOR"] = "never"
     env["NO_COLOR"] = "1"
     env.pop("CARGO_TARGET_DIR", None)  # every tool uses the workload's own target/
+    if keep_history:
+        # With --clean the target directory (tempo's default store) goes before every
+        # run; CI keeps the history the same way, as an artifact (docs/ci.md).
+        env["TEMPO_STORE_DIR"] = str(STORE_DIR / workload.replace(":", "_").replace("@", "-"))
+    else:
+        env.pop("TEMPO_STORE_DIR", None)
     return env
 
 
@@ -157,14 +166,14 @@ class Run:
     efficiency: float | None = None
 
 
-def timed_run(cmd: list[str], cwd: Path, log_path: Path, timeout: float) -> Run:
+def timed_run(cmd: list[str], cwd: Path, log_path: Path, timeout: float, env: dict[str, str] | None = None) -> Run:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as out:
         out.write(("$ " + " ".join(cmd) + f"\n# cwd: {cwd}\n").encode())
         out.flush()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=run_env(), start_new_session=True)
+                                env=env or run_env(), start_new_session=True)
         try:
             rc: int | str = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -324,7 +333,8 @@ def report(results: list[Result], tools: list[str], info: dict[str, str], args: 
     out.append(f"- rounds: {args.rounds} (after one warm-up run per tool); threads: {args.threads}")
     if args.clean:
         out.append("- **end to end**: every run starts from an empty target directory, so the times include the "
-                   "whole build; tempo has no duration history in this mode")
+                   "whole build; tempo's duration history is kept outside it (`TEMPO_STORE_DIR`), as CI keeps it "
+                   "as an artifact")
     out.append("- commands (run in the workload's directory):")
     for t in tools:
         cmd = tool_command(t, Path("W"), args.threads, Path("cargo-tempo" if t.startswith("tempo") else ""))
@@ -442,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         for t in tools:
             clean_target(ws, args.clean)
             run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
-                            LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout)
+                            LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout, run_env(w, args.clean))
             res.warm[t] = run
             log(f"  warm-up {t:<14} {run.seconds:7.2f} s  exit {run.rc}")
         for r in range(args.rounds):
@@ -450,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             for t in order:
                 clean_target(ws, args.clean)
                 run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
-                                LOG_DIR / f"{safe}.{t}.log", args.timeout)
+                                LOG_DIR / f"{safe}.{t}.log", args.timeout, run_env(w, args.clean))
                 res.runs.setdefault(t, []).append(run)
                 counts = "" if run.passed is None else f"  {run.passed} passed, {run.failed} failed"
                 log(f"  round {r + 1}/{args.rounds} {t:<14} {run.seconds:7.2f} s  exit {run.rc}{counts}"

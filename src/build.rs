@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -228,6 +228,9 @@ pub enum BuildEvent {
     Compiling,
     /// A test binary was linked.
     Binary(Arc<TestBinary>),
+    /// A dynamic library (a `dylib` or `cdylib` target) was linked: test binaries may
+    /// load it at run time, so an archive must hold it.
+    DynamicLibrary(PathBuf),
 }
 
 /// A `cargo test --no-run` that has started and whose messages are not read yet.
@@ -236,22 +239,68 @@ pub enum BuildEvent {
 /// warm workspace each takes tens of milliseconds. Dropped unread, it ends the build.
 pub struct StartedBuild {
     child: std::process::Child,
+    /// The thread that hands cargo's stderr on, when it is not inherited.
+    stderr: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Receives cargo's stderr a line at a time.
+pub type LineSink = Box<dyn FnMut(&[u8]) + Send>;
+
+/// Where cargo's stderr goes instead of tempo's own, while a progress bar is drawn
+/// there: a line written straight to the terminal would land in the middle of it.
+pub struct StderrForward {
+    /// Called with each line cargo writes (newline included), on a thread of its own.
+    pub sink: LineSink,
+    /// Whether cargo should colour its output, which it will not do into a pipe by
+    /// itself. A `CARGO_TERM_COLOR` already set is left alone.
+    pub color: bool,
 }
 
 impl StartedBuild {
     /// Starts `cargo test --no-run` with the user's cargo arguments.
     pub fn start(opts: &CargoOptions) -> Result<StartedBuild> {
+        StartedBuild::start_forwarding(opts, None)
+    }
+
+    /// Starts the build with its stderr handed to `forward` instead of inherited.
+    pub fn start_forwarding(opts: &CargoOptions, forward: Option<StderrForward>) -> Result<StartedBuild> {
         let program = cargo_program();
         let mut cmd = Command::new(&program);
         cmd.args(["test", "--no-run", "--message-format", "json-render-diagnostics"])
             .args(&opts.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let child = cmd
+            .stderr(if forward.is_some() { Stdio::piped() } else { Stdio::inherit() });
+        if let Some(forward) = &forward {
+            if forward.color && std::env::var_os("CARGO_TERM_COLOR").is_none() {
+                cmd.env("CARGO_TERM_COLOR", "always");
+            }
+            // Cargo's own bar would fight tempo's; piped, cargo leaves it out anyway,
+            // unless the user forced it on.
+            cmd.env("CARGO_TERM_PROGRESS_WHEN", "never");
+        }
+        let mut child = cmd
             .spawn()
             .map_err(|source| Error::CargoNotFound { program: program.to_string_lossy().into_owned(), source })?;
-        Ok(StartedBuild { child })
+        let stderr = forward.map(|mut forward| {
+            let pipe = child.stderr.take().expect("stderr is piped");
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(pipe);
+                let mut line = Vec::new();
+                while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                    (forward.sink)(&line);
+                    line.clear();
+                }
+            })
+        });
+        Ok(StartedBuild { child, stderr })
+    }
+
+    /// Waits for the thread that forwards cargo's stderr, which ends when cargo does.
+    fn join_stderr(&mut self) {
+        if let Some(thread) = self.stderr.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -262,6 +311,7 @@ impl Drop for StartedBuild {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+        self.join_stderr();
     }
 }
 
@@ -314,6 +364,13 @@ pub fn read_build(
                     compiling = true;
                     on_event(BuildEvent::Compiling);
                 }
+                if artifact.target.kind.iter().any(|k| matches!(k.to_string().as_str(), "dylib" | "cdylib")) {
+                    for file in &artifact.filenames {
+                        if file.as_str().ends_with(std::env::consts::DLL_SUFFIX) {
+                            on_event(BuildEvent::DynamicLibrary(file.clone().into_std_path_buf()));
+                        }
+                    }
+                }
                 let Some(executable) = artifact.executable else {
                     continue;
                 };
@@ -351,6 +408,8 @@ pub fn read_build(
         on_event(BuildEvent::Binary(Arc::new(binary)));
     }
     let status = started.child.wait().map_err(Error::BuildMessages)?;
+    // Cargo's last words (`Finished ...`, or why it failed) come before tempo's.
+    started.join_stderr();
     if !status.success() {
         return Err(Error::BuildFailed { status: status.to_string() });
     }
@@ -377,4 +436,24 @@ pub fn dependency_graph(opts: &CargoOptions) -> Result<HashMap<String, Vec<Strin
         }
     }
     Ok(graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_root_is_guessed_from_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = [\"a\"]\n").unwrap();
+        std::fs::create_dir_all(root.join("a/src")).unwrap();
+        std::fs::write(root.join("a/Cargo.toml"), "[package]\nname = \"a\"\n").unwrap();
+        let guess = guess_workspace_root(Some(&root.join("a/Cargo.toml"))).unwrap();
+        assert_eq!(guess.canonicalize().unwrap(), root.canonicalize().unwrap(), "the member's workspace");
+        let lone = tempfile::tempdir().unwrap();
+        std::fs::write(lone.path().join("Cargo.toml"), "[package]\nname = \"b\"\n").unwrap();
+        let guess = guess_workspace_root(Some(&lone.path().join("Cargo.toml"))).unwrap();
+        assert_eq!(guess.canonicalize().unwrap(), lone.path().canonicalize().unwrap(), "a package on its own");
+    }
 }

@@ -42,6 +42,14 @@ pub enum Command {
     History(HistoryArgs),
     /// Run the selected tests many times and tell the flaky tests from the stable and the broken.
     Flaky(FlakyArgs),
+    /// Build the test binaries and pack them, with what they need, into one file for other machines.
+    Archive(ArchiveArgs),
+    /// Show how `--partition duration:K/N` splits the tests into N shards.
+    Partition(PartitionArgs),
+    /// Merge the JUnit files of several shards into one.
+    JunitMerge(JunitMergeArgs),
+    /// Run the selected tests at several thread counts and recommend the best `test-threads`.
+    Tune(TuneArgs),
     /// Internal: ends a run's test processes when the tempo that ran them dies.
     #[command(name = "__watchdog", hide = true)]
     Watchdog {
@@ -88,14 +96,134 @@ pub struct FlakyArgs {
     pub test_threads: Option<ThreadsArg>,
 }
 
-/// The runner that `flaky` drives.
+/// `cargo tempo tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// The thread counts to measure, comma-separated (numbers, `num-cpus`, or negative
+    /// offsets from the core count) [default: 1, 2, 4, ... up to 4x the cores, and the core count].
+    #[arg(
+        long,
+        value_name = "N,...",
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        value_parser = parse_swept_threads,
+        help_heading = "Sweep"
+    )]
+    pub threads: Vec<ThreadsArg>,
+    /// How many measured runs at each thread count (after one warm-up run).
+    #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sweep")]
+    pub repeat: u32,
+    /// Which runner runs them: tempo itself, or `cargo nextest run`.
+    #[arg(long, value_enum, default_value_t, value_name = "ENGINE", help_heading = "Sweep")]
+    pub engine: EngineArg,
+    /// Recommend the smallest thread count whose median wall time is within this fraction
+    /// of the best median (`0.05` or `5%`).
+    #[arg(long, default_value = "0.05", value_name = "FRACTION", value_parser = parse_tolerance, help_heading = "Sweep")]
+    pub tolerance: f64,
+    /// Set `test-threads` to the recommended count in the chosen profile of the config
+    /// file in use (with --engine nextest: `.config/nextest.toml`).
+    #[arg(long, help_heading = "Sweep")]
+    pub write: bool,
+}
+
+/// A thread count that `tune` can measure: any fixed count `-j` takes. `adaptive` is
+/// not a count, and has no row in the sweep yet.
+pub fn parse_swept_threads(s: &str) -> Result<ThreadsArg, String> {
+    match s.parse::<ThreadsArg>()? {
+        ThreadsArg::Adaptive => {
+            Err("tune measures fixed thread counts, and `adaptive` is not one; list numbers or `num-cpus`".into())
+        }
+        fixed => Ok(fixed),
+    }
+}
+
+/// A tolerance as typed: a fraction from 0 to 1 (`0.05`), or a percentage (`5%`).
+pub fn parse_tolerance(s: &str) -> Result<f64, String> {
+    let (number, scale) = match s.trim().strip_suffix('%') {
+        Some(p) => (p.trim(), 100.0),
+        None => (s.trim(), 1.0),
+    };
+    let value = number
+        .parse::<f64>()
+        .map_err(|_| format!("expected a fraction such as `0.05` or a percentage such as `5%`, found `{s}`"))?
+        / scale;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("the tolerance must be between 0 and 1 (0% and 100%), found `{s}`"));
+    }
+    Ok(value)
+}
+
+/// The runner that `flaky` and `tune` drive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     /// tempo, in-process: builds once, then runs the plan N times.
     #[default]
     Tempo,
-    /// `cargo nextest run`, N times, read back through its JUnit report.
+    /// `cargo nextest run`, N times, after building once with `--no-run`.
     Nextest,
+}
+
+/// `cargo tempo archive`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    /// Write the archive here (a `.tar.zst` file).
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: PathBuf,
+    /// The zstd compression level (1 fastest to 22 smallest).
+    #[arg(long, default_value_t = 3, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub zstd_level: i32,
+}
+
+/// `cargo tempo partition`.
+#[derive(Debug, Args)]
+pub struct PartitionArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print the assignment of `duration:K/N` for N shards: each shard's tests and expected time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub show: u64,
+}
+
+/// `cargo tempo junit-merge`.
+#[derive(Debug, Args)]
+pub struct JunitMergeArgs {
+    /// The merged file to write.
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// The JUnit files to merge.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The merged report's name [default: the first input's].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// Where tests come from instead of a build: an archive made by `cargo tempo archive`.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Archive")]
+pub struct ArchiveSourceArgs {
+    /// Take the test binaries from this archive (made by `cargo tempo archive`) instead of building them.
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: Option<PathBuf>,
+    /// The checkout of the workspace's source that the archived tests run in
+    /// [default: the workspace root the archive was made in].
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub workspace_remap: Option<PathBuf>,
+    /// Extract the archive into this directory, and keep it [default: a temporary directory].
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub extract_to: Option<PathBuf>,
 }
 
 /// `cargo tempo show-config`.
@@ -216,9 +344,9 @@ pub struct FilterArgs {
 }
 
 /// When to colour the output.
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
-    /// Colour when writing to a terminal, honouring NO_COLOR and CLICOLOR_FORCE.
+    /// Colour when writing to a terminal, honouring NO_COLOR, CLICOLOR_FORCE and CLICOLOR.
     #[default]
     Auto,
     /// Always colour.
@@ -243,9 +371,9 @@ pub struct ConfigArgs {
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// When to colour the output.
-    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
-    pub color: ColorArg,
+    /// When to colour the output [default: auto; env: CARGO_TERM_COLOR].
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorArg>,
 }
 
 /// `cargo tempo run`.
@@ -259,6 +387,17 @@ pub struct RunArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// How to report the run: `human` for people, or `json` for one JSON event per line
+    /// on stdout (human output then goes to stderr).
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        value_name = "FORMAT",
+        help_heading = "Output",
+        conflicts_with = "no_capture"
+    )]
+    pub message_format: RunFormatArg,
     /// How many tests to run at once [default: the number of available cores].
     #[arg(
         short = 'j',
@@ -294,14 +433,20 @@ pub struct RunArgs {
     /// Run the workspace's doctests too, in the same run and on the same slots.
     #[arg(long, help_heading = "Runner")]
     pub doc: bool,
+    /// Run only one shard of the tests: count:K/N, hash:K/N, slice:K/N (as nextest) or
+    /// duration:K/N (balanced by the history's durations).
+    #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
+    pub partition: Option<crate::partition::Partition>,
+    #[command(flatten)]
+    pub archive: ArchiveSourceArgs,
+    #[command(flatten)]
+    pub reporter: ReporterArgs,
     /// Write the HTML report here [default: <store.dir>/<profile>/report.html].
     #[arg(long, value_name = "PATH", conflicts_with = "no_report", help_heading = "Reporter")]
     pub report: Option<PathBuf>,
     /// Don't write the HTML report.
     #[arg(long, help_heading = "Reporter")]
     pub no_report: bool,
-    #[command(flatten)]
-    pub reporter: ReporterArgs,
 }
 
 /// What the terminal shows.
@@ -324,6 +469,23 @@ pub struct ReporterArgs {
     /// [env: TEMPO_SUCCESS_OUTPUT, NEXTEST_SUCCESS_OUTPUT].
     #[arg(long, value_name = "WHEN")]
     pub success_output: Option<crate::config::OutputMode>,
+    /// Print each binary's status lines together, under a heading, when its last test
+    /// finishes (by default each line is printed as its test finishes).
+    #[arg(long)]
+    pub group_by_binary: bool,
+    /// Don't draw the progress bar (it is drawn only when stdout and stderr are terminals).
+    #[arg(long)]
+    pub hide_progress_bar: bool,
+}
+
+/// Formats for `cargo tempo run`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RunFormatArg {
+    /// Status lines and a summary, for people.
+    #[default]
+    Human,
+    /// One JSON object per event, one per line, on stdout (see docs/events.md).
+    Json,
 }
 
 /// `cargo tempo list`.
@@ -340,6 +502,11 @@ pub struct ListArgs {
     /// How to print the list.
     #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     pub message_format: ListFormatArg,
+    /// List only one shard of the tests: count:K/N, hash:K/N, slice:K/N or duration:K/N.
+    #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
+    pub partition: Option<crate::partition::Partition>,
+    #[command(flatten)]
+    pub archive: ArchiveSourceArgs,
 }
 
 /// Formats for `cargo tempo list`.
@@ -413,5 +580,31 @@ pub fn main() -> i32 {
             eprintln!("error: {err}");
             err.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerances_are_fractions_or_percentages() {
+        for (text, value) in [("0.05", 0.05), ("5%", 0.05), (" 10 % ", 0.1), ("0", 0.0), ("1", 1.0), ("100%", 1.0)] {
+            assert!((parse_tolerance(text).unwrap() - value).abs() < 1e-12, "{text}");
+        }
+        for text in ["-0.1", "1.5", "150%", "five", "%"] {
+            assert!(parse_tolerance(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn tune_takes_a_comma_separated_list_of_thread_counts() {
+        let cli = CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "1,num-cpus,-1", "parse"]).unwrap();
+        let CargoCli::Tempo(TempoCli { command: Command::Tune(args) }) = cli else { panic!("not tune") };
+        assert_eq!(args.threads, [ThreadsArg::Count(1), ThreadsArg::NumCpus, ThreadsArg::Offset(-1)]);
+        assert_eq!(args.filter.filters, ["parse"]);
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "0"]).is_err());
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "2,adaptive"]).is_err());
+        assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--repeat", "0"]).is_err());
     }
 }

@@ -32,7 +32,7 @@ pub struct TestCase {
 }
 
 /// A binary and the tests it holds, sorted by name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ListedBinary {
     /// The binary.
     pub binary: Arc<TestBinary>,

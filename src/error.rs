@@ -24,10 +24,16 @@ pub mod exit_code {
     /// these as setup errors too; tempo keeps them apart so that CI can tell them from a
     /// broken machine.
     pub const CONFIG_ERROR: i32 = 97;
-    /// At least one test failed, timed out or crashed (nextest: `TEST_RUN_FAILED`).
+    /// At least one test failed, timed out or crashed (nextest: `TEST_RUN_FAILED`). `cargo
+    /// tempo tune` also exits with it when a run of its sweep had failing tests, since it
+    /// stops there: a failing suite's timings measure the failure, not the thread count.
     pub const TEST_RUN_FAILED: i32 = 100;
     /// Cargo failed to build the test binaries (nextest: `BUILD_FAILED`).
     pub const BUILD_FAILED: i32 = 101;
+    /// `cargo tempo archive` could not write the archive (nextest: `ARCHIVE_CREATION_FAILED`).
+    /// An archive that cannot be read or extracted for `run` or `list` is a
+    /// [`SETUP_ERROR`], as in nextest.
+    pub const ARCHIVE_CREATION_FAILED: i32 = 103;
     /// A test binary could not list its tests (nextest: `TEST_LIST_CREATION_FAILED`).
     pub const TEST_LIST_FAILED: i32 = 104;
     /// Every test passed, but the run missed a target of the profile's `budget` (with
@@ -37,6 +43,10 @@ pub mod exit_code {
     /// `cargo tempo flaky` found a test that failed in some runs (flaky) or in all of
     /// them (broken). nextest does not use 108.
     pub const FLAKY_TESTS_FOUND: i32 = 108;
+    /// `cargo tempo junit-merge` could not read or parse one of its input files.
+    /// nextest has no such command; it does not use 109. (Writing the merged file
+    /// fails with [`WRITE_OUTPUT_ERROR`].)
+    pub const JUNIT_INPUT_INVALID: i32 = 109;
     /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
     /// The run was interrupted by SIGINT (128 + 2).
@@ -102,7 +112,7 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
 
-    /// `cargo nextest run` could not run the tests (`flaky --engine nextest`).
+    /// `cargo nextest run` could not run the tests (`flaky` or `tune` with `--engine nextest`).
     #[error("failed to run the tests with `cargo nextest run` ({status}); is cargo-nextest installed?\n{stderr}")]
     Nextest {
         /// Its exit status, as text.
@@ -111,7 +121,7 @@ pub enum Error {
         stderr: String,
     },
 
-    /// nextest's JUnit report could not be read back (`flaky --engine nextest`).
+    /// nextest's JUnit report could not be read back (`flaky` or `tune` with `--engine nextest`).
     #[error("failed to read nextest's JUnit report `{}`: {reason}", path.display())]
     NextestReport {
         /// The report.
@@ -129,9 +139,37 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `cargo tempo archive`, or reading an archive for `run` and `list`, failed.
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
+
+    /// `--doc` was given with `--archive-file`.
+    #[error(
+        "failed to run doctests from an archive: an archive holds built test binaries, and doctests are compiled when they run; drop --doc, or run the doctests with `cargo tempo run --doc` where the source is built"
+    )]
+    ArchiveDoctests,
+
+    /// `cargo tempo junit-merge` could not read one of its inputs.
+    #[error("failed to read the JUnit file `{}`: {reason}; junit-merge reads JUnit XML as tempo and nextest write it", path.display())]
+    JunitInput {
+        /// The input file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+
     /// `flaky --write` could not add its overrides to the config file.
     #[error("failed to add the suggested overrides to `{}`: {reason}; fix the file or add them by hand", path.display())]
     EditConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What stopped it.
+        reason: String,
+    },
+
+    /// `tune --write` could not set `test-threads` in the config file.
+    #[error("failed to set test-threads in `{}`: {reason}; fix the file or set test-threads there by hand", path.display())]
+    EditThreads {
         /// The config file.
         path: PathBuf,
         /// What stopped it.
@@ -146,10 +184,13 @@ impl Error {
             Error::BuildFailed { .. } => exit_code::BUILD_FAILED,
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
-            Error::Config(_) | Error::EditConfig { .. } => exit_code::CONFIG_ERROR,
+            Error::Config(_) | Error::EditConfig { .. } | Error::EditThreads { .. } => exit_code::CONFIG_ERROR,
             Error::WriteFile { .. } => exit_code::WRITE_OUTPUT_ERROR,
             Error::Nextest { .. } | Error::NextestReport { .. } => exit_code::SETUP_ERROR,
             Error::Filter(_) => exit_code::INVALID_FILTER,
+            Error::Archive(e) if e.while_creating() => exit_code::ARCHIVE_CREATION_FAILED,
+            Error::Archive(_) | Error::ArchiveDoctests => exit_code::SETUP_ERROR,
+            Error::JunitInput { .. } => exit_code::JUNIT_INPUT_INVALID,
             Error::CargoNotFound { .. } | Error::ManifestNotFound(_) | Error::Metadata(_) | Error::BuildMessages(_) => {
                 exit_code::SETUP_ERROR
             }

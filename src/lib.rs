@@ -6,6 +6,7 @@
 //! them, and [`report`] turns the resulting [`report::events::Event`] stream into
 //! everything people and machines read. [`cli`] and [`options`] are the front door.
 
+pub mod archive;
 pub mod budget;
 pub mod build;
 pub mod cli;
@@ -17,9 +18,12 @@ pub mod execute;
 pub mod filter;
 pub mod flaky;
 pub mod history;
+pub mod junit_merge;
 pub mod options;
+pub mod partition;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod test_id;
+pub mod tune;

@@ -186,6 +186,36 @@ impl From<ColorArg> for Color {
     }
 }
 
+impl Color {
+    /// `--color` if given, else `CARGO_TERM_COLOR` (as cargo and nextest read it) if it
+    /// holds `auto`, `always` or `never`, else `auto`. `auto` is decided later against
+    /// the stream written to (see [`crate::report::style::use_color`]).
+    pub fn resolve(flag: Option<ColorArg>, cargo_term_color: Option<&str>) -> Color {
+        if let Some(flag) = flag {
+            return flag.into();
+        }
+        match cargo_term_color {
+            Some("always") => Color::Always,
+            Some("never") => Color::Never,
+            _ => Color::Auto,
+        }
+    }
+
+    fn from_flag(flag: Option<ColorArg>) -> Color {
+        Color::resolve(flag, std::env::var("CARGO_TERM_COLOR").ok().as_deref())
+    }
+}
+
+/// How `cargo tempo run` reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// Status lines and a summary on stdout.
+    #[default]
+    Human,
+    /// JSON events on stdout; the human output goes to stderr.
+    Json,
+}
+
 /// Which config file and profile to use.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigOptions {
@@ -235,6 +265,12 @@ pub struct RunOptions {
     pub doc: bool,
     /// Colour.
     pub color: Color,
+    /// Run only this shard.
+    pub partition: Option<crate::partition::Partition>,
+    /// Run an archive's binaries instead of building.
+    pub archive: Option<ArchiveSource>,
+    /// Human output, or JSON events.
+    pub message_format: MessageFormat,
     /// Where the HTML report goes.
     pub html_report: HtmlReport,
 }
@@ -251,6 +287,58 @@ pub enum HtmlReport {
     Off,
 }
 
+/// An archive to run instead of a build (`--archive-file`).
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    /// The `.tar.zst` file.
+    pub file: PathBuf,
+    /// The source checkout the tests run in; `None` means the archived workspace root.
+    pub workspace_remap: Option<PathBuf>,
+    /// Where to extract it (kept); `None` means a temporary directory.
+    pub extract_to: Option<PathBuf>,
+}
+
+impl ArchiveSource {
+    fn from_args(a: crate::cli::ArchiveSourceArgs) -> Option<ArchiveSource> {
+        Some(ArchiveSource { file: a.archive_file?, workspace_remap: a.workspace_remap, extract_to: a.extract_to })
+    }
+}
+
+/// Everything `cargo tempo archive` needs.
+#[derive(Debug, Clone)]
+pub struct ArchiveOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Where the archive goes.
+    pub archive_file: PathBuf,
+    /// The zstd level.
+    pub zstd_level: i32,
+}
+
+/// Everything `cargo tempo partition --show` needs.
+#[derive(Debug, Clone)]
+pub struct PartitionOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Config file and profile (for the store directory, hence the history).
+    pub config: ConfigOptions,
+    /// Which tests.
+    pub filter: Selection,
+    /// How many shards.
+    pub shards: u64,
+}
+
+/// Everything `cargo tempo junit-merge` needs.
+#[derive(Debug, Clone)]
+pub struct JunitMergeOptions {
+    /// The file to write.
+    pub output: PathBuf,
+    /// The files to read.
+    pub inputs: Vec<PathBuf>,
+    /// The merged report's name.
+    pub name: Option<String>,
+}
+
 /// Reporter settings that beat the profile: the command line, else `TEMPO_*`, else `NEXTEST_*`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReporterOverrides {
@@ -262,6 +350,10 @@ pub struct ReporterOverrides {
     pub failure_output: Option<crate::config::OutputMode>,
     /// `--success-output`.
     pub success_output: Option<crate::config::OutputMode>,
+    /// `--group-by-binary`.
+    pub group_by_binary: bool,
+    /// `--hide-progress-bar`.
+    pub hide_progress_bar: bool,
 }
 
 /// The first of `TEMPO_<name>` and `NEXTEST_<name>` that is set and parses.
@@ -276,6 +368,8 @@ impl ReporterOverrides {
             final_status_level: a.final_status_level.or_else(|| from_env("FINAL_STATUS_LEVEL")),
             failure_output: a.failure_output.or_else(|| from_env("FAILURE_OUTPUT")),
             success_output: a.success_output.or_else(|| from_env("SUCCESS_OUTPUT")),
+            group_by_binary: a.group_by_binary,
+            hide_progress_bar: a.hide_progress_bar,
         }
     }
 }
@@ -302,6 +396,10 @@ pub struct ListOptions {
     pub format: ListFormat,
     /// Colour.
     pub color: Color,
+    /// List only this shard.
+    pub partition: Option<crate::partition::Partition>,
+    /// List an archive's binaries instead of building.
+    pub archive: Option<ArchiveSource>,
 }
 
 /// The number of cores tempo may use.
@@ -370,7 +468,13 @@ impl RunOptions {
             failed_first: a.failed_first,
             pipeline: !a.no_pipeline,
             doc: a.doc,
-            color: a.output.color.into(),
+            color: Color::from_flag(a.output.color),
+            partition: a.partition,
+            archive: ArchiveSource::from_args(a.archive),
+            message_format: match a.message_format {
+                crate::cli::RunFormatArg::Human => MessageFormat::Human,
+                crate::cli::RunFormatArg::Json => MessageFormat::Json,
+            },
             html_report: match (a.report, a.no_report) {
                 (_, true) => HtmlReport::Off,
                 (Some(path), false) => HtmlReport::At(path),
@@ -390,7 +494,9 @@ impl ListOptions {
                 ListFormatArg::Human => ListFormat::Human,
                 ListFormatArg::Oneline => ListFormat::Oneline,
             },
-            color: a.output.color.into(),
+            color: Color::from_flag(a.output.color),
+            partition: a.partition,
+            archive: ArchiveSource::from_args(a.archive),
         }
     }
 }
@@ -438,6 +544,52 @@ pub struct FlakyOptions {
     pub test_threads: Option<ThreadsArg>,
 }
 
+/// Everything `cargo tempo tune` needs.
+#[derive(Debug, Clone)]
+pub struct TuneOptions {
+    /// How to build.
+    pub cargo: CargoOptions,
+    /// Config file and profile.
+    pub config: ConfigOptions,
+    /// Which tests.
+    pub filter: Selection,
+    /// The thread counts to measure, resolved, sorted and without repeats; never empty.
+    pub threads: Vec<usize>,
+    /// Measured runs per thread count.
+    pub repeat: u32,
+    /// Run them with `cargo nextest run` instead of tempo.
+    pub nextest: bool,
+    /// How far above the best median a recommended count may be, as a fraction.
+    pub tolerance: f64,
+    /// Write the recommendation into the config file.
+    pub write: bool,
+}
+
+/// The thread counts `tune` measures by default: the powers of two up to four times
+/// the core count, the core count itself, and four times it.
+pub fn default_sweep(cores: usize) -> Vec<usize> {
+    let cores = cores.max(1);
+    let mut counts: Vec<usize> = std::iter::successors(Some(1usize), |n| n.checked_mul(2))
+        .take_while(|n| *n <= 4 * cores)
+        .chain([cores, 4 * cores])
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+}
+
+/// Resolves `--threads` against the core count: sorted, without repeats, and the
+/// default sweep when none were given.
+pub fn sweep_threads(args: &[ThreadsArg], cores: usize) -> Vec<usize> {
+    if args.is_empty() {
+        return default_sweep(cores);
+    }
+    let mut counts: Vec<usize> = args.iter().map(|a| resolve_threads(*a, cores)).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+}
+
 /// Resolves a parsed command and runs it, returning the exit code.
 pub fn dispatch(command: Command) -> Result<i32> {
     match command {
@@ -457,6 +609,30 @@ pub fn dispatch(command: Command) -> Result<i32> {
             json: a.json,
             write: a.write,
             test_threads: a.test_threads,
+        }),
+        Command::Archive(a) => crate::archive::create(ArchiveOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            archive_file: a.archive_file,
+            zstd_level: a.zstd_level,
+        }),
+        Command::Partition(a) => crate::pipeline::show_partition(PartitionOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
+            filter: Selection::from_args(a.filter),
+            shards: a.show,
+        }),
+        Command::JunitMerge(a) => {
+            crate::junit_merge::run(JunitMergeOptions { output: a.output, inputs: a.inputs, name: a.name })
+        }
+        Command::Tune(a) => crate::tune::run(TuneOptions {
+            cargo: CargoOptions::from_args(a.cargo),
+            config: ConfigOptions::from_args(a.config),
+            filter: Selection::from_args(a.filter),
+            threads: sweep_threads(&a.threads, available_cores()),
+            repeat: a.repeat,
+            nextest: a.engine == crate::cli::EngineArg::Nextest,
+            tolerance: a.tolerance,
+            write: a.write,
         }),
         Command::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Command::ShowConfig(a) => crate::pipeline::show_config(ShowConfigOptions {
@@ -499,6 +675,20 @@ mod tests {
     #[test]
     fn no_patterns_select_everything() {
         assert!(filter(&[], false, &[]).matches_name("anything"));
+    }
+
+    #[test]
+    fn the_default_sweep_doubles_up_to_four_times_the_cores_and_includes_them() {
+        assert_eq!(default_sweep(1), [1, 2, 4]);
+        assert_eq!(default_sweep(2), [1, 2, 4, 8]);
+        assert_eq!(default_sweep(6), [1, 2, 4, 6, 8, 16, 24]);
+    }
+
+    #[test]
+    fn swept_counts_are_resolved_sorted_and_unique() {
+        let args = [ThreadsArg::Count(4), ThreadsArg::NumCpus, ThreadsArg::Count(1), ThreadsArg::Offset(-1)];
+        assert_eq!(sweep_threads(&args, 2), [1, 2, 4]);
+        assert_eq!(sweep_threads(&[], 2), default_sweep(2));
     }
 
     #[test]

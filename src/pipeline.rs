@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use crate::budget::BudgetCheck;
-use crate::build::{self, BuildEvent, StartedBuild, TestBinary, Workspace};
+use crate::build::{self, BuildEvent, StartedBuild, StderrForward, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
@@ -19,19 +19,22 @@ use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    CargoOptions, Color, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, RunOptions, Selection,
-    ShowConfigOptions, available_cores,
+    ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, PartitionOptions, RunOptions,
+    Selection, ShowConfigOptions, available_cores,
 };
+use crate::partition::{Partition, PartitionKind};
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
-use crate::report::events::RunInfo;
+use crate::report::events::{RunInfo, RunStats};
 use crate::report::history::write_history;
 use crate::report::html::{HtmlReporter, known_flaky};
-use crate::report::human::{HumanOptions, HumanReporter};
+use crate::report::human::HumanOptions;
 use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
+use crate::report::partition::write_partition;
 use crate::report::show_config::write_show_config;
-use crate::report::style::{Styles, color_choice};
+use crate::report::style::{Styles, use_color};
+use crate::report::terminal::{self, TerminalOptions};
 use crate::test_id::TargetKind;
 
 /// Builds, lists and selects: everything up to the moment the first test could start.
@@ -66,6 +69,17 @@ fn filter_error(expr: &str, err: &crate::filter::FilterParseError) -> Error {
 fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) -> Result<Setup> {
     env::warm_up();
     let workspace = build::workspace(cargo)?;
+    setup_for(workspace, config, selection, || build::dependency_graph(cargo))
+}
+
+/// The set-up for a workspace already described: by `cargo metadata`, or by an
+/// archive, which also carries the dependency graph that `deps()` and `rdeps()` need.
+fn setup_for(
+    workspace: Workspace,
+    config: &ConfigOptions,
+    selection: &Selection,
+    dependency_graph: impl FnOnce() -> Result<std::collections::HashMap<String, Vec<String>>>,
+) -> Result<Setup> {
     let loaded = Config::load(&workspace.root, config.config_file.as_deref())?;
     let config_file = loaded.source().map(|s| s.path.clone());
     let mut profile = loaded.profile(&config.profile)?;
@@ -85,7 +99,7 @@ fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) ->
     let needs_graph = filterset.uses_dependency_graph()
         || default_filter.as_ref().is_some_and(FilterExpr::uses_dependency_graph)
         || profile.overrides.iter().any(|o| o.filter.as_ref().is_some_and(FilterExpr::uses_dependency_graph));
-    let graph = if needs_graph { build::dependency_graph(cargo)? } else { Default::default() };
+    let graph = if needs_graph { dependency_graph()? } else { Default::default() };
     let members = workspace.packages.values().map(|p| p.name.clone());
     let cx = FilterContext::new(graph, default_filter).with_workspace_members(members);
     for expr in filterset.exprs() {
@@ -130,6 +144,15 @@ fn setup_while_building(
     Ok((setup, started))
 }
 
+/// Whether the filters can select any test of `binary` at all: nextest does not even
+/// list a binary that no filter can select.
+fn selectable(setup: &Setup, selection: &Selection, binary: &TestBinary) -> bool {
+    let q = query(binary, "").binary();
+    let excluded = setup.filterset.matches_binary(&q, &setup.cx) == Some(false)
+        || (!selection.ignore_default_filter && setup.cx.matches_default_binary(&q) == Some(false));
+    !excluded
+}
+
 /// Builds the test binaries, keeping those the filters can select at all.
 fn build_binaries(cargo: &CargoOptions, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
     read_binaries(StartedBuild::start(cargo)?, setup, selection)
@@ -139,13 +162,9 @@ fn build_binaries(cargo: &CargoOptions, setup: &Setup, selection: &Selection) ->
 fn read_binaries(started: StartedBuild, setup: &Setup, selection: &Selection) -> Result<Vec<Arc<TestBinary>>> {
     let mut binaries = Vec::new();
     build::read_build(started, &setup.workspace, |event| match event {
-        BuildEvent::Compiling => {}
+        BuildEvent::Compiling | BuildEvent::DynamicLibrary(_) => {}
         BuildEvent::Binary(binary) => {
-            // nextest does not even list a binary that no filter can select.
-            let q = query(&binary, "").binary();
-            let excluded = setup.filterset.matches_binary(&q, &setup.cx) == Some(false)
-                || (!selection.ignore_default_filter && setup.cx.matches_default_binary(&q) == Some(false));
-            if !excluded {
+            if selectable(setup, selection, &binary) {
                 binaries.push(binary);
             }
         }
@@ -153,16 +172,48 @@ fn read_binaries(started: StartedBuild, setup: &Setup, selection: &Selection) ->
     Ok(binaries)
 }
 
-fn prepare(
-    setup: Setup,
-    binaries: Vec<Arc<TestBinary>>,
+/// The set-up and the selectable binaries: built by cargo, or taken from an archive
+/// (whose extracted files the returned guard keeps until it is dropped).
+fn setup_and_binaries(
+    cargo: &CargoOptions,
+    config: &ConfigOptions,
     selection: &Selection,
-    retries_override: Option<u32>,
-    test_threads: usize,
-    history: Option<&History>,
+    archive: Option<&ArchiveSource>,
+) -> Result<(Setup, Vec<Arc<TestBinary>>, Option<crate::archive::ExtractGuard>)> {
+    match archive {
+        None => {
+            let setup = setup(cargo, config, selection)?;
+            let binaries = build_binaries(cargo, &setup, selection)?;
+            Ok((setup, binaries, None))
+        }
+        Some(source) => {
+            env::warm_up();
+            let crate::archive::Opened { guard, workspace, binaries, dependency_graph } = crate::archive::open(source)?;
+            let setup = setup_for(workspace, config, selection, || Ok(dependency_graph))?;
+            let binaries = binaries.into_iter().filter(|b| selectable(&setup, selection, b)).collect();
+            Ok((setup, binaries, Some(guard)))
+        }
+    }
+}
+
+/// Loads the history under the profile's store directory, warning about a bad file.
+fn load_history(setup: &Setup) -> (History, std::path::PathBuf) {
+    let path = history::path(&setup.workspace.root.join(&setup.profile.store_dir));
+    let (history, warning) = History::load(&path);
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    (history, path)
+}
+
+/// Lists the tests of the built binaries (and, with `doc_args`, the doctests) under a
+/// new run id.
+fn list_tests(
+    workspace: &Workspace,
+    profile: &Profile,
+    binaries: Vec<Arc<TestBinary>>,
     doc_args: Option<&[std::ffi::OsString]>,
-) -> Result<Prepared> {
-    let Setup { workspace, profile, filterset, cx, .. } = setup;
+) -> Result<(RunEnv, Vec<ListedBinary>)> {
     let run_env =
         RunEnv { run_id: env::new_run_id(), profile: profile.name.clone(), workspace_root: workspace.root.clone() };
     let doc_packages: Vec<Arc<crate::build::PackageInfo>> = match doc_args {
@@ -188,6 +239,20 @@ fn prepare(
             .collect::<Result<_>>()?;
         listed.extend(units.into_iter().flatten());
     }
+    Ok((run_env, listed))
+}
+
+fn prepare(
+    setup: Setup,
+    binaries: Vec<Arc<TestBinary>>,
+    selection: &Selection,
+    retries_override: Option<u32>,
+    test_threads: usize,
+    history: Option<&History>,
+    doc_args: Option<&[std::ffi::OsString]>,
+) -> Result<Prepared> {
+    let (run_env, listed) = list_tests(&setup.workspace, &setup.profile, binaries, doc_args)?;
+    let Setup { profile, filterset, cx, .. } = setup;
     let inputs = PlanInputs {
         names: &selection.names,
         filterset: &filterset,
@@ -203,15 +268,6 @@ fn prepare(
     Ok(Prepared { run_env, plan })
 }
 
-fn use_color(color: Color, stream: &impl anstream::stream::RawStream) -> bool {
-    // anstream decides `auto` from the terminal, NO_COLOR, CLICOLOR and CLICOLOR_FORCE.
-    let choice = match color_choice(color) {
-        anstream::ColorChoice::Auto => anstream::AutoStream::choice(stream),
-        explicit => explicit,
-    };
-    !matches!(choice, anstream::ColorChoice::Never)
-}
-
 /// `<workspace>/<store.dir>/<profile>`: where a profile's JUnit file, history and reports live.
 fn profile_store_dir(workspace: &Workspace, profile: &Profile) -> std::path::PathBuf {
     workspace.root.join(&profile.store_dir).join(&profile.name)
@@ -219,12 +275,17 @@ fn profile_store_dir(workspace: &Workspace, profile: &Profile) -> std::path::Pat
 
 /// `cargo tempo list`.
 pub fn list(opts: ListOptions) -> Result<i32> {
-    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
-    let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+    let (setup, binaries, _extracted) =
+        setup_and_binaries(&opts.cargo, &opts.config, &opts.filter, opts.archive.as_ref())?;
     let slots = setup.profile.test_threads.resolve(available_cores());
-    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None, None)?;
+    // Only duration partitions read the history; `list` otherwise never does.
+    let history = opts.partition.filter(|p| p.kind == PartitionKind::Duration).map(|_| load_history(&setup).0);
+    let mut prepared = prepare(setup, binaries, &opts.filter, None, slots, history.as_ref(), None)?;
+    if let Some(partition) = &opts.partition {
+        partition.apply(&mut prepared.plan);
+    }
     let stdout = std::io::stdout();
-    let colored = use_color(opts.color, &stdout);
+    let colored = use_color(opts.color, stdout.is_terminal());
     let styles = if colored { Styles::colored() } else { Styles::default() };
     write_list(&mut stdout.lock(), &prepared.plan, opts.format, &styles).map_err(Error::Output)?;
     Ok(exit_code::OK)
@@ -241,6 +302,19 @@ pub fn show_config(opts: ShowConfigOptions) -> Result<i32> {
     let prepared = prepare(setup, binaries, &opts.filter, None, slots, None, None)?;
     let stdout = std::io::stdout();
     write_show_config(&mut stdout.lock(), &profile, file.as_deref(), cores, &prepared.plan).map_err(Error::Output)?;
+    Ok(exit_code::OK)
+}
+
+/// `cargo tempo partition --show N`.
+pub fn show_partition(opts: PartitionOptions) -> Result<i32> {
+    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+    let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+    let slots = setup.profile.test_threads.resolve(available_cores());
+    let (history, path) = load_history(&setup);
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots, Some(&history), None)?;
+    let shards = crate::partition::show(&prepared.plan.tests, opts.shards);
+    let stdout = std::io::stdout();
+    write_partition(&mut stdout.lock(), &shards, &path).map_err(Error::Output)?;
     Ok(exit_code::OK)
 }
 
@@ -267,6 +341,45 @@ fn plan_binary(binary: Arc<TestBinary>, run_env: &RunEnv, inputs: &PlanInputs<'_
     Ok(TestPlan::new(vec![listed], inputs))
 }
 
+/// Where a pipelined run's plans go: straight to the runner, after a per-binary
+/// partition if there is one; or, for a partition that needs the whole list
+/// (`slice`, `duration`), into a pile that is split and sent once every binary is
+/// listed. Listing still overlaps the build then; only the tests wait.
+struct Deliver<'a> {
+    tx: &'a FeedTx,
+    partition: Option<Partition>,
+    pile: std::sync::Mutex<Vec<TestPlan>>,
+}
+
+impl Deliver<'_> {
+    fn send(&self, mut plan: TestPlan) {
+        match self.partition {
+            Some(p) if !p.per_binary() => {
+                self.pile.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(plan);
+            }
+            partition => {
+                if let Some(p) = partition {
+                    p.apply(&mut plan);
+                }
+                self.tx.send(Feed::Tests(plan));
+            }
+        }
+    }
+
+    /// Splits and sends the pile, once every binary has been listed.
+    fn finish(self) {
+        let Some(partition) = self.partition.filter(|p| !p.per_binary()) else {
+            return;
+        };
+        let mut plan = TestPlan::default();
+        for part in self.pile.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            plan.merge(part);
+        }
+        partition.apply(&mut plan);
+        self.tx.send(Feed::Tests(plan));
+    }
+}
+
 /// Builds in the feeder thread of a pipelined run: each binary is listed (in parallel)
 /// and its tests sent to the runner as soon as cargo reports it.
 fn feed_run(
@@ -276,8 +389,9 @@ fn feed_run(
     run_env: &RunEnv,
     inputs: &PlanInputs<'_>,
     doc_args: Option<&[std::ffi::OsString]>,
-    tx: &FeedTx,
+    deliver: Deliver<'_>,
 ) {
+    let tx = deliver.tx;
     let list_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let doc_packages: std::sync::Mutex<Vec<Arc<crate::build::PackageInfo>>> = Default::default();
     let built = rayon::scope(|scope| {
@@ -285,21 +399,17 @@ fn feed_run(
             BuildEvent::Compiling => {
                 tx.send(Feed::Compiling);
             }
+            BuildEvent::DynamicLibrary(_) => {}
             BuildEvent::Binary(binary) => {
                 if doc_args.is_some() && binary.kind == TargetKind::Lib && binary.package.has_doctests {
                     doc_packages.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(binary.package.clone());
                 }
-                let q = query(&binary, "").binary();
-                let excluded = setup.filterset.matches_binary(&q, &setup.cx) == Some(false)
-                    || (!selection.ignore_default_filter && setup.cx.matches_default_binary(&q) == Some(false));
-                if excluded {
+                if !selectable(setup, selection, &binary) {
                     return;
                 }
-                let list_error = &list_error;
+                let (list_error, deliver) = (&list_error, &deliver);
                 scope.spawn(move |_| match plan_binary(binary, run_env, inputs) {
-                    Ok(plan) => {
-                        tx.send(Feed::Tests(plan));
-                    }
+                    Ok(plan) => deliver.send(plan),
                     Err(e) => {
                         list_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
                     }
@@ -315,11 +425,9 @@ fn feed_run(
             packages.into_par_iter().map(|p| discover::list_doctests(p, doc_args, run_env)).collect();
         for result in listed {
             match result {
-                Ok(units) => {
-                    for unit in units {
-                        tx.send(Feed::Tests(TestPlan::new(vec![unit], inputs)));
-                    }
-                }
+                // A package's doctest units share one binary id, so they are planned
+                // together: a per-binary partition must see all of them at once.
+                Ok(units) => deliver.send(TestPlan::new(units, inputs)),
                 Err(e) => {
                     list_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
                 }
@@ -327,6 +435,10 @@ fn feed_run(
         }
     }
     let listed = list_error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).map_or(Ok(()), Err);
+    // A partition of part of the list would put tests in the wrong shards.
+    if built.is_ok() && listed.is_ok() {
+        deliver.finish();
+    }
     tx.send(Feed::Done(built.and(listed)));
 }
 
@@ -349,6 +461,7 @@ fn runner_config(
         grace_period: profile.slow_timeout.grace_period,
         flaky_fails: profile.flaky_result == FlakyResult::Fail,
         test_groups: profile.test_groups.iter().map(|(name, t)| (Arc::from(name.as_str()), t.resolve(cores))).collect(),
+        info_key: false,
         cpu_budget: None,
         cpu_share_while_building: std::env::var("TEMPO_TEST_CPU_WHILE_BUILDING")
             .ok()
@@ -406,6 +519,8 @@ pub fn prepare_repeatable(
         cores,
         adaptive: concurrency.cpu_budget.is_some(),
         pipelined: false,
+        planned: Arc::default(),
+        clock: std::time::Instant::now(),
     };
     let mut config = runner_config(&profile, slots, cores, None, false, true);
     config.cpu_budget = concurrency.cpu_budget;
@@ -424,13 +539,162 @@ pub fn prepare_repeatable(
     Ok(Some(RepeatablePlan { plan, profile, workspace_root, config_file, config, info }))
 }
 
+/// The tests built and listed once, and planned afresh for each slot count
+/// (`cargo tempo tune`): with the profile's retries, fail-fast, isolation and the
+/// duration history, so that each run is the run `cargo tempo run -j N` would do.
+pub struct SweepPlan {
+    setup: Setup,
+    listed: Vec<ListedBinary>,
+    selection: Selection,
+    history: History,
+    run_env: RunEnv,
+    cores: usize,
+    test_count: usize,
+}
+
+impl SweepPlan {
+    /// The resolved profile.
+    pub fn profile(&self) -> &Profile {
+        &self.setup.profile
+    }
+
+    /// The workspace root.
+    pub fn workspace_root(&self) -> &std::path::Path {
+        &self.setup.workspace.root
+    }
+
+    /// The config file in use, if any.
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        self.setup.config_file.as_deref()
+    }
+
+    /// How many tests each run runs.
+    pub fn test_count(&self) -> usize {
+        self.test_count
+    }
+
+    /// The plan for a run on `slots` slots: `threads-required = "num-test-threads"`
+    /// depends on the slot count, so each count gets its own.
+    fn plan(&self, slots: usize) -> TestPlan {
+        let inputs = PlanInputs {
+            names: &self.selection.names,
+            filterset: &self.setup.filterset,
+            cx: &self.setup.cx,
+            ignore_default_filter: self.selection.ignore_default_filter,
+            profile: &self.setup.profile,
+            retries_override: None,
+            cores: self.cores,
+            test_threads: slots,
+            history: Some(&self.history),
+        };
+        TestPlan::new(self.listed.clone(), &inputs)
+    }
+
+    /// Runs every selected test once on `slots` slots, as `cargo tempo run -j <slots>`
+    /// would, reporting to `reporter` only.
+    pub fn run(&self, slots: usize, reporter: &mut dyn crate::report::Reporter) -> std::io::Result<RunStats> {
+        let plan = self.plan(slots);
+        let profile = &self.setup.profile;
+        let info = RunInfo {
+            run_id: self.run_env.run_id.clone(),
+            profile: profile.name.clone(),
+            started_at: SystemTime::now(),
+            test_count: plan.tests.len(),
+            skipped: plan.skipped,
+            skipped_tests: Arc::new([]),
+            binary_count: plan.binary_count,
+            slots,
+            cores: self.cores,
+            // A fixed slot count, whatever the profile's `test-threads` says: the sweep
+            // measures counts.
+            adaptive: false,
+            pipelined: false,
+            planned: Arc::default(),
+            clock: std::time::Instant::now(),
+        };
+        let config = runner_config(profile, slots, self.cores, profile.fail_fast.max_fail, false, true);
+        execute::run(plan, info, &config, reporter)
+    }
+}
+
+/// Builds and lists once for a sweep over slot counts; `Ok(None)` when the filters
+/// select nothing.
+pub fn prepare_sweep(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) -> Result<Option<SweepPlan>> {
+    let setup = setup(cargo, config, selection)?;
+    let cores = available_cores();
+    let (history, warning) = History::load(&history::path(&setup.workspace.root.join(&setup.profile.store_dir)));
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let binaries = build_binaries(cargo, &setup, selection)?;
+    let doc_args = setup.profile.doctests.then_some(cargo.doc_args.as_slice());
+    let (run_env, listed) = list_tests(&setup.workspace, &setup.profile, binaries, doc_args)?;
+    let mut sweep = SweepPlan { setup, listed, selection: selection.clone(), history, run_env, cores, test_count: 0 };
+    let plan = sweep.plan(1);
+    if plan.tests.is_empty() {
+        eprintln!("error: no tests to run: the filters matched none of the {} tests found", plan.skipped);
+        return Ok(None);
+    }
+    sweep.test_count = plan.tests.len();
+    Ok(Some(sweep))
+}
+
 /// `cargo tempo run`.
 pub fn run(opts: RunOptions) -> Result<i32> {
+    if let Some(source) = &opts.archive {
+        return run_archive(&opts, source);
+    }
+    // A progress bar (drawn only when both streams are terminals) prints cargo's
+    // output above itself, so cargo then starts with the run; otherwise it starts
+    // while `cargo metadata` runs.
+    let bar_possible = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    if bar_possible && !opts.no_run {
+        let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+        return run_with(&opts, setup, Binaries::Unstarted);
+    }
     let (setup, started) = setup_while_building(&opts.cargo, &opts.config, &opts.filter)?;
     if opts.no_run {
         read_binaries(started, &setup, &opts.filter)?;
         return Ok(exit_code::OK);
     }
+    run_with(&opts, setup, Binaries::Building(started))
+}
+
+/// Where a run's binaries come from.
+enum Binaries {
+    /// A `cargo test --no-run` that is building them.
+    Building(StartedBuild),
+    /// A build that starts with the run, once it knows whether a progress bar
+    /// needs cargo's output passed through it.
+    Unstarted,
+    /// Already at hand: an archive's.
+    Built(Vec<Arc<TestBinary>>),
+}
+
+impl Binaries {
+    fn archived(&self) -> bool {
+        matches!(self, Binaries::Built(_))
+    }
+}
+
+/// `cargo tempo run --archive-file`: no build, so no pipelining, and no doctests,
+/// which need cargo and the sources to compile.
+fn run_archive(opts: &RunOptions, source: &ArchiveSource) -> Result<i32> {
+    if opts.doc {
+        return Err(Error::ArchiveDoctests);
+    }
+    let (setup, binaries, guard) = setup_and_binaries(&opts.cargo, &opts.config, &opts.filter, Some(source))?;
+    if opts.no_run {
+        return Ok(exit_code::OK);
+    }
+    let code = run_with(opts, setup, Binaries::Built(binaries));
+    drop(guard);
+    code
+}
+
+/// Runs the tests: built by cargo while they run (pipelined), after the build, or
+/// from `binaries` already at hand (an archive's).
+fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> {
     let cores = available_cores();
     // The command line beats the environment (folded in by clap), which beats the profile.
     let concurrency = if opts.capture {
@@ -440,12 +704,11 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     };
     let slots = concurrency.slots;
     let profile = setup.profile.clone();
-    let doc = opts.doc || profile.doctests;
-    let history_path = history::path(&setup.workspace.root.join(&profile.store_dir));
-    let (history, warning) = History::load(&history_path);
-    if let Some(warning) = warning {
-        eprintln!("warning: {warning}");
+    let doc = (opts.doc || profile.doctests) && !binaries.archived();
+    if binaries.archived() && profile.doctests {
+        eprintln!("warning: the profile's `doctests = true` does not apply to an archive, which holds no doctests");
     }
+    let (history, history_path) = load_history(&setup);
     let max_fail = match opts.fail_fast {
         Some(true) => Some(1),
         Some(false) => None,
@@ -453,19 +716,27 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     };
     let mut config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
     config.cpu_budget = concurrency.cpu_budget;
-    let stdout = std::io::stdout();
-    let terminal = stdout.is_terminal();
-    let colored = use_color(opts.color, &stdout);
     let mut reporters = Fanout::default();
     let human = HumanOptions {
-        colored,
-        terminal,
         status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
         final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
         success_output: opts.reporter.success_output,
         failure_output: opts.reporter.failure_output,
+        ..HumanOptions::default()
     };
-    reporters.push(Box::new(HumanReporter::new(std::io::LineWriter::new(stdout.lock()), human)));
+    let terminal = terminal::terminal(TerminalOptions {
+        human,
+        color: opts.color,
+        format: opts.message_format,
+        group_by_binary: opts.reporter.group_by_binary,
+        hide_progress_bar: opts.reporter.hide_progress_bar,
+        capture: opts.capture,
+    });
+    // The `t` key is for a person watching the run at a terminal.
+    config.info_key = terminal.watched;
+    for reporter in terminal.reporters {
+        reporters.push(reporter);
+    }
     let budget = BudgetCheck::new(&profile);
     if let Some(budget) = &budget {
         reporters.push(budget.collector());
@@ -483,73 +754,110 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
     .map(|path| HtmlReporter::new(path, known_flaky(&history)));
 
-    let (stats, build_error) = if opts.pipeline {
-        let run_env = RunEnv {
-            run_id: env::new_run_id(),
-            profile: profile.name.clone(),
-            workspace_root: setup.workspace.root.clone(),
-        };
-        let info = RunInfo {
-            run_id: run_env.run_id.clone(),
-            profile: profile.name.clone(),
-            started_at: SystemTime::now(),
-            test_count: 0,
-            skipped: 0,
-            skipped_tests: Arc::new([]),
-            binary_count: 0,
-            slots,
-            cores,
-            adaptive: concurrency.cpu_budget.is_some(),
-            pipelined: true,
-        };
-        let inputs = PlanInputs {
-            names: &opts.filter.names,
-            filterset: &setup.filterset,
-            cx: &setup.cx,
-            ignore_default_filter: opts.filter.ignore_default_filter,
-            profile: &profile,
-            retries_override: opts.retries,
-            cores,
-            test_threads: slots,
-            history: Some(&history),
-        };
-        let (setup_ref, selection) = (&setup, &opts.filter);
-        let (run_env_ref, inputs_ref) = (&run_env, &inputs);
-        let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
-        let feeder: Feeder<'_> =
-            Box::new(move |tx| feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, &tx));
-        reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
-        if let Some(html) = html {
-            reporters.push(Box::new(html));
+    let (stats, build_error) = match binaries {
+        Binaries::Building(_) | Binaries::Unstarted if opts.pipeline => {
+            let run_env = RunEnv {
+                run_id: env::new_run_id(),
+                profile: profile.name.clone(),
+                workspace_root: setup.workspace.root.clone(),
+            };
+            let info = RunInfo {
+                run_id: run_env.run_id.clone(),
+                profile: profile.name.clone(),
+                started_at: SystemTime::now(),
+                test_count: 0,
+                skipped: 0,
+                skipped_tests: Arc::new([]),
+                binary_count: 0,
+                slots,
+                cores,
+                adaptive: concurrency.cpu_budget.is_some(),
+                pipelined: true,
+                planned: Arc::default(),
+                clock: std::time::Instant::now(),
+            };
+            let inputs = PlanInputs {
+                names: &opts.filter.names,
+                filterset: &setup.filterset,
+                cx: &setup.cx,
+                ignore_default_filter: opts.filter.ignore_default_filter,
+                profile: &profile,
+                retries_override: opts.retries,
+                cores,
+                test_threads: slots,
+                history: Some(&history),
+            };
+            let (setup_ref, selection) = (&setup, &opts.filter);
+            let (run_env_ref, inputs_ref) = (&run_env, &inputs);
+            let started = match binaries {
+                Binaries::Building(started) => started,
+                _ => {
+                    // Under a progress bar, cargo's output is printed above it, not through it.
+                    let forward = terminal.bar.clone().map(|bar| StderrForward {
+                        sink: Box::new(move |line: &[u8]| {
+                            bar.suspend(|| {
+                                let mut stderr = std::io::stderr().lock();
+                                let _ = stderr.write_all(line);
+                                let _ = stderr.flush();
+                            });
+                        }),
+                        color: terminal.colored,
+                    });
+                    StartedBuild::start_forwarding(&opts.cargo, forward)?
+                }
+            };
+            let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
+            let partition = opts.partition;
+            let feeder: Feeder<'_> = Box::new(move |tx| {
+                let deliver = Deliver { tx: &tx, partition, pile: Default::default() };
+                feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, deliver)
+            });
+            reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
+            if let Some(html) = html {
+                reporters.push(Box::new(html));
+            }
+            execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
         }
-        execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
-    } else {
-        let binaries = read_binaries(started, &setup, &opts.filter)?;
-        let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
-        let prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history), doc_args)?;
-        if prepared.plan.tests.is_empty() {
-            eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
-            return Ok(exit_code::NO_TESTS_RUN);
+        binaries => {
+            let binaries = match binaries {
+                Binaries::Built(binaries) => binaries,
+                Binaries::Building(started) => read_binaries(started, &setup, &opts.filter)?,
+                Binaries::Unstarted => build_binaries(&opts.cargo, &setup, &opts.filter)?,
+            };
+            let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
+            let mut prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history), doc_args)?;
+            if let Some(partition) = &opts.partition {
+                partition.apply(&mut prepared.plan);
+            }
+            if prepared.plan.tests.is_empty() {
+                eprintln!(
+                    "error: no tests to run: the filters matched none of the {} tests found",
+                    prepared.plan.skipped
+                );
+                return Ok(exit_code::NO_TESTS_RUN);
+            }
+            let info = RunInfo {
+                run_id: prepared.run_env.run_id.clone(),
+                profile: prepared.run_env.profile.clone(),
+                started_at: SystemTime::now(),
+                test_count: prepared.plan.tests.len(),
+                skipped: prepared.plan.skipped,
+                skipped_tests: prepared.plan.skipped_tests.clone().into(),
+                binary_count: prepared.plan.binary_count,
+                slots,
+                cores,
+                adaptive: concurrency.cpu_budget.is_some(),
+                pipelined: false,
+                planned: Arc::default(),
+                clock: std::time::Instant::now(),
+            };
+            reporters.push(Box::new(HistoryReporter::new(history_path, history)));
+            if let Some(html) = html {
+                reporters.push(Box::new(html));
+            }
+            let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
+            (stats, None)
         }
-        let info = RunInfo {
-            run_id: prepared.run_env.run_id.clone(),
-            profile: prepared.run_env.profile.clone(),
-            started_at: SystemTime::now(),
-            test_count: prepared.plan.tests.len(),
-            skipped: prepared.plan.skipped,
-            skipped_tests: prepared.plan.skipped_tests.clone().into(),
-            binary_count: prepared.plan.binary_count,
-            slots,
-            cores,
-            adaptive: concurrency.cpu_budget.is_some(),
-            pipelined: false,
-        };
-        reporters.push(Box::new(HistoryReporter::new(history_path, history)));
-        if let Some(html) = html {
-            reporters.push(Box::new(html));
-        }
-        let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
-        (stats, None)
     };
     std::io::stdout().flush().map_err(Error::Output)?;
     let budget_fails = match &budget {

@@ -214,6 +214,14 @@ pub struct TestPlan {
 }
 
 impl TestPlan {
+    /// Adds another plan's tests (of other binaries) to this one.
+    pub fn merge(&mut self, other: TestPlan) {
+        self.tests.extend(other.tests);
+        self.skipped += other.skipped;
+        self.skipped_tests.extend(other.skipped_tests);
+        self.binary_count += other.binary_count;
+    }
+
     /// Selects tests from listed binaries, which may come in any order, and settles
     /// each one's settings. The order is nextest's: binary id, then test name; the
     /// scheduler decides the order they start in.

@@ -7,10 +7,12 @@
 
 pub mod batch;
 mod capture;
+#[cfg(unix)]
+mod keys;
 pub mod process;
 #[cfg(unix)]
 #[path = "unix.rs"]
-mod unix;
+pub(crate) mod unix;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -20,14 +22,14 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::config::OnTimeout;
 use crate::plan::{TestPlan, TestRef};
 use crate::report::Reporter;
 use crate::report::events::{
-    BatchFailure, CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, TestFinished,
+    BatchFailure, CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, RunningTest, TestFinished,
 };
 use crate::schedule::{Dispatch, Scheduler};
 use process::AttemptSpec;
@@ -53,6 +55,9 @@ pub struct RunnerConfig {
     pub test_groups: HashMap<Arc<str>, usize>,
     /// Start the tests whose last run failed before the others (`--failed-first`).
     pub failed_first: bool,
+    /// Read keys from stdin, a terminal, while the run lasts: `t` lists the running
+    /// tests. Off unless the caller has checked that a person is watching.
+    pub info_key: bool,
     /// Adaptive concurrency: the cores that the running tests' predicted CPU demand
     /// must fit (`None`: every slot is used).
     pub cpu_budget: Option<f64>,
@@ -74,6 +79,7 @@ impl Default for RunnerConfig {
             flaky_fails: false,
             test_groups: HashMap::new(),
             failed_first: false,
+            info_key: false,
             cpu_budget: None,
             cpu_share_while_building: 1.0,
         }
@@ -85,6 +91,8 @@ enum Msg {
     Finished(Dispatch, ExecutionResult),
     Slow(TestRef, usize, u32, Duration),
     Signal(i32),
+    /// SIGUSR1 or the `t` key: list the running tests.
+    Info,
     /// A test in a batch started, in the slot, as the attempt, at the time since the run started.
     BatchStarted(TestRef, usize, u32, Duration),
     /// A test in a batch has its final result there (slot, attempt).
@@ -162,7 +170,9 @@ impl RunningGroups {
     }
 }
 
-/// Forwards SIGINT, SIGTERM and SIGHUP to the coordinator for as long as it lives.
+/// Forwards SIGINT, SIGTERM and SIGHUP to the coordinator for as long as it lives, and
+/// SIGUSR1 as a request to list the running tests (BSD's SIGINFO is not on Linux, so
+/// SIGUSR1 stands in for it, as in dd and nextest).
 struct SignalForwarder {
     handle: signal_hook::iterator::Handle,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -170,11 +180,12 @@ struct SignalForwarder {
 
 impl SignalForwarder {
     fn start(tx: Sender<Msg>) -> io::Result<SignalForwarder> {
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
         let handle = signals.handle();
         let thread = std::thread::spawn(move || {
             for sig in signals.forever() {
-                if tx.send(Msg::Signal(sig)).is_err() {
+                let msg = if sig == SIGUSR1 { Msg::Info } else { Msg::Signal(sig) };
+                if tx.send(msg).is_err() {
                     break;
                 }
             }
@@ -208,6 +219,9 @@ pub fn run_fed(
     reporter: &mut dyn Reporter,
 ) -> io::Result<(RunStats, Option<crate::error::Error>)> {
     let run_start = Instant::now();
+    let mut info = info;
+    info.planned = plan.tests.iter().cloned().collect();
+    info.clock = run_start;
     let mut scheduler =
         Scheduler::new(plan.tests.iter().cloned(), config.slots, config.test_groups.clone(), config.failed_first);
     if !config.capture {
@@ -232,6 +246,12 @@ pub fn run_fed(
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
     let (msg_tx, msg_rx) = crossbeam_channel::unbounded::<Msg>();
     let _signals = SignalForwarder::start(msg_tx.clone())?;
+    let info_tx = msg_tx.clone();
+    let _keys = config.info_key.then(|| {
+        keys::KeyReader::start(move || {
+            let _ = info_tx.send(Msg::Info);
+        })
+    });
     let groups = RunningGroups::new(config.slots);
     let mut last_end = Duration::ZERO;
     let mut build_error = None;
@@ -272,6 +292,7 @@ pub fn run_fed(
             build_error: None,
             late_not_run: 0,
             rerun_alone: HashMap::new(),
+            running: HashMap::new(),
             load: LoadSamples { last: run_start, by_slot: vec![None; config.slots] },
         };
         let outcome = coordinator.coordinate();
@@ -392,6 +413,9 @@ struct Coordinator<'a> {
     late_not_run: usize,
     /// Tests sent back from a batch to run alone, by address, and why.
     rerun_alone: HashMap<usize, BatchFailure>,
+    /// The attempts running now, by the test's address: (test, slot, attempt, start
+    /// since the run started). Kept for [`Event::InfoRequested`].
+    running: HashMap<usize, (TestRef, usize, u32, Duration)>,
     /// Under adaptive concurrency, what the running tests' CPU clocks last read.
     load: LoadSamples,
 }
@@ -421,11 +445,13 @@ impl Coordinator<'_> {
                     self.jobs.send(dispatch).expect("workers outlive the coordinator");
                     continue;
                 }
+                let at = self.run_start.elapsed();
+                self.started(&dispatch.test, dispatch.slot, dispatch.attempt, at);
                 self.reporter.report(&Event::TestStarted {
                     test: dispatch.test.clone(),
                     slot: dispatch.slot,
                     attempt: dispatch.attempt,
-                    at: self.run_start.elapsed(),
+                    at,
                 })?;
                 self.jobs.send(dispatch).expect("workers outlive the coordinator");
             }
@@ -461,16 +487,46 @@ impl Coordinator<'_> {
                 Msg::Feed(feed) => self.fed(feed)?,
                 Msg::Finished(dispatch, result) => self.finished(dispatch, result)?,
                 Msg::Signal(sig) => self.signalled(sig)?,
+                Msg::Info => self.info()?,
                 Msg::Slow(test, slot, attempt, elapsed) => {
                     self.reporter.report(&Event::TestSlow { test, slot, attempt, elapsed })?
                 }
                 Msg::BatchStarted(test, slot, attempt, at) => {
+                    self.started(&test, slot, attempt, at);
                     self.reporter.report(&Event::TestStarted { test, slot, attempt, at })?
                 }
                 Msg::BatchFinished(test, slot, attempt, result) => self.settle(test, slot, 1, attempt, result)?,
                 Msg::BatchDone(dispatch, end) => self.batch_done(dispatch, end),
             }
         }
+    }
+
+    /// Notes an attempt as running, for [`Event::InfoRequested`].
+    fn started(&mut self, test: &TestRef, slot: usize, attempt: u32, at: Duration) {
+        self.running.insert(Arc::as_ptr(test) as usize, (test.clone(), slot, attempt, at));
+    }
+
+    /// Lists the attempts running now, longest-running first.
+    fn info(&mut self) -> io::Result<()> {
+        let now = self.run_start.elapsed();
+        let mut running: Vec<RunningTest> = self
+            .running
+            .values()
+            .map(|(test, slot, attempt, at)| RunningTest {
+                test: test.clone(),
+                slot: *slot,
+                attempt: *attempt,
+                max_attempts: test.settings.retries.count.saturating_add(1),
+                elapsed: now.saturating_sub(*at),
+            })
+            .collect();
+        running.sort_by(|a, b| {
+            b.elapsed
+                .cmp(&a.elapsed)
+                .then_with(|| a.test.binary_id().cmp(b.test.binary_id()))
+                .then_with(|| a.test.name.cmp(&b.test.name))
+        });
+        self.reporter.report(&Event::InfoRequested { running })
     }
 
     /// Reads the CPU clock of each running test's process: one that keeps more cores
@@ -543,6 +599,7 @@ impl Coordinator<'_> {
                     tests: plan.tests.len(),
                     binaries: plan.binary_count,
                     skipped_tests: plan.skipped_tests.into(),
+                    planned: plan.tests.iter().cloned().collect(),
                 })?;
                 if self.scheduler.is_cancelled() {
                     self.late_not_run += plan.tests.len();
@@ -602,6 +659,8 @@ impl Coordinator<'_> {
         self.stats.cpu += end.unattributed_cpu;
         let tests = dispatch.batch.expect("a batch dispatch");
         for (i, why) in end.rerun_alone {
+            // It stops running until it starts again alone.
+            self.running.remove(&(Arc::as_ptr(&tests[i]) as usize));
             self.rerun_alone.insert(Arc::as_ptr(&tests[i]) as usize, why);
             self.scheduler.requeue_alone(tests[i].clone());
         }
@@ -618,6 +677,7 @@ impl Coordinator<'_> {
         attempt: u32,
         result: ExecutionResult,
     ) -> io::Result<()> {
+        self.running.remove(&(Arc::as_ptr(&test) as usize));
         let scheduler = &mut *self.scheduler;
         let config = self.config;
         let retries = &test.settings.retries;

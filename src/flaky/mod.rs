@@ -8,7 +8,7 @@
 //! overrides that `--write` adds to the config file.
 
 mod in_process;
-mod nextest;
+pub(crate) mod nextest;
 pub mod write;
 
 use std::collections::BTreeMap;

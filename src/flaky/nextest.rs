@@ -19,28 +19,34 @@ use toml_edit::{DocumentMut, Item, Table, value};
 use super::{Collected, Stopped, Tallies};
 use crate::build;
 use crate::error::{Error, Result};
-use crate::options::{FlakyOptions, RunIgnored};
+use crate::options::{CargoOptions, ConfigOptions, FlakyOptions, NameFilter, RunIgnored, Selection};
 
-/// The arguments that select and build the tests, in `cargo nextest run`'s spelling.
-fn nextest_args(opts: &FlakyOptions, config: &Path) -> Vec<std::ffi::OsString> {
+/// The arguments that select and build the tests, in `cargo nextest run`'s spelling
+/// (also used by `tune --engine nextest`).
+pub(crate) fn nextest_args(
+    cargo: &CargoOptions,
+    profile: &str,
+    filter: &Selection,
+    config: &Path,
+) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = vec!["nextest".into(), "run".into(), "--config-file".into(), config.into()];
-    args.extend(["--profile".into(), opts.config.profile.clone().into()]);
+    args.extend(["--profile".into(), profile.into()]);
     // tempo renders the cargo options for `cargo test`; two of them are spelt
     // differently by nextest.
-    for a in &opts.cargo.args {
+    for a in &cargo.args {
         match a.to_str() {
             Some("--profile") => args.push("--cargo-profile".into()),
             Some("-v") => args.push("--cargo-verbose".into()),
             _ => args.push(a.clone()),
         }
     }
-    for expr in &opts.filter.filtersets {
+    for expr in &filter.filtersets {
         args.extend(["-E".into(), expr.into()]);
     }
-    if opts.filter.ignore_default_filter {
+    if filter.ignore_default_filter {
         args.push("--ignore-default-filter".into());
     }
-    match opts.filter.names.run_ignored {
+    match filter.names.run_ignored {
         RunIgnored::Default => {}
         RunIgnored::Only => args.extend(["--run-ignored".into(), "only".into()]),
         RunIgnored::All => args.extend(["--run-ignored".into(), "all".into()]),
@@ -59,7 +65,13 @@ fn run_args(opts: &FlakyOptions) -> Vec<std::ffi::OsString> {
         let n = crate::options::resolve_threads(t, crate::options::available_cores());
         args.extend(["--test-threads".into(), n.to_string().into()]);
     }
-    let names = &opts.filter.names;
+    args.extend(name_args(&opts.filter.names));
+    args
+}
+
+/// The name filters, as `cargo nextest run` takes them (last on its command line).
+pub(crate) fn name_args(names: &NameFilter) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
     // libtest's `--exact` and `--skip` go after `--`, where nextest emulates them.
     if names.exact || !names.skip.is_empty() {
         args.push("--".into());
@@ -77,12 +89,12 @@ fn run_args(opts: &FlakyOptions) -> Vec<std::ffi::OsString> {
 }
 
 /// The config file nextest would read: `--config-file`, else `.config/nextest.toml`.
-fn nextest_config(opts: &FlakyOptions, root: &Path) -> PathBuf {
-    opts.config.config_file.clone().unwrap_or_else(|| root.join(".config/nextest.toml"))
+pub(crate) fn nextest_config(config: &ConfigOptions, root: &Path) -> PathBuf {
+    config.config_file.clone().unwrap_or_else(|| root.join(".config/nextest.toml"))
 }
 
 /// The config text with the profile's JUnit report sent to `junit`, without test output.
-fn with_junit(text: &str, profile: &str, junit: &Path) -> std::result::Result<String, String> {
+pub(crate) fn with_junit(text: &str, profile: &str, junit: &Path) -> std::result::Result<String, String> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| e.to_string())?;
     let implicit = || {
         let mut t = Table::new();
@@ -102,7 +114,7 @@ fn with_junit(text: &str, profile: &str, junit: &Path) -> std::result::Result<St
 }
 
 /// Adds one run's JUnit report to the tally.
-fn read_report(path: &Path, tallies: &mut Tallies) -> Result<(usize, usize)> {
+pub(crate) fn read_report(path: &Path, tallies: &mut Tallies) -> Result<(usize, usize)> {
     let report_error = |reason: String| Error::NextestReport { path: path.to_owned(), reason };
     let xml = std::fs::read_to_string(path).map_err(|e| report_error(e.to_string()))?;
     let report = Report::deserialize_from_str(&xml).map_err(|e| report_error(e.to_string()))?;
@@ -134,7 +146,7 @@ fn nextest_failed(status: std::process::ExitStatus, stderr: &[u8]) -> Error {
 pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
     let workspace = build::workspace(&opts.cargo)?;
     let root = &workspace.root;
-    let config_file = nextest_config(opts, root);
+    let config_file = nextest_config(&opts.config, root);
     let text = match std::fs::read_to_string(&config_file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.config.config_file.is_none() => String::new(),
@@ -149,7 +161,7 @@ pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
     std::fs::create_dir_all(&tmp).map_err(|source| Error::WriteFile { path: tmp.clone(), source })?;
     std::fs::write(&tmp_config, edited).map_err(|source| Error::WriteFile { path: tmp_config.clone(), source })?;
 
-    let base = nextest_args(opts, &tmp_config);
+    let base = nextest_args(&opts.cargo, &opts.config.profile, &opts.filter, &tmp_config);
     // Build once, with cargo's messages on stderr as usual.
     let built = Command::new(build::cargo_program())
         .args(&base)
@@ -193,7 +205,7 @@ pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
             started.elapsed().as_secs_f64()
         );
     }
-    let store_dir = store_dir(opts, root);
+    let store_dir = store_dir(&opts.config, root);
     Ok(Ok(Collected {
         tallies,
         runs: opts.runs,
@@ -205,17 +217,17 @@ pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
 
 /// tempo's store directory: `TEMPO_STORE_DIR`, else the config's `[store] dir` when
 /// tempo can read the config, else the default.
-fn store_dir(opts: &FlakyOptions, root: &Path) -> PathBuf {
+pub(crate) fn store_dir(config: &ConfigOptions, root: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("TEMPO_STORE_DIR").filter(|d| !d.is_empty()) {
         return dir.into();
     }
-    crate::config::Config::load(root, opts.config.config_file.as_deref())
-        .and_then(|c| c.profile(&opts.config.profile))
+    crate::config::Config::load(root, config.config_file.as_deref())
+        .and_then(|c| c.profile(&config.profile))
         .map_or_else(|_| crate::config::Profile::builtin("default").store_dir, |p| p.store_dir)
 }
 
 /// Removes the temporary directory however the run ends.
-struct RemoveOnDrop(PathBuf);
+pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {

@@ -36,6 +36,15 @@ pub struct RunInfo {
     /// Whether tests start while the build goes on, so that more are announced by
     /// [`Event::TestsAdded`] and the counts above are only the first ones.
     pub pipelined: bool,
+    /// The tests planned so far, in the plan's order. The runner fills this in from
+    /// the plan it is given, so whoever builds a `RunInfo` leaves it empty. Reporters
+    /// read each test's binary (to know when a binary is done) and its expected
+    /// duration (to estimate the time left).
+    pub planned: std::sync::Arc<[TestRef]>,
+    /// The instant every offset of the run counts from (`TestStarted::at`,
+    /// `ExecutionResult::start`). The runner sets it; whoever builds a `RunInfo` may
+    /// put `Instant::now()`.
+    pub clock: std::time::Instant,
 }
 
 /// How one test process ended.
@@ -327,6 +336,8 @@ pub enum Event {
         binaries: usize,
         /// The tests it holds that were left out, as (binary id, test name).
         skipped_tests: std::sync::Arc<[(crate::test_id::BinaryId, String)]>,
+        /// The tests that will run from it.
+        planned: std::sync::Arc<[TestRef]>,
     },
     /// A test attempt started.
     TestStarted {
@@ -362,6 +373,26 @@ pub enum Event {
         /// How many tests are still running.
         running: usize,
     },
+    /// Someone asked what is running now (SIGUSR1, or the `t` key at a terminal).
+    InfoRequested {
+        /// The attempts running now, longest-running first.
+        running: Vec<RunningTest>,
+    },
     /// The run is over.
     RunFinished(RunStats),
+}
+
+/// One attempt that is running, as [`Event::InfoRequested`] lists it.
+#[derive(Debug, Clone)]
+pub struct RunningTest {
+    /// The test.
+    pub test: TestRef,
+    /// Its slot.
+    pub slot: usize,
+    /// Attempt number (1-based).
+    pub attempt: u32,
+    /// The most attempts this test may have.
+    pub max_attempts: u32,
+    /// How long it has run so far.
+    pub elapsed: Duration,
 }

@@ -268,7 +268,7 @@ impl Reporter for HtmlReporter {
                 self.cancelled.get_or_insert(*reason);
             }
             Event::RunFinished(stats) => self.write(stats)?,
-            Event::TestStarted { .. } | Event::TestSlow { .. } => {}
+            _ => {}
         }
         Ok(())
     }

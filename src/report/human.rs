@@ -10,7 +10,7 @@ use std::time::Duration;
 use anstyle::Style;
 
 use super::Reporter;
-use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, TestFinished};
+use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, RunningTest, TestFinished};
 use super::style::{Styles, sanitize};
 use crate::config::{FinalStatusLevel, OutputMode, StatusLevel};
 use crate::plan::TestInstance;
@@ -179,6 +179,26 @@ impl<W: Write> HumanReporter<W> {
                 || matches!(self.output_mode(f), OutputMode::Final | OutputMode::ImmediateFinal));
         if keep {
             self.finals.push(f.clone());
+        }
+        Ok(())
+    }
+
+    /// The answer to SIGUSR1 or the `t` key: what runs now, and for how long.
+    fn running_tests(&mut self, running: &[RunningTest]) -> io::Result<()> {
+        let s = self.styles.heading;
+        let count = match running.len() {
+            0 => "no tests".to_owned(),
+            1 => "1 test".to_owned(),
+            n => format!("{n} tests"),
+        };
+        writeln!(self.out, "{s}{:>12}{s:#} {count} running", "Info")?;
+        for r in running {
+            let mut note = format!(" (slot {}", r.slot);
+            if r.attempt > 1 || r.max_attempts > 1 {
+                note += &format!(", attempt {}/{}", r.attempt, r.max_attempts);
+            }
+            note.push(')');
+            self.status_line("RUNNING", self.styles.heading, r.elapsed, &r.test, &note)?;
         }
         Ok(())
     }
@@ -390,6 +410,7 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     if *running == 1 { "test" } else { "tests" }
                 )?;
             }
+            Event::InfoRequested { running } => self.running_tests(running)?,
             Event::RunFinished(stats) => self.summary(stats)?,
         }
         Ok(())

@@ -4,6 +4,8 @@
 //! would leave a terminal in a broken state. It is decoded lossily, and when the output
 //! is not a terminal, control codes are shown escaped rather than sent raw.
 
+use std::ffi::OsString;
+
 use anstyle::{AnsiColor, Style};
 
 use crate::options::Color;
@@ -43,12 +45,35 @@ impl Styles {
     }
 }
 
-/// Maps tempo's colour choice onto anstream's, which resolves `auto` against the stream.
-pub fn color_choice(color: Color) -> anstream::ColorChoice {
+/// Whether to colour a stream, `is_terminal` saying whether it is a terminal; `auto`
+/// is decided from the process's environment (see [`decide_color`]).
+pub fn use_color(color: Color, is_terminal: bool) -> bool {
+    decide_color(color, is_terminal, |name| std::env::var_os(name))
+}
+
+/// Decides `--color` for a stream. `always` and `never` are final. `auto` follows the
+/// conventions of no-color.org and bixense.com/clicolors, in this order: a non-empty
+/// `NO_COLOR` turns colour off; a `CLICOLOR_FORCE` other than empty or `0` turns it on
+/// (even when piped); `CLICOLOR=0` turns it off; otherwise colour goes to a terminal
+/// whose `TERM` is set and is not `dumb`. (`CARGO_TERM_COLOR` is read earlier, as the
+/// value of `--color` when the flag is not given: see [`Color::resolve`].)
+pub fn decide_color(color: Color, is_terminal: bool, env: impl Fn(&str) -> Option<OsString>) -> bool {
     match color {
-        Color::Auto => anstream::ColorChoice::Auto,
-        Color::Always => anstream::ColorChoice::Always,
-        Color::Never => anstream::ColorChoice::Never,
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            let set = |name: &str| env(name).filter(|v| !v.is_empty());
+            if set("NO_COLOR").is_some() {
+                return false;
+            }
+            if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+                return true;
+            }
+            if set("CLICOLOR").is_some_and(|v| v == "0") {
+                return false;
+            }
+            is_terminal && set("TERM").is_some_and(|t| t != "dumb")
+        }
     }
 }
 
@@ -96,6 +121,51 @@ fn sgr_len(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One case: (choice, stream is a terminal, environment, colour?).
+    type ColorCase<'a> = (Color, bool, &'a [(&'a str, &'a str)], bool);
+
+    #[test]
+    fn color_precedence() {
+        let tty = [("TERM", "xterm-256color")];
+        let cases: &[ColorCase<'_>] = &[
+            (Color::Auto, true, &tty, true),
+            (Color::Auto, false, &tty, false),
+            (Color::Auto, true, &[], false),
+            (Color::Auto, true, &[("TERM", "dumb")], false),
+            (Color::Auto, true, &[("TERM", "xterm"), ("NO_COLOR", "1")], false),
+            // An empty NO_COLOR is as good as unset.
+            (Color::Auto, true, &[("TERM", "xterm"), ("NO_COLOR", "")], true),
+            (Color::Auto, false, &[("CLICOLOR_FORCE", "1")], true),
+            (Color::Auto, false, &[("CLICOLOR_FORCE", "yes")], true),
+            (Color::Auto, false, &[("CLICOLOR_FORCE", "0")], false),
+            (Color::Auto, false, &[("CLICOLOR_FORCE", "")], false),
+            // NO_COLOR beats CLICOLOR_FORCE.
+            (Color::Auto, false, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false),
+            (Color::Auto, true, &[("TERM", "xterm"), ("CLICOLOR", "0")], false),
+            (Color::Auto, true, &[("TERM", "xterm"), ("CLICOLOR", "1")], true),
+            (Color::Auto, false, &[("CLICOLOR", "0"), ("CLICOLOR_FORCE", "1")], true),
+            // An explicit choice beats every variable.
+            (Color::Always, false, &[("NO_COLOR", "1")], true),
+            (Color::Never, true, &[("TERM", "xterm"), ("CLICOLOR_FORCE", "1")], false),
+        ];
+        for (color, terminal, env, expected) in cases {
+            let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
+            assert_eq!(decide_color(*color, *terminal, lookup), *expected, "{color:?}, terminal {terminal}, {env:?}");
+        }
+    }
+
+    #[test]
+    fn cargo_term_color_is_the_fallback_for_the_flag() {
+        use crate::cli::ColorArg;
+        assert_eq!(Color::resolve(None, Some("always")), Color::Always);
+        assert_eq!(Color::resolve(None, Some("never")), Color::Never);
+        assert_eq!(Color::resolve(None, Some("auto")), Color::Auto);
+        assert_eq!(Color::resolve(None, Some("sometimes")), Color::Auto, "a value cargo would reject is ignored");
+        assert_eq!(Color::resolve(None, None), Color::Auto);
+        assert_eq!(Color::resolve(Some(ColorArg::Never), Some("always")), Color::Never);
+        assert_eq!(Color::resolve(Some(ColorArg::Auto), Some("always")), Color::Auto, "an explicit --color auto wins");
+    }
 
     #[test]
     fn escapes_control_codes_and_bad_utf8() {

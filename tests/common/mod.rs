@@ -156,6 +156,9 @@ pub struct Expected {
     pub name: String,
     pub outcome: String,
     pub ignored_outcome: Option<String>,
+    /// The outcome when run from an archive extracted somewhere else than the build's
+    /// target directory, where it differs from `outcome`.
+    pub archive_outcome: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -275,4 +278,37 @@ pub fn flaky_fixture() -> PathBuf {
 pub fn build_flaky_fixture() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| build_workspace(&flaky_fixture()));
+}
+
+/// The fixture for `cargo tempo tune`: eight tests that sleep 100-200 ms, and an
+/// ignored one that always fails.
+pub fn tune_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/tune")
+}
+
+/// Builds the tune fixture once per process.
+pub fn build_tune_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&tune_fixture()));
+}
+
+/// Copies a fixture workspace's sources (not its `target/` or any `.config/`) into
+/// `dir`, for tests that write config files: the repository's fixture stays untouched.
+pub fn copy_workspace(from: &Path, dir: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            if name == "target" || name == ".config" {
+                continue;
+            }
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &to.join(&name));
+            } else {
+                std::fs::copy(entry.path(), to.join(&name)).unwrap();
+            }
+        }
+    }
+    copy(from, dir);
 }

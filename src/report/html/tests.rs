@@ -21,6 +21,8 @@ fn info(slots: usize) -> RunInfo {
         cores: 2,
         adaptive: false,
         pipelined: false,
+        planned: std::sync::Arc::default(),
+        clock: std::time::Instant::now(),
     }
 }
 
