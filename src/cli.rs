@@ -441,6 +441,12 @@ pub struct RunArgs {
     pub archive: ArchiveSourceArgs,
     #[command(flatten)]
     pub reporter: ReporterArgs,
+    /// Write the HTML report here [default: <store.dir>/<profile>/report.html].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_report", help_heading = "Reporter")]
+    pub report: Option<PathBuf>,
+    /// Don't write the HTML report.
+    #[arg(long, help_heading = "Reporter")]
+    pub no_report: bool,
 }
 
 /// What the terminal shows.

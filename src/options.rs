@@ -271,6 +271,20 @@ pub struct RunOptions {
     pub archive: Option<ArchiveSource>,
     /// Human output, or JSON events.
     pub message_format: MessageFormat,
+    /// Where the HTML report goes.
+    pub html_report: HtmlReport,
+}
+
+/// Where `cargo tempo run` writes its HTML report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum HtmlReport {
+    /// `<store.dir>/<profile>/report.html`.
+    #[default]
+    Default,
+    /// `--report PATH`, relative to the current directory.
+    At(std::path::PathBuf),
+    /// `--no-report`.
+    Off,
 }
 
 /// An archive to run instead of a build (`--archive-file`).
@@ -460,6 +474,11 @@ impl RunOptions {
             message_format: match a.message_format {
                 crate::cli::RunFormatArg::Human => MessageFormat::Human,
                 crate::cli::RunFormatArg::Json => MessageFormat::Json,
+            },
+            html_report: match (a.report, a.no_report) {
+                (_, true) => HtmlReport::Off,
+                (Some(path), false) => HtmlReport::At(path),
+                (None, false) => HtmlReport::Default,
             },
         }
     }

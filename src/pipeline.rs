@@ -19,14 +19,15 @@ use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, ListOptions, PartitionOptions, RunOptions, Selection,
-    ShowConfigOptions, available_cores,
+    ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, PartitionOptions, RunOptions,
+    Selection, ShowConfigOptions, available_cores,
 };
 use crate::partition::{Partition, PartitionKind};
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::Fanout;
 use crate::report::events::{RunInfo, RunStats};
 use crate::report::history::write_history;
+use crate::report::html::{HtmlReporter, known_flaky};
 use crate::report::human::HumanOptions;
 use crate::report::junit::JunitReporter;
 use crate::report::list::write_list;
@@ -769,6 +770,14 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
         let path = profile_store_dir(&setup.workspace, &profile).join(junit);
         reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
     }
+    // Pushed after the history, so that a report that cannot be written does not
+    // cost the run its history.
+    let html = match &opts.html_report {
+        HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
+        HtmlReport::At(path) => Some(path.clone()),
+        HtmlReport::Off => None,
+    }
+    .map(|path| HtmlReporter::new(path, known_flaky(&history)));
 
     let (stats, build_error) = match binaries {
         Binaries::Building(_) | Binaries::Unstarted if opts.pipeline => {
@@ -829,6 +838,9 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, deliver)
             });
             reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
+            if let Some(html) = html {
+                reporters.push(Box::new(html));
+            }
             execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
         }
         binaries => {
@@ -865,6 +877,9 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 clock: std::time::Instant::now(),
             };
             reporters.push(Box::new(HistoryReporter::new(history_path, history)));
+            if let Some(html) = html {
+                reporters.push(Box::new(html));
+            }
             let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
             (stats, None)
         }

@@ -6,6 +6,7 @@
 pub mod events;
 pub mod grouped;
 pub mod history;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
