@@ -331,7 +331,7 @@ pub fn ping_pong(rounds: u64) {
 
 # Token hand-offs per millisecond of `ping_pong` with both threads on their own
 # core, measured on the 2-core reference machine.
-PING_PONG_ROUNDS_PER_MS = 20_000
+PING_PONG_ROUNDS_PER_MS = 2_400
 
 
 def spin_fn(name: str, ms: int, path: str) -> str:
