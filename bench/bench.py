@@ -151,8 +151,6 @@ def run_env(workload: str = "", keep_history: bool = False) -> dict[str, str]:
         # With --clean the target directory (tempo's default store) goes before every
         # run; CI keeps the history the same way, as an artifact (docs/ci.md).
         env["TEMPO_STORE_DIR"] = str(STORE_DIR / workload.replace(":", "_").replace("@", "-"))
-    else:
-        env.pop("TEMPO_STORE_DIR", None)
     return env
 
 

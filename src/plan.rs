@@ -280,9 +280,13 @@ impl TestPlan {
 }
 
 /// How long a test may take, by its history, and still be batched under
-/// `isolation = "auto"`: beyond it, a process of its own costs too little, in
-/// proportion, to be worth giving up.
-pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(100);
+/// `isolation = "auto"`: beyond it, a process of its own (1-3 ms) costs too little,
+/// in proportion, to be worth giving up, and a batch's tests run one after another.
+pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Below this, a test's CPU-to-wall ratio says more about process start-up than about
+/// whether the test waits.
+const WAITS_MEASURABLE_FROM: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Whether a test may share a process with others, given its settings and history.
 ///
@@ -290,7 +294,9 @@ pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(
 /// passing test's output to itself), and only with the plain command line (one slot,
 /// no extra arguments). A test that failed in a batch and passed alone is never
 /// batched again. Beyond that, `isolation = "batch"` batches every test, and `"auto"`
-/// the tests whose every recorded run passed within [`BATCH_AT_MOST`].
+/// the tests whose every recorded run passed within [`BATCH_AT_MOST`] and that do not
+/// mostly wait: a batch runs its tests one after another, so tests that sleep or wait
+/// on I/O are better off in processes of their own, overlapping.
 pub fn may_batch(settings: &TestSettings, history: Option<&crate::history::TestHistory>) -> bool {
     let shareable = settings.threads_required == 1
         && settings.success_output == OutputMode::Never
@@ -302,7 +308,12 @@ pub fn may_batch(settings: &TestSettings, history: Option<&crate::history::TestH
             Isolation::Process => false,
             Isolation::Batch => true,
             Isolation::Auto => history.is_some_and(|h| {
-                !h.runs.is_empty() && h.runs.iter().all(|r| r.outcome == "pass" && r.duration() <= BATCH_AT_MOST)
+                !h.runs.is_empty()
+                    && h.runs.iter().all(|r| r.outcome == "pass" && r.duration() <= BATCH_AT_MOST)
+                    // A process's start-up is most of a test of a few milliseconds,
+                    // so only longer tests can show that they wait.
+                    && (h.expected().is_some_and(|d| d < WAITS_MEASURABLE_FROM)
+                        || h.cpu_appetite().is_none_or(|r| r >= crate::schedule::WAITING_BELOW))
             }),
         }
 }
@@ -377,5 +388,56 @@ pub mod fake {
             batchable: false,
             cpu_ratio: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{RunRecord, TestHistory};
+
+    fn history(runs: &[(u64, u64, &str)]) -> TestHistory {
+        TestHistory {
+            package: "pkg".into(),
+            runs: runs
+                .iter()
+                .map(|(us, cpu_us, outcome)| RunRecord {
+                    at: 0,
+                    duration_us: *us,
+                    cpu_us: *cpu_us,
+                    outcome: (*outcome).into(),
+                    attempts: 1,
+                    batched: false,
+                })
+                .collect(),
+            isolation_sensitive: false,
+        }
+    }
+
+    #[test]
+    fn auto_batches_short_busy_passing_tests_only() {
+        let auto = TestSettings::from_profile(&Profile::builtin("default"));
+        assert_eq!(auto.isolation, Isolation::Auto);
+        let batch = |h: &TestHistory| may_batch(&auto, Some(h));
+        assert!(batch(&history(&[(50, 40, "pass"), (2_000, 1_500, "pass")])), "fast and busy");
+        assert!(batch(&history(&[(3_000, 100, "pass")])), "too short to tell whether it waits");
+        assert!(!batch(&history(&[(15_000, 500, "pass")])), "it sleeps: better overlapped alone");
+        assert!(!batch(&history(&[(50_000, 50_000, "pass")])), "too long to be worth a batch");
+        assert!(!batch(&history(&[(50, 40, "pass"), (50, 40, "fail")])), "it failed once");
+        assert!(!may_batch(&auto, None), "no history: nextest's behaviour first");
+        let mut sensitive = history(&[(50, 40, "pass")]);
+        sensitive.isolation_sensitive = true;
+        assert!(!batch(&sensitive));
+
+        let mut forced = auto.clone();
+        forced.isolation = Isolation::Batch;
+        assert!(may_batch(&forced, None) && may_batch(&forced, Some(&history(&[(50_000, 0, "fail")]))));
+        assert!(!may_batch(&forced, Some(&sensitive)), "isolation-sensitive beats batch");
+        let mut process = auto.clone();
+        process.isolation = Isolation::Process;
+        assert!(!may_batch(&process, Some(&history(&[(50, 40, "pass")]))));
+        let mut chatty = auto;
+        chatty.success_output = OutputMode::Immediate;
+        assert!(!may_batch(&chatty, Some(&history(&[(50, 40, "pass")]))), "its passing output is wanted");
     }
 }

@@ -92,7 +92,7 @@ pub struct Scheduler {
 /// process's start and its harness.
 const MIN_DEMAND: f64 = 0.02;
 /// A test whose CPU appetite is below this mostly waits (sleeps, I/O, timeouts).
-const WAITING_BELOW: f64 = 0.2;
+pub const WAITING_BELOW: f64 = 0.2;
 /// How far the admitted demand may exceed the cores, as a share of them: learned
 /// ratios are measured, and a test that keeps a core busy shows 0.9 as often as 1.0.
 const DEMAND_SLACK: f64 = 0.1;

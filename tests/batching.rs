@@ -64,7 +64,7 @@ fn crashes_hangs_and_shared_process_failures_fall_back_to_isolation() {
             None => assert!(!line.contains(" ("), "{}: no batch note expected in `{line}`", t.name),
         }
     }
-    assert_eq!(last_line(&stdout), "tempo: 7 passed, 3 failed, 0 skipped");
+    assert_eq!(last_line(&stdout), "tempo: 8 passed, 3 failed, 0 skipped");
 
     let history = batchy_history(&store);
     for t in &expected {
@@ -114,7 +114,7 @@ fn process_isolation_never_batches() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!stdout.contains("a batch"), "{stdout}");
     // Alone, only the tests that always crash or fail fail.
-    assert_eq!(last_line(&stdout), "tempo: 8 passed, 2 failed, 0 skipped", "{stdout}");
+    assert_eq!(last_line(&stdout), "tempo: 9 passed, 2 failed, 0 skipped", "{stdout}");
     for (name, h) in batchy_history(&store) {
         let last = h["runs"].as_array().unwrap().last().unwrap().clone();
         assert!(!last["batched"].as_bool().unwrap_or(false), "{name} was batched: {last}");
@@ -138,7 +138,7 @@ fn auto_isolation_batches_only_tests_the_history_shows_fast_and_passing() {
     // first test in its process) is caught, run alone and remembered, and d (which
     // hangs in a batch) reaches its own timeout there.
     let second = run();
-    assert_eq!(last_line(&second), "tempo: 7 passed, 3 failed, 0 skipped", "{second}");
+    assert_eq!(last_line(&second), "tempo: 8 passed, 3 failed, 0 skipped", "{second}");
     assert!(line_of(&second, "tests::d_hangs_in_a_batch").starts_with("     TIMEOUT"), "{second}");
     let history = batchy_history(&store);
     let batched: Vec<&String> = history

@@ -271,7 +271,7 @@ pub fn run_batch(
     let mut kill_at: Option<Instant> = None;
     let mut attributed_cpu = Duration::ZERO;
     let doc = tests[0].binary.doc.is_some();
-    let lookup = |name: &str| index.get(name).or_else(|| index.get(strip_doc_suffix(name))).copied();
+    let lookup = |name: &str| index.get(name).or_else(|| index.get(strip_suffix(name))).copied();
     let mut doc_failures: Vec<(usize, Instant, Instant)> = Vec::new();
 
     let stat_cpu = |pid: u32| unix::process_cpu(pid);
@@ -462,9 +462,14 @@ pub fn run_batch(
     end
 }
 
-/// rustdoc's name for a `no_run` or `compile_fail` doctest adds what it checks.
-fn strip_doc_suffix(name: &str) -> &str {
-    name.strip_suffix(" - compile fail").or_else(|| name.strip_suffix(" - compile")).unwrap_or(name)
+/// libtest's name for a test as it prints it, back to the name it lists: it adds
+/// ` - should panic` to a `#[should_panic]` test, and rustdoc adds ` - compile` or
+/// ` - compile fail` to a `no_run` or `compile_fail` doctest.
+fn strip_suffix(name: &str) -> &str {
+    [" - should panic", " - compile fail", " - compile"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+        .unwrap_or(name)
 }
 
 /// Doctests cannot run alone (see [`crate::build::DocUnit`]), and each already runs
@@ -517,7 +522,7 @@ fn failure_sections(text: &str) -> HashMap<String, String> {
             if let Some((n, body)) = current.take() {
                 sections.insert(n, body);
             }
-            current = Some((strip_doc_suffix(name).to_owned(), String::new()));
+            current = Some((strip_suffix(name).to_owned(), String::new()));
         } else if trimmed == "failures:" || trimmed.starts_with("test result: ") {
             if let Some((n, body)) = current.take() {
                 sections.insert(n, body);
@@ -636,7 +641,8 @@ mod tests {
         let sections = failure_sections(text);
         assert_eq!(sections["a"], "boom\nline 2\n\n");
         assert_eq!(sections["b"], "it compiled\n\n");
-        assert_eq!(strip_doc_suffix("src/lib.rs - f (line 3) - compile"), "src/lib.rs - f (line 3)");
+        assert_eq!(strip_suffix("src/lib.rs - f (line 3) - compile"), "src/lib.rs - f (line 3)");
+        assert_eq!(strip_suffix("bytes::get_i32_be_overflow - should panic"), "bytes::get_i32_be_overflow");
     }
 
     #[test]
