@@ -282,7 +282,7 @@ impl TestPlan {
 /// How long a test may take, by its history, and still be batched under
 /// `isolation = "auto"`: beyond it, a process of its own (1-3 ms) costs too little,
 /// in proportion, to be worth giving up, and a batch's tests run one after another.
-pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(20);
+pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Below this, a test's CPU-to-wall ratio says more about process start-up than about
 /// whether the test waits.
@@ -422,7 +422,8 @@ mod tests {
         assert!(batch(&history(&[(50, 40, "pass"), (2_000, 1_500, "pass")])), "fast and busy");
         assert!(batch(&history(&[(3_000, 100, "pass")])), "too short to tell whether it waits");
         assert!(!batch(&history(&[(15_000, 500, "pass")])), "it sleeps: better overlapped alone");
-        assert!(!batch(&history(&[(50_000, 50_000, "pass")])), "too long to be worth a batch");
+        assert!(batch(&history(&[(80_000, 79_000, "pass")])), "busy for 80 ms (a backtrace symbolised alone)");
+        assert!(!batch(&history(&[(150_000, 150_000, "pass")])), "too long to be worth a batch");
         assert!(!batch(&history(&[(50, 40, "pass"), (50, 40, "fail")])), "it failed once");
         assert!(!may_batch(&auto, None), "no history: nextest's behaviour first");
         let mut sensitive = history(&[(50, 40, "pass")]);
