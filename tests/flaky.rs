@@ -55,6 +55,7 @@ fn check_verdicts(entries: &BTreeMap<String, Entry>, runs: u32) {
 
 #[test]
 fn twenty_runs_tell_flaky_from_broken_and_stable() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     let (stdout, entries) = flaky(dir.path(), &["--runs", "20"], 108);
     check_verdicts(&entries, 20);
@@ -80,6 +81,7 @@ fn twenty_runs_tell_flaky_from_broken_and_stable() {
 
 #[test]
 fn steady_tests_alone_exit_zero_with_nothing_to_suggest() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     let (stdout, entries) = flaky(dir.path(), &["--runs", "3", "steady"], 0);
     assert_eq!(entries.keys().map(String::as_str).collect::<Vec<_>>(), STEADY);
@@ -93,6 +95,7 @@ fn steady_tests_alone_exit_zero_with_nothing_to_suggest() {
 /// `isolation = "batch"` every test runs in a process of its own.
 #[test]
 fn flaky_runs_every_test_alone_even_when_the_profile_batches() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("tempo.toml");
     std::fs::write(&config, "[profile.default]\nisolation = \"batch\"\n").unwrap();
@@ -114,6 +117,7 @@ fn flaky_runs_every_test_alone_even_when_the_profile_batches() {
 
 #[test]
 fn the_nextest_engine_gives_the_same_verdicts() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     let (stdout, entries) = flaky(dir.path(), &["--runs", "20", "--engine", "nextest"], 108);
     check_verdicts(&entries, 20);
@@ -122,6 +126,7 @@ fn the_nextest_engine_gives_the_same_verdicts() {
 
 #[test]
 fn write_adds_overrides_that_tempo_and_nextest_accept() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("tempo.toml");
     std::fs::write(&config, "# Kept as written.\n[profile.default]\nslow-timeout = \"30s\" # a comment\n").unwrap();

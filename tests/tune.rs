@@ -116,6 +116,7 @@ fn tune(workspace: &Path, args: &[&str]) -> Swept {
 
 #[test]
 fn a_tempo_sweep_prints_a_row_per_count_and_a_recommendation() {
+    let _serial = fixture_target_lock();
     build_tune_fixture();
     let swept = tune(&tune_fixture(), &["--threads", "4,1,2", "--repeat", "1"]);
     assert_eq!(swept.report.engine, "tempo");
@@ -131,6 +132,7 @@ fn a_tempo_sweep_prints_a_row_per_count_and_a_recommendation() {
 
 #[test]
 fn write_sets_test_threads_in_the_tempo_config_and_keeps_its_comments() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     copy_workspace(&tune_fixture(), dir.path());
     let config = dir.path().join(".config/tempo.toml");
@@ -163,6 +165,7 @@ fn write_sets_test_threads_in_the_tempo_config_and_keeps_its_comments() {
 
 #[test]
 fn write_creates_the_tempo_config_when_there_is_none() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     copy_workspace(&tune_fixture(), dir.path());
     let swept = tune(dir.path(), &["--threads", "1,2,4", "--repeat", "1", "--write"]);
@@ -192,6 +195,7 @@ fn nextest_accepts(workspace: &Path, config: Option<&Path>) {
 
 #[test]
 fn a_nextest_sweep_writes_its_recommendation_to_the_nextest_config() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     copy_workspace(&tune_fixture(), dir.path());
     let config = dir.path().join(".config/nextest.toml");
@@ -213,6 +217,7 @@ fn a_nextest_sweep_writes_its_recommendation_to_the_nextest_config() {
 
 #[test]
 fn a_nextest_sweep_creates_the_nextest_config_when_there_is_none() {
+    let _serial = fixture_target_lock();
     let dir = tempfile::tempdir().unwrap();
     copy_workspace(&tune_fixture(), dir.path());
     let swept = tune(dir.path(), &["--engine", "nextest", "--threads", "1,2,4", "--repeat", "1", "--write"]);
@@ -256,6 +261,7 @@ fn failing_sweep(engine: &str) -> String {
 
 #[test]
 fn a_failing_test_stops_a_tempo_sweep_with_exit_code_100() {
+    let _serial = fixture_target_lock();
     let stderr = failing_sweep("tempo");
     let from_error = &stderr[stderr.find("error: ").unwrap()..];
     insta::assert_snapshot!(from_error);
@@ -263,11 +269,13 @@ fn a_failing_test_stops_a_tempo_sweep_with_exit_code_100() {
 
 #[test]
 fn tune_help() {
+    let _serial = fixture_target_lock();
     let out = run_expecting(tempo(&repo_root()).args(["tune", "--help"]), 0);
     insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
 }
 
 #[test]
 fn a_failing_test_stops_a_nextest_sweep_with_exit_code_100() {
+    let _serial = fixture_target_lock();
     failing_sweep("nextest");
 }

@@ -312,3 +312,11 @@ pub fn copy_workspace(from: &Path, dir: &Path) {
     }
     copy(from, dir);
 }
+
+/// Serialises the tests of one test binary that build copies of a fixture into the
+/// shared fixture target directory: cargo may relink a binary of the same name while
+/// another test runs it (the binary then "could not be started").
+pub fn fixture_target_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
