@@ -19,8 +19,8 @@ use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History, HistoryReporter};
 use crate::options::{
-    ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, PartitionOptions, RunOptions,
-    Selection, ShowConfigOptions, available_cores,
+    ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, MessageFormat,
+    PartitionOptions, RunOptions, Selection, ShowConfigOptions, available_cores,
 };
 use crate::partition::{Partition, PartitionKind};
 use crate::plan::{PlanInputs, TestPlan, query};
@@ -772,12 +772,12 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     }
     // Pushed after the history, so that a report that cannot be written does not
     // cost the run its history.
-    let html = match &opts.html_report {
+    let html_path = match &opts.html_report {
         HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
         HtmlReport::At(path) => Some(path.clone()),
         HtmlReport::Off => None,
-    }
-    .map(|path| HtmlReporter::new(path, known_flaky(&history)));
+    };
+    let html = html_path.clone().map(|path| HtmlReporter::new(path, known_flaky(&history)));
 
     let (stats, build_error) = match binaries {
         Binaries::Building(_) | Binaries::Unstarted if opts.pipeline => {
@@ -898,6 +898,11 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     if stats.planned == 0 && stats.signal.is_none() {
         eprintln!("error: no tests to run: the filters matched none of the {} tests found", stats.skipped);
         return Ok(exit_code::NO_TESTS_RUN);
+    }
+    // Where the timeline is, on stderr: stdout's last line stays the tally (and in JSON
+    // mode, where the human report is on stderr, its last line too).
+    if let Some(path) = html_path.filter(|p| p.is_file() && opts.message_format == MessageFormat::Human) {
+        eprintln!("{:>12} {}", "Report", path.display());
     }
     Ok(match stats.signal {
         Some(sig) => 128 + sig,
