@@ -47,8 +47,12 @@ fn sysroot_lib() -> Option<&'static Path> {
 
 /// Starts computing the sysroot on another thread, so that it is ready when the first binary is.
 pub fn warm_up() {
-    std::thread::spawn(|| {
-        sysroot_lib();
+    // Once per process: set-up paths that call it twice start one thread.
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(|| {
+            sysroot_lib();
+        });
     });
 }
 

@@ -507,21 +507,8 @@ pub fn prepare_repeatable(
         eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
         return Ok(None);
     }
-    let info = RunInfo {
-        run_id: prepared.run_env.run_id.clone(),
-        profile: prepared.run_env.profile.clone(),
-        started_at: SystemTime::now(),
-        test_count: prepared.plan.tests.len(),
-        skipped: prepared.plan.skipped,
-        skipped_tests: Arc::new([]),
-        binary_count: prepared.plan.binary_count,
-        slots,
-        cores,
-        adaptive: concurrency.cpu_budget.is_some(),
-        pipelined: false,
-        planned: Arc::default(),
-        clock: std::time::Instant::now(),
-    };
+    let info =
+        run_info(&prepared.run_env, Some((&prepared.plan, false)), slots, cores, concurrency.cpu_budget.is_some());
     let mut config = runner_config(&profile, slots, cores, None, false, true);
     config.cpu_budget = concurrency.cpu_budget;
     let mut plan = prepared.plan;
@@ -606,28 +593,37 @@ impl SweepPlan {
         let slots = concurrency.slots;
         let plan = self.plan(slots);
         let profile = &self.setup.profile;
-        let info = RunInfo {
-            run_id: self.run_env.run_id.clone(),
-            profile: profile.name.clone(),
-            started_at: SystemTime::now(),
-            test_count: plan.tests.len(),
-            skipped: plan.skipped,
-            skipped_tests: Arc::new([]),
-            binary_count: plan.binary_count,
-            slots,
-            cores: self.cores,
-            // Whatever the profile's `test-threads` says: the sweep measures settings.
-            adaptive: concurrency.cpu_budget.is_some(),
-            pipelined: false,
-            planned: Arc::default(),
-            clock: std::time::Instant::now(),
-        };
+        let info = run_info(&self.run_env, Some((&plan, false)), slots, self.cores, concurrency.cpu_budget.is_some());
         let mut config = runner_config(profile, slots, self.cores, profile.fail_fast.max_fail, false, true);
         config.cpu_budget = concurrency.cpu_budget;
         let mut learn = HistoryReporter::in_memory(self.history.take());
         let stats = execute::run(plan, info, &config, &mut Both(reporter, &mut learn));
         *self.history.borrow_mut() = learn.into_history();
         stats
+    }
+}
+
+/// The facts a run starts with: its plan's counts (none yet for a pipelined run,
+/// whose tests arrive as binaries are built), with the skipped tests listed when
+/// `list_skipped`, so that `SKIP` lines are printed for them.
+fn run_info(run_env: &RunEnv, plan: Option<(&TestPlan, bool)>, slots: usize, cores: usize, adaptive: bool) -> RunInfo {
+    RunInfo {
+        run_id: run_env.run_id.clone(),
+        profile: run_env.profile.clone(),
+        started_at: SystemTime::now(),
+        test_count: plan.map_or(0, |(p, _)| p.tests.len()),
+        skipped: plan.map_or(0, |(p, _)| p.skipped),
+        skipped_tests: match plan {
+            Some((p, true)) => p.skipped_tests.clone().into(),
+            _ => Arc::new([]),
+        },
+        binary_count: plan.map_or(0, |(p, _)| p.binary_count),
+        slots,
+        cores,
+        adaptive,
+        pipelined: plan.is_none(),
+        planned: Arc::default(),
+        clock: std::time::Instant::now(),
     }
 }
 
@@ -786,21 +782,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 profile: profile.name.clone(),
                 workspace_root: setup.workspace.root.clone(),
             };
-            let info = RunInfo {
-                run_id: run_env.run_id.clone(),
-                profile: profile.name.clone(),
-                started_at: SystemTime::now(),
-                test_count: 0,
-                skipped: 0,
-                skipped_tests: Arc::new([]),
-                binary_count: 0,
-                slots,
-                cores,
-                adaptive: concurrency.cpu_budget.is_some(),
-                pipelined: true,
-                planned: Arc::default(),
-                clock: std::time::Instant::now(),
-            };
+            let info = run_info(&run_env, None, slots, cores, concurrency.cpu_budget.is_some());
             let inputs = PlanInputs {
                 names: &opts.filter.names,
                 filterset: &setup.filterset,
@@ -861,21 +843,13 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 );
                 return Ok(exit_code::NO_TESTS_RUN);
             }
-            let info = RunInfo {
-                run_id: prepared.run_env.run_id.clone(),
-                profile: prepared.run_env.profile.clone(),
-                started_at: SystemTime::now(),
-                test_count: prepared.plan.tests.len(),
-                skipped: prepared.plan.skipped,
-                skipped_tests: prepared.plan.skipped_tests.clone().into(),
-                binary_count: prepared.plan.binary_count,
+            let info = run_info(
+                &prepared.run_env,
+                Some((&prepared.plan, true)),
                 slots,
                 cores,
-                adaptive: concurrency.cpu_budget.is_some(),
-                pipelined: false,
-                planned: Arc::default(),
-                clock: std::time::Instant::now(),
-            };
+                concurrency.cpu_budget.is_some(),
+            );
             reporters.push(Box::new(HistoryReporter::new(history_path, history)));
             if let Some(html) = html {
                 reporters.push(Box::new(html));

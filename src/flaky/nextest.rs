@@ -142,27 +142,50 @@ fn nextest_failed(status: std::process::ExitStatus, stderr: &[u8]) -> Error {
     Error::Nextest { status: status.to_string(), stderr: tail }
 }
 
-/// Builds once with `cargo nextest run --no-run`, then runs the tests `opts.runs` times.
-pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
-    let workspace = build::workspace(&opts.cargo)?;
-    let root = &workspace.root;
-    let config_file = nextest_config(&opts.config, root);
+/// What repeated `cargo nextest run`s share: the workspace root, the config file in
+/// use, a temporary copy of it whose profile writes JUnit to `junit`, and the
+/// arguments that run with that copy. The temporary directory goes with `tmp`.
+pub(crate) struct NextestRuns {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// The config file in use (it may not exist).
+    pub config_file: PathBuf,
+    /// `nextest run --config-file COPY --profile P` and the cargo options.
+    pub base: Vec<std::ffi::OsString>,
+    /// Where each run's JUnit report goes.
+    pub junit: PathBuf,
+    /// The temporary directory, for other scratch files.
+    pub dir: PathBuf,
+    /// Removes the temporary directory when dropped.
+    pub tmp: RemoveOnDrop,
+}
+
+/// Copies the config with JUnit on (`tag` names the temporary directory), then builds
+/// once with `cargo nextest run --no-run`, cargo's messages on stderr as usual.
+pub(crate) fn prepare_runs(
+    cargo: &crate::options::CargoOptions,
+    config: &ConfigOptions,
+    filter: &crate::options::Selection,
+    tag: &str,
+) -> Result<NextestRuns> {
+    let workspace = build::workspace(cargo)?;
+    let root = workspace.root;
+    let config_file = nextest_config(config, &root);
     let text = match std::fs::read_to_string(&config_file) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.config.config_file.is_none() => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.config_file.is_none() => String::new(),
         Err(e) => return Err(crate::config::ConfigError::Read { path: config_file.clone(), source: e }.into()),
     };
-    let tmp = std::env::temp_dir().join(format!("tempo-flaky-{}", std::process::id()));
-    let _cleanup = RemoveOnDrop(tmp.clone());
-    let junit = tmp.join("junit.xml");
-    let tmp_config = tmp.join("nextest.toml");
-    let edited = with_junit(&text, &opts.config.profile, &junit)
+    let dir = std::env::temp_dir().join(format!("tempo-{tag}-{}", std::process::id()));
+    let tmp = RemoveOnDrop(dir.clone());
+    let junit = dir.join("junit.xml");
+    let tmp_config = dir.join("nextest.toml");
+    let edited = with_junit(&text, &config.profile, &junit)
         .map_err(|reason| Error::EditConfig { path: config_file.clone(), reason })?;
-    std::fs::create_dir_all(&tmp).map_err(|source| Error::WriteFile { path: tmp.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| Error::WriteFile { path: dir.clone(), source })?;
     std::fs::write(&tmp_config, edited).map_err(|source| Error::WriteFile { path: tmp_config.clone(), source })?;
 
-    let base = nextest_args(&opts.cargo, &opts.config.profile, &opts.filter, &tmp_config);
-    // Build once, with cargo's messages on stderr as usual.
+    let base = nextest_args(cargo, &config.profile, filter, &tmp_config);
     let built = Command::new(build::cargo_program())
         .args(&base)
         .arg("--no-run")
@@ -173,6 +196,14 @@ pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
     if !built.success() {
         return Err(Error::Nextest { status: built.to_string(), stderr: "see its messages above".into() });
     }
+    Ok(NextestRuns { root, config_file, base, junit, dir, tmp })
+}
+
+/// Builds once with `cargo nextest run --no-run`, then runs the tests `opts.runs` times.
+pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
+    let NextestRuns { root, config_file, base, junit, tmp: _cleanup, .. } =
+        prepare_runs(&opts.cargo, &opts.config, &opts.filter, "flaky")?;
+    let root = &root;
     let mut tallies = Tallies::new();
     for i in 1..=opts.runs {
         let _ = std::fs::remove_file(&junit);

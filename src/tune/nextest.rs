@@ -16,9 +16,7 @@ use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 use crate::build;
 use crate::error::{Error, Result};
 use crate::flaky::Tallies;
-use crate::flaky::nextest::{
-    RemoveOnDrop, name_args, nextest_args, nextest_config, read_report, store_dir, with_junit,
-};
+use crate::flaky::nextest::{NextestRuns, RemoveOnDrop, name_args, prepare_runs, read_report, store_dir};
 use crate::options::TuneOptions;
 
 struct NextestEngine {
@@ -105,35 +103,9 @@ impl Engine for NextestEngine {
 
 /// Builds once with `cargo nextest run --no-run`, and readies the runs.
 pub(super) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
-    let workspace = build::workspace(&opts.cargo)?;
-    let root = &workspace.root;
-    let config_file = nextest_config(&opts.config, root);
-    let text = match std::fs::read_to_string(&config_file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.config.config_file.is_none() => String::new(),
-        Err(e) => return Err(crate::config::ConfigError::Read { path: config_file.clone(), source: e }.into()),
-    };
-    let tmp = std::env::temp_dir().join(format!("tempo-tune-{}", std::process::id()));
-    let cleanup = RemoveOnDrop(tmp.clone());
-    let junit = tmp.join("junit.xml");
-    let tmp_config = tmp.join("nextest.toml");
-    let edited = with_junit(&text, &opts.config.profile, &junit)
-        .map_err(|reason| Error::EditConfig { path: config_file.clone(), reason })?;
-    std::fs::create_dir_all(&tmp).map_err(|source| Error::WriteFile { path: tmp.clone(), source })?;
-    std::fs::write(&tmp_config, edited).map_err(|source| Error::WriteFile { path: tmp_config.clone(), source })?;
-
-    let base = nextest_args(&opts.cargo, &opts.config.profile, &opts.filter, &tmp_config);
-    // Build once, with cargo's messages on stderr as usual.
-    let built = Command::new(build::cargo_program())
-        .args(&base)
-        .arg("--no-run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|source| Error::CargoNotFound { program: "cargo nextest".into(), source })?;
-    if !built.success() {
-        return Err(Error::Nextest { status: built.to_string(), stderr: "see its messages above".into() });
-    }
+    let NextestRuns { root, config_file, base, junit, dir: tmp, tmp: cleanup } =
+        prepare_runs(&opts.cargo, &opts.config, &opts.filter, "tune")?;
+    let root = &root;
     let report_dir = root.join(store_dir(&opts.config, root)).join("tune");
     let engine = NextestEngine {
         base,
