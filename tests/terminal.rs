@@ -302,10 +302,17 @@ fn the_t_key_lists_running_tests_and_the_terminal_is_restored_after_ctrl_c() {
     use std::io::Write;
     build_config_fixture();
     let marker = format!("{}-{}", std::process::id(), line!());
-    let tempo_cmd =
-        format!("'{}' tempo run --include-ignored -E 'test(=hangs)'; stty -a", env!("CARGO_BIN_EXE_cargo-tempo"));
+    // Ctrl-C signals the terminal's whole foreground group, the shell included. Some
+    // shells (dash) die of it before `stty` runs, so the shell traps SIGINT; a trapped
+    // signal is reset to its default in the child, so tempo sees an ordinary SIGINT.
+    let tempo_cmd = format!(
+        "trap : INT; '{}' tempo run --include-ignored -E 'test(=hangs)'; stty -a",
+        env!("CARGO_BIN_EXE_cargo-tempo")
+    );
     let mut child = std::process::Command::new("script")
         .args(["-qfec", &tempo_cmd, "/dev/null"])
+        // `script` runs the command with $SHELL; the same shell on every machine.
+        .env("SHELL", "/bin/sh")
         .current_dir(config_fixture())
         .env("CARGO_TARGET_DIR", fixture_target_dir())
         .env("TEMPO_STORE_DIR", fresh_store_dir())
