@@ -48,6 +48,8 @@ pub enum Command {
     Partition(PartitionArgs),
     /// Merge the JUnit files of several shards into one.
     JunitMerge(JunitMergeArgs),
+    /// Merge the duration histories of several shards into one.
+    HistoryMerge(HistoryMergeArgs),
     /// Run the selected tests at several thread counts and recommend the best `test-threads`.
     Tune(TuneArgs),
     /// Internal: ends a run's test processes when the tempo that ran them dies.
@@ -208,6 +210,17 @@ pub struct JunitMergeArgs {
     /// The merged report's name [default: the first input's].
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+}
+
+/// `cargo tempo history-merge`.
+#[derive(Debug, Args)]
+pub struct HistoryMergeArgs {
+    /// The merged history to write (it may be one of the inputs).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// The `history.json` files to merge.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Where tests come from instead of a build: an archive made by `cargo tempo archive`.

@@ -43,10 +43,10 @@ pub mod exit_code {
     /// `cargo tempo flaky` found a test that failed in some runs (flaky) or in all of
     /// them (broken). nextest does not use 108.
     pub const FLAKY_TESTS_FOUND: i32 = 108;
-    /// `cargo tempo junit-merge` could not read or parse one of its input files.
-    /// nextest has no such command; it does not use 109. (Writing the merged file
-    /// fails with [`WRITE_OUTPUT_ERROR`].)
-    pub const JUNIT_INPUT_INVALID: i32 = 109;
+    /// `cargo tempo junit-merge` or `cargo tempo history-merge` could not read or
+    /// parse one of its input files. nextest has no such commands; it does not use
+    /// 109. (Writing the merged file fails with [`WRITE_OUTPUT_ERROR`].)
+    pub const MERGE_INPUT_INVALID: i32 = 109;
     /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
     /// The run was interrupted by SIGINT (128 + 2).
@@ -158,6 +158,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// `cargo tempo history-merge` could not read one of its inputs.
+    #[error("failed to read the history `{}`: {reason}; history-merge reads the `history.json` files that tempo writes under its store directory", path.display())]
+    HistoryInput {
+        /// The input file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+
     /// `flaky --write` could not add its overrides to the config file.
     #[error("failed to add the suggested overrides to `{}`: {reason}; fix the file or add them by hand", path.display())]
     EditConfig {
@@ -190,7 +199,7 @@ impl Error {
             Error::Filter(_) => exit_code::INVALID_FILTER,
             Error::Archive(e) if e.while_creating() => exit_code::ARCHIVE_CREATION_FAILED,
             Error::Archive(_) | Error::ArchiveDoctests => exit_code::SETUP_ERROR,
-            Error::JunitInput { .. } => exit_code::JUNIT_INPUT_INVALID,
+            Error::JunitInput { .. } | Error::HistoryInput { .. } => exit_code::MERGE_INPUT_INVALID,
             Error::CargoNotFound { .. } | Error::ManifestNotFound(_) | Error::Metadata(_) | Error::BuildMessages(_) => {
                 exit_code::SETUP_ERROR
             }

@@ -212,6 +212,30 @@ impl History {
         }
     }
 
+    /// Adds another history's records to this one: the histories of CI shards that
+    /// started from one history and each ran part of the tests. Each test keeps the
+    /// union of both sides' runs (a run both sides hold, inherited from the common
+    /// history, counts once), in time order, trimmed to the last [`MAX_RUNS`]; it is
+    /// isolation-sensitive if either side says so. Run summaries merge the same way.
+    pub fn merge(&mut self, other: History) {
+        for (binary, tests) in other.tests {
+            let mine = self.tests.entry(binary).or_default();
+            for (name, theirs) in tests {
+                let Some(entry) = mine.get_mut(&name) else {
+                    mine.insert(name, theirs);
+                    continue;
+                };
+                let newer = theirs.runs.back().map(|r| r.at) > entry.runs.back().map(|r| r.at);
+                if newer || entry.package.is_empty() {
+                    entry.package = theirs.package;
+                }
+                entry.isolation_sensitive |= theirs.isolation_sensitive;
+                entry.runs = union_by_time(std::mem::take(&mut entry.runs), theirs.runs, |r| r.at, MAX_RUNS);
+            }
+        }
+        self.runs = union_by_time(std::mem::take(&mut self.runs), other.runs, |r| r.at, MAX_RUN_SUMMARIES);
+    }
+
     /// Drops tests not seen within [`MAX_AGE`], then the least recently seen beyond
     /// [`MAX_TESTS`].
     pub fn prune(&mut self, now: u64) {
@@ -257,6 +281,50 @@ impl History {
             all: mean(all),
         }
     }
+}
+
+/// `cargo tempo history-merge OUT IN...`: merges the inputs (see [`History::merge`])
+/// and writes the result atomically. Every input must be a readable history of this
+/// version: a merge that silently dropped a shard would skew the next split.
+pub fn merge_files(output: &Path, inputs: &[PathBuf]) -> crate::error::Result<i32> {
+    let mut merged = History::default();
+    for path in inputs {
+        let fail = |reason: String| crate::error::Error::HistoryInput { path: path.clone(), reason };
+        let text = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let history: History = serde_json::from_slice(&text).map_err(|e| fail(e.to_string()))?;
+        if history.version != VERSION {
+            return Err(fail(format!("it has version {}, and this tempo reads version {VERSION}", history.version)));
+        }
+        merged.merge(history);
+    }
+    merged.save(output).map_err(|source| crate::error::Error::WriteFile { path: output.to_owned(), source })?;
+    let tests: usize = merged.tests.values().map(BTreeMap::len).sum();
+    eprintln!(
+        "merged {} histories into {}: {tests} tests, {} run summaries",
+        inputs.len(),
+        output.display(),
+        merged.runs.len()
+    );
+    Ok(crate::error::exit_code::OK)
+}
+
+/// Both sides' items in time order (stable, so that items of one time keep their
+/// order), each distinct item once, the last `keep` of them.
+fn union_by_time<T: PartialEq>(
+    mine: VecDeque<T>,
+    theirs: VecDeque<T>,
+    at: impl Fn(&T) -> u64,
+    keep: usize,
+) -> VecDeque<T> {
+    let mut all: Vec<T> = mine.into_iter().collect();
+    for item in theirs {
+        if !all.contains(&item) {
+            all.push(item);
+        }
+    }
+    all.sort_by_key(&at);
+    let drop = all.len().saturating_sub(keep);
+    all.into_iter().skip(drop).collect()
 }
 
 /// Estimates how long a test will take.
@@ -383,6 +451,41 @@ mod tests {
         assert_eq!(t.runs.front().unwrap().duration_us, 7_000, "the two oldest runs were dropped");
         assert_eq!(t.expected(), Some(Duration::from_millis(9)), "the median ignores the 1 s outlier");
         assert_eq!(t.cpu_ratio(), Some(0.5));
+    }
+
+    #[test]
+    fn merging_shards_keeps_the_common_runs_once_and_each_shards_new_runs() {
+        let mut base = History::default();
+        for at in 1..=9 {
+            base.record("a", "t1", "a", record(at, 10, "pass"));
+            base.record("a", "t2", "a", record(at, 20, "pass"));
+        }
+        // Shard 1 ran t1 (and failed it), shard 2 ran t2 and a new test.
+        let (mut shard1, mut shard2) = (base.clone(), base.clone());
+        shard1.record("a", "t1", "a", record(20, 11, "fail"));
+        shard1.record("a", "t1", "a", record(30, 12, "pass"));
+        shard2.record("a", "t2", "a", record(20, 21, "pass"));
+        shard2.record("b", "new", "b", record(20, 5, "pass"));
+        shard2.mark_isolation_sensitive("a", "t2");
+        let mut merged = History::default();
+        merged.merge(shard1.clone());
+        merged.merge(shard2.clone());
+
+        let t1 = merged.get("a", "t1").unwrap();
+        assert_eq!(t1, shard1.get("a", "t1").unwrap(), "shard 1's t1, its common runs counted once");
+        assert_eq!(t1.runs.len(), MAX_RUNS);
+        let at: Vec<u64> = t1.runs.iter().map(|r| r.at).collect();
+        assert_eq!(at, [2, 3, 4, 5, 6, 7, 8, 9, 20, 30], "in time order, the oldest dropped");
+        assert_eq!(merged.get("a", "t2").unwrap(), shard2.get("a", "t2").unwrap());
+        assert!(merged.get("a", "t2").unwrap().isolation_sensitive);
+        assert_eq!(merged.get("b", "new").unwrap().runs.len(), 1);
+        // Merging is order-independent, and merging a history again changes nothing.
+        let mut other_way = History::default();
+        other_way.merge(shard2);
+        other_way.merge(shard1.clone());
+        assert_eq!(other_way.tests, merged.tests);
+        merged.merge(shard1);
+        assert_eq!(other_way.tests, merged.tests);
     }
 
     #[test]

@@ -624,6 +624,7 @@ pub fn dispatch(command: Command) -> Result<i32> {
         Command::JunitMerge(a) => {
             crate::junit_merge::run(JunitMergeOptions { output: a.output, inputs: a.inputs, name: a.name })
         }
+        Command::HistoryMerge(a) => crate::history::merge_files(&a.output, &a.inputs),
         Command::Tune(a) => crate::tune::run(TuneOptions {
             cargo: CargoOptions::from_args(a.cargo),
             config: ConfigOptions::from_args(a.config),
