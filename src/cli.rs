@@ -518,6 +518,9 @@ pub struct ListArgs {
     /// List only one shard of the tests: count:K/N, hash:K/N, slice:K/N or duration:K/N.
     #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
     pub partition: Option<crate::partition::Partition>,
+    /// List the workspace's doctests too, as `run --doc` would run them.
+    #[arg(long, help_heading = "Test selection")]
+    pub doc: bool,
     #[command(flatten)]
     pub archive: ArchiveSourceArgs,
 }

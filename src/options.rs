@@ -400,6 +400,8 @@ pub struct ListOptions {
     pub partition: Option<crate::partition::Partition>,
     /// List an archive's binaries instead of building.
     pub archive: Option<ArchiveSource>,
+    /// `--doc`: list the doctests too.
+    pub doc: bool,
 }
 
 /// The number of cores tempo may use.
@@ -497,6 +499,7 @@ impl ListOptions {
             color: Color::from_flag(a.output.color),
             partition: a.partition,
             archive: ArchiveSource::from_args(a.archive),
+            doc: a.doc,
         }
     }
 }

@@ -275,12 +275,19 @@ fn profile_store_dir(workspace: &Workspace, profile: &Profile) -> std::path::Pat
 
 /// `cargo tempo list`.
 pub fn list(opts: ListOptions) -> Result<i32> {
+    if opts.doc && opts.archive.is_some() {
+        return Err(Error::ArchiveDoctests);
+    }
     let (setup, binaries, _extracted) =
         setup_and_binaries(&opts.cargo, &opts.config, &opts.filter, opts.archive.as_ref())?;
     let slots = setup.profile.test_threads.resolve(available_cores());
     // Only duration partitions read the history; `list` otherwise never does.
     let history = opts.partition.filter(|p| p.kind == PartitionKind::Duration).map(|_| load_history(&setup).0);
-    let mut prepared = prepare(setup, binaries, &opts.filter, None, slots, history.as_ref(), None)?;
+    // The doctests `run` would run: with `--doc` or the profile's `doctests = true`,
+    // never from an archive (which holds no sources to compile them from).
+    let doc = (opts.doc || setup.profile.doctests) && opts.archive.is_none();
+    let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
+    let mut prepared = prepare(setup, binaries, &opts.filter, None, slots, history.as_ref(), doc_args)?;
     if let Some(partition) = &opts.partition {
         partition.apply(&mut prepared.plan);
     }

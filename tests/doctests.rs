@@ -89,3 +89,33 @@ fn a_doctest_filter_selects_doctests_by_kind() {
     // The unit tests' binary is not even listed: no test of a `lib` can be a doctest.
     assert_eq!(last_line(&stdout), "tempo: 2 passed, 0 failed, 5 skipped", "{stdout}");
 }
+
+/// `list --doc` lists what `run --doc` runs: every test of `expected.toml`, the ignored
+/// doctest only with `--include-ignored`; plain `list` lists no doctest.
+#[test]
+fn list_doc_lists_the_doctests_that_run_doc_runs() {
+    build_doctest_fixture();
+    let list = |args: &[&str]| -> Vec<(String, String)> {
+        let out = run_expecting(tempo(&doctest_fixture()).args(["list", "--message-format", "oneline"]).args(args), 0);
+        let mut lines: Vec<(String, String)> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split_once(' ').map(|(b, n)| (b.to_owned(), n.to_owned())).unwrap())
+            .collect();
+        lines.sort();
+        lines
+    };
+    let expected = expected(&doctest_fixture());
+    let mut all: Vec<(String, String)> = expected.iter().map(|t| (t.binary_id.clone(), t.name.clone())).collect();
+    all.sort();
+    assert_eq!(list(&["--doc", "--include-ignored"]), all);
+    let not_ignored: Vec<(String, String)> = all
+        .iter()
+        .filter(|k| expected.iter().any(|t| (&t.binary_id, &t.name) == (&k.0, &k.1) && t.outcome != "SKIP"))
+        .cloned()
+        .collect();
+    assert_eq!(list(&["--doc"]), not_ignored);
+    assert_eq!(list(&[]), [("doccy".to_owned(), "tests::unit_test_passes".to_owned())]);
+    // The profile's `doctests = true` lists them without `--doc`.
+    assert_eq!(list(&["-P", "with-docs"]), not_ignored);
+}
