@@ -104,6 +104,8 @@ fn setup_for(
     let cx = FilterContext::new(graph, default_filter).with_workspace_members(members);
     for expr in filterset.exprs() {
         expr.check_packages(&cx).map_err(|e| filter_error(expr.as_str(), &e))?;
+        expr.check_groups(profile.test_groups.keys().map(String::as_str))
+            .map_err(|e| filter_error(expr.as_str(), &e))?;
     }
     Ok(Setup { workspace, profile, config_file, filterset, cx })
 }

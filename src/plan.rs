@@ -187,6 +187,7 @@ pub fn query<'a>(binary: &'a TestBinary, name: &'a str) -> TestQuery<'a> {
         kind: binary.filter_kind,
         platform: Platform::for_kind(binary.filter_kind),
         test_name: name,
+        test_group: None,
     }
 }
 
@@ -235,14 +236,17 @@ impl TestPlan {
         for lb in listed {
             let before = plan.tests.len();
             for case in lb.tests {
-                let q = query(&lb.binary, &case.name);
+                let mut q = query(&lb.binary, &case.name);
+                // The overrides first: they assign the test group that `group()` in a
+                // command-line filter matches (and may not use `group()` themselves).
+                let mut settings = base.clone();
+                settings.apply_overrides(inputs, &q);
+                q.test_group = Some(settings.test_group.as_deref().unwrap_or(crate::filter::GLOBAL_GROUP));
                 let selected = filter.matches_ignored(case.ignored)
                     && filter.matches_name(&case.name)
                     && inputs.filterset.matches(&q, inputs.cx)
                     && (inputs.ignore_default_filter || inputs.cx.matches_default(&q));
                 if selected {
-                    let mut settings = base.clone();
-                    settings.apply_overrides(inputs, &q);
                     if let Some(count) = inputs.retries_override {
                         settings.retries.count = count;
                     }

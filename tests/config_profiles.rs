@@ -301,6 +301,16 @@ fn broken_configs_are_reported_with_their_place() {
             "[profile.default]\ndefault-filter = 'all('\n",
             &["default-filter of profile `default`"],
         ),
+        (
+            "group() in an override",
+            "[test-groups]\nserial = { max-threads = 1 }\n[[profile.default.overrides]]\nfilter = 'not group(serial)'\nretries = 1\n",
+            &["line 4, column 15", "group() cannot be used in an override's filter"],
+        ),
+        (
+            "group() in a default filter",
+            "[profile.default]\ndefault-filter = 'group(@global)'\n",
+            &["default-filter of profile `default`", "group() cannot be used in the default filter"],
+        ),
     ];
     build_config_fixture();
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,7 @@ use common::*;
 
 /// Runs `cmd` to its end and returns its stdout with the user + system CPU time of it
 /// and every descendant it waited for, as `wait4` reports it.
+#[expect(clippy::zombie_processes, reason = "the child is reaped by wait4, which std's Child cannot call")]
 fn run_timed(cmd: &mut std::process::Command) -> (String, i32, Duration) {
     let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let mut pipe = child.stdout.take().unwrap();

@@ -9,8 +9,13 @@ use std::process::Command;
 use common::*;
 
 fn nextest(workspace: &Path, expr: &str) -> (i32, String) {
+    nextest_with(workspace, &["-E", expr])
+}
+
+fn nextest_with(workspace: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO"))
-        .args(["nextest", "list", "--message-format", "oneline", "-E", expr])
+        .args(["nextest", "list", "--message-format", "oneline"])
+        .args(args)
         .current_dir(workspace)
         .env("CARGO_TARGET_DIR", fixture_target_dir())
         .output()
@@ -19,7 +24,11 @@ fn nextest(workspace: &Path, expr: &str) -> (i32, String) {
 }
 
 fn ours(workspace: &Path, expr: &str) -> (i32, String) {
-    let out = tempo(workspace).args(["list", "--message-format", "oneline", "-E", expr]).output().expect("tempo runs");
+    ours_with(workspace, &["-E", expr])
+}
+
+fn ours_with(workspace: &Path, args: &[&str]) -> (i32, String) {
+    let out = tempo(workspace).args(["list", "--message-format", "oneline"]).args(args).output().expect("tempo runs");
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
 }
 
@@ -117,4 +126,40 @@ fn generated_benchmark_suites() {
             "kind(test) and not package(/^[ab]/)",
         ],
     );
+}
+
+/// `group()` selects by the test group that the profile's overrides assign, with
+/// nextest's matchers; a matcher that matches no group of `[test-groups]` (nor
+/// `@global`) is an invalid filter for both.
+#[test]
+fn test_groups() {
+    build_config_fixture();
+    let workspace = config_fixture();
+    let mut mismatches = Vec::new();
+    for (profile, expr) in [
+        ("groups", "group(serial)"),
+        ("groups", "group(ser*)"),
+        ("groups", "group(~eri)"),
+        ("groups", "group(=@global)"),
+        ("groups", "not group(@global)"),
+        ("groups", "group(/^s/) | test(fails)"),
+        ("groups", "group(@global) & test(steady)"),
+        ("default", "group(serial)"),
+        ("default", "group(@global)"),
+        ("groups", "group(nope)"),
+        ("groups", "test(steady) | group(/^x/)"),
+    ] {
+        let args = ["-P", profile, "-E", expr];
+        let (their_code, theirs) = nextest_with(&workspace, &args);
+        let (our_code, mine) = ours_with(&workspace, &args);
+        if our_code != their_code || mine != theirs {
+            mismatches.push(format!(
+                "-P {profile} -E {expr:?}: exit {our_code} vs {their_code}\n--- tempo\n{mine}--- nextest\n{theirs}"
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    // The profile decides: `groups` puts six tests in `serial`, `default` none.
+    assert_eq!(ours_with(&workspace, &["-P", "groups", "-E", "group(serial)"]).1.lines().count(), 6);
+    assert_eq!(ours_with(&workspace, &["-E", "group(serial)"]).1, "");
 }

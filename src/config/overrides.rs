@@ -82,7 +82,7 @@ impl Override {
         }
         let filter = match &raw.filter {
             None => None,
-            Some(f) => Some(FilterExpr::parse(f.get_ref()).map_err(|e| {
+            Some(f) => Some(FilterExpr::parse_override_filter(f.get_ref()).map_err(|e| {
                 // The span covers the quoted string; the error's offset is within its text.
                 let inner = e.span();
                 let start = f.span().start + 1 + inner.start;

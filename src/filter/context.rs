@@ -69,7 +69,7 @@ impl FilterContext {
     pub fn matches_default(&self, test: &TestQuery<'_>) -> bool {
         self.default_filter
             .as_ref()
-            .is_none_or(|filter| filter.eval_in(&test.binary(), Some(test.test_name), self, true).unwrap_or(false))
+            .is_none_or(|filter| filter.eval_in(&test.binary(), Some(test), self, true).unwrap_or(false))
     }
 
     /// Whether a whole binary is selected by the default filter: `Some(false)` if

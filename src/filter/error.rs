@@ -13,7 +13,7 @@ use std::ops::Range;
 /// The predicate names the filterset language knows, in the order nextest's
 /// reference lists them.
 pub(crate) const PREDICATES: &[&str] =
-    &["all", "none", "test", "package", "deps", "rdeps", "binary", "binary_id", "kind", "platform", "default"];
+    &["all", "none", "test", "group", "package", "deps", "rdeps", "binary", "binary_id", "kind", "platform", "default"];
 
 /// A filter expression that could not be parsed, with the place it went wrong.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -121,6 +121,21 @@ pub enum FilterErrorKind {
     /// `default()` inside the default filter, which would refer to itself.
     #[error("default() cannot be used in the default filter, because it would refer to itself")]
     DefaultInDefaultFilter,
+    /// `group()` in a default filter: nextest allows it on the command line only.
+    #[error("group() cannot be used in the default filter; select tests by group on the command line, with -E")]
+    GroupInDefaultFilter,
+    /// `group()` in an override's filter, where it would depend on the overrides
+    /// that assign the groups.
+    #[error(
+        "group() cannot be used in an override's filter, because overrides are what put tests in groups; select the tests by name, package or binary instead"
+    )]
+    GroupInOverride,
+    /// A group matcher that matches neither a group of `[test-groups]` nor `@global`.
+    #[error("`group()` does not match any test group; the groups are: {groups}")]
+    NoGroupMatch {
+        /// The groups there are, comma-separated.
+        groups: String,
+    },
     /// A package matcher that matches no package of the workspace, which is almost
     /// always a typo (nextest rejects these too).
     #[error("`{predicate}()` does not match any package in the workspace")]
@@ -151,6 +166,10 @@ impl FilterErrorKind {
             FilterErrorKind::TrailingInput { .. } => "expected an operator or the end of the expression",
             FilterErrorKind::TooDeep { .. } => "expected a less deeply nested expression",
             FilterErrorKind::DefaultInDefaultFilter => "expected a predicate other than default()",
+            FilterErrorKind::GroupInDefaultFilter | FilterErrorKind::GroupInOverride => {
+                "expected a predicate other than group()"
+            }
+            FilterErrorKind::NoGroupMatch { .. } => "expected a group matcher that matches a test group",
             FilterErrorKind::NoPackageMatch { .. } => "expected a package matcher that matches a workspace package",
         }
     }
@@ -190,9 +209,6 @@ impl FilterParseError {
     /// A hint beyond the label, such as a predicate the user probably meant.
     pub fn help(&self) -> Option<String> {
         match &self.kind {
-            FilterErrorKind::UnknownPredicate { name } if name == "group" => {
-                Some("tempo does not support nextest's group() predicate, which selects tests by test group".to_owned())
-            }
             FilterErrorKind::UnknownPredicate { name } => {
                 closest_predicate(name).map(|p| format!("did you mean `{p}()`?"))
             }

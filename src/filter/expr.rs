@@ -13,7 +13,7 @@
 
 use super::context::{Direction, FilterContext};
 use super::matcher::NameMatcher;
-use super::{BinaryQuery, Platform};
+use super::{BinaryQuery, Platform, TestQuery};
 use std::fmt;
 use std::ops::Range;
 
@@ -46,6 +46,8 @@ pub(crate) enum Pred {
     BinaryId(NameMatcher),
     Kind(NameMatcher),
     Platform(Platform),
+    /// `group()`: the test group the profile's overrides assign.
+    Group(NameMatcher),
 }
 
 /// Where the evaluation stands: inside the default filter, `default()` is taken as
@@ -56,22 +58,22 @@ pub(crate) struct Scope {
 }
 
 impl Expr {
-    /// Evaluates the expression. `test_name` is `None` when only the binary is
-    /// known, and the result is then `None` if it depends on the test name.
+    /// Evaluates the expression. `test` is `None` when only the binary is known, and
+    /// the result is then `None` if it depends on the test.
     pub(crate) fn eval(
         &self,
         binary: &BinaryQuery<'_>,
-        test_name: Option<&str>,
+        test: Option<&TestQuery<'_>>,
         cx: &FilterContext,
         scope: Scope,
     ) -> Option<bool> {
         match self {
-            Expr::Leaf { pred, .. } => pred.eval(binary, test_name, cx, scope),
-            Expr::Not(inner) => inner.eval(binary, test_name, cx, scope).map(|b| !b),
+            Expr::Leaf { pred, .. } => pred.eval(binary, test, cx, scope),
+            Expr::Not(inner) => inner.eval(binary, test, cx, scope).map(|b| !b),
             Expr::And(operands) => {
                 let mut result = Some(true);
                 for operand in operands {
-                    match operand.eval(binary, test_name, cx, scope) {
+                    match operand.eval(binary, test, cx, scope) {
                         Some(false) => return Some(false),
                         Some(true) => {}
                         None => result = None,
@@ -82,7 +84,7 @@ impl Expr {
             Expr::Or(operands) => {
                 let mut result = Some(false);
                 for operand in operands {
-                    match operand.eval(binary, test_name, cx, scope) {
+                    match operand.eval(binary, test, cx, scope) {
                         Some(true) => return Some(true),
                         Some(false) => {}
                         None => result = None,
@@ -111,7 +113,7 @@ impl Pred {
     fn eval(
         &self,
         binary: &BinaryQuery<'_>,
-        test_name: Option<&str>,
+        test: Option<&TestQuery<'_>>,
         cx: &FilterContext,
         scope: Scope,
     ) -> Option<bool> {
@@ -120,11 +122,12 @@ impl Pred {
             Pred::None => Some(false),
             Pred::Default => match &cx.default_filter {
                 Some(filter) if !scope.in_default_filter => {
-                    filter.root().eval(binary, test_name, cx, Scope { in_default_filter: true })
+                    filter.root().eval(binary, test, cx, Scope { in_default_filter: true })
                 }
                 _ => Some(true),
             },
-            Pred::Test(matcher) => test_name.map(|name| matcher.is_match(name)),
+            Pred::Test(matcher) => test.map(|t| matcher.is_match(t.test_name)),
+            Pred::Group(matcher) => test.and_then(|t| t.test_group).map(|group| matcher.is_match(group)),
             Pred::Package(matcher) => Some(matcher.is_match(binary.package)),
             Pred::Deps { matcher, key } => {
                 Some(cx.closure_contains(Direction::Dependencies, key, matcher, binary.package))
@@ -177,6 +180,7 @@ impl fmt::Display for Pred {
             Pred::BinaryId(m) => write!(f, "binary_id({m})"),
             Pred::Kind(m) => write!(f, "kind({m})"),
             Pred::Platform(p) => write!(f, "platform({p})"),
+            Pred::Group(m) => write!(f, "group({m})"),
         }
     }
 }

@@ -28,6 +28,10 @@ pub use error::{FilterErrorKind, FilterParseError};
 use expr::{Expr, Pred, Scope};
 use std::fmt;
 
+/// The group of every test that no override puts in a group of its own; `group()`
+/// matches it by this name.
+pub const GLOBAL_GROUP: &str = "@global";
+
 /// A parsed and compiled filter expression.
 #[derive(Clone, Debug)]
 pub struct FilterExpr {
@@ -55,6 +59,10 @@ pub struct TestQuery<'a> {
     pub platform: Platform,
     /// The test's name within its binary, such as `module::tests::it_works`.
     pub test_name: &'a str,
+    /// The test group the profile's overrides put the test in (`@global` when none
+    /// does), which `group()` matches; `None` while the overrides are being
+    /// evaluated, whose filters may not use `group()`.
+    pub test_group: Option<&'a str>,
 }
 
 /// A test binary to match an expression against, before its tests are known.
@@ -118,19 +126,57 @@ impl FilterExpr {
         Ok(FilterExpr { source: input.to_owned(), root: parse::parse(input)? })
     }
 
-    /// Parses an expression meant as a default filter, which may not use
-    /// `default()` (nextest rejects it there too, since it would refer to itself).
+    /// Parses an expression meant as a default filter, which may use neither
+    /// `default()` (it would refer to itself) nor `group()` (nextest allows it on the
+    /// command line only).
     pub fn parse_default_filter(input: &str) -> Result<FilterExpr, FilterParseError> {
         let expr = FilterExpr::parse(input)?;
-        let mut default_span = None;
-        expr.root.for_each_leaf(&mut |pred, span| {
-            if matches!(pred, Pred::Default) && default_span.is_none() {
-                default_span = Some(span.clone());
+        match expr.first_leaf(|pred| matches!(pred, Pred::Default | Pred::Group(_))) {
+            Some((Pred::Default, span)) => {
+                Err(FilterParseError::new(input, span, FilterErrorKind::DefaultInDefaultFilter))
+            }
+            Some((_, span)) => Err(FilterParseError::new(input, span, FilterErrorKind::GroupInDefaultFilter)),
+            None => Ok(expr),
+        }
+    }
+
+    /// Parses an override's filter, which may not use `group()`: overrides are what
+    /// put tests in groups, so the group would depend on the override itself
+    /// (nextest rejects it too).
+    pub fn parse_override_filter(input: &str) -> Result<FilterExpr, FilterParseError> {
+        let expr = FilterExpr::parse(input)?;
+        match expr.first_leaf(|pred| matches!(pred, Pred::Group(_))) {
+            Some((_, span)) => Err(FilterParseError::new(input, span, FilterErrorKind::GroupInOverride)),
+            None => Ok(expr),
+        }
+    }
+
+    /// The first predicate, left to right, that `wanted` accepts, with its span.
+    fn first_leaf(&self, wanted: impl Fn(&Pred) -> bool) -> Option<(&Pred, std::ops::Range<usize>)> {
+        let mut found = None;
+        self.root.for_each_leaf(&mut |pred, span| {
+            if found.is_none() && wanted(pred) {
+                found = Some((pred, span.clone()));
             }
         });
-        match default_span {
-            Some(span) => Err(FilterParseError::new(input, span, FilterErrorKind::DefaultInDefaultFilter)),
-            None => Ok(expr),
+        found
+    }
+
+    /// Reports the first `group()` whose argument matches none of `groups` (the
+    /// config's `[test-groups]`) or `@global`, as nextest does: a misspelt group
+    /// would otherwise silently select nothing.
+    pub fn check_groups<'g>(&self, groups: impl IntoIterator<Item = &'g str> + Clone) -> Result<(), FilterParseError> {
+        let unmatched = self.first_leaf(|pred| match pred {
+            Pred::Group(m) => !groups.clone().into_iter().chain([GLOBAL_GROUP]).any(|g| m.is_match(g)),
+            _ => false,
+        });
+        match unmatched {
+            Some((_, span)) => {
+                let groups: Vec<&str> = groups.into_iter().chain([GLOBAL_GROUP]).collect();
+                let kind = FilterErrorKind::NoGroupMatch { groups: groups.join(", ") };
+                Err(FilterParseError::new(&self.source, span, kind))
+            }
+            None => Ok(()),
         }
     }
 
@@ -143,7 +189,7 @@ impl FilterExpr {
     pub fn matches(&self, test: &TestQuery<'_>, cx: &FilterContext) -> bool {
         // With the test name known every predicate has a value, so the result is
         // never unknown.
-        self.eval_in(&test.binary(), Some(test.test_name), cx, false).unwrap_or(false)
+        self.eval_in(&test.binary(), Some(test), cx, false).unwrap_or(false)
     }
 
     /// Whether the expression selects the tests of a binary, decided before the
@@ -198,11 +244,11 @@ impl FilterExpr {
     pub(crate) fn eval_in(
         &self,
         binary: &BinaryQuery<'_>,
-        test_name: Option<&str>,
+        test: Option<&TestQuery<'_>>,
         cx: &FilterContext,
         in_default_filter: bool,
     ) -> Option<bool> {
-        self.root.eval(binary, test_name, cx, Scope { in_default_filter })
+        self.root.eval(binary, test, cx, Scope { in_default_filter })
     }
 
     pub(crate) fn root(&self) -> &Expr {

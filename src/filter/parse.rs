@@ -293,6 +293,9 @@ impl<'a> Parser<'a> {
             "binary" => Pred::Binary(self.parse_argument(name, DefaultMatcher::Glob)?.0),
             "binary_id" => Pred::BinaryId(self.parse_argument(name, DefaultMatcher::Glob)?.0),
             "kind" => Pred::Kind(self.parse_argument(name, DefaultMatcher::Equal)?.0),
+            // nextest 0.9.133's `group()`; its default matcher is a glob, as
+            // `cargo nextest list -E 'group(ser*)'` shows.
+            "group" => Pred::Group(self.parse_argument(name, DefaultMatcher::Glob)?.0),
             _ => return Err(self.error(name_span, unknown())),
         };
         Ok(Expr::Leaf { pred, span: start..self.pos })

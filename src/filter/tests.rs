@@ -193,6 +193,7 @@ const TESTS: &[TestQuery<'static>] = &[
         kind: "lib",
         platform: Platform::Target,
         test_name: "tests::adds",
+        test_group: Some("serial"),
     },
     TestQuery {
         binary_id: "beta-tool",
@@ -201,6 +202,7 @@ const TESTS: &[TestQuery<'static>] = &[
         kind: "lib",
         platform: Platform::Target,
         test_name: "parse::tests::flags",
+        test_group: Some("db-pool"),
     },
     TestQuery {
         binary_id: "beta-tool::bin/beta-tool",
@@ -209,6 +211,7 @@ const TESTS: &[TestQuery<'static>] = &[
         kind: "bin",
         platform: Platform::Target,
         test_name: "tests::main_runs",
+        test_group: Some("serial"),
     },
     TestQuery {
         binary_id: "gamma-derive",
@@ -217,6 +220,7 @@ const TESTS: &[TestQuery<'static>] = &[
         kind: "proc-macro",
         platform: Platform::Host,
         test_name: "tests::expands",
+        test_group: Some("@global"),
     },
     TestQuery {
         binary_id: "delta::cli",
@@ -225,6 +229,7 @@ const TESTS: &[TestQuery<'static>] = &[
         kind: "test",
         platform: Platform::Target,
         test_name: "runs_cli",
+        test_group: Some("@global"),
     },
     TestQuery {
         binary_id: "delta::bench/speed",
@@ -233,6 +238,7 @@ const TESTS: &[TestQuery<'static>] = &[
         kind: "bench",
         platform: Platform::Target,
         test_name: "bench_fast",
+        test_group: Some("@global"),
     },
     TestQuery {
         binary_id: "delta::example/demo",
@@ -241,6 +247,7 @@ const TESTS: &[TestQuery<'static>] = &[
         kind: "example",
         platform: Platform::Target,
         test_name: "demo_test",
+        test_group: Some("@global"),
     },
 ];
 
@@ -457,6 +464,57 @@ fn default_predicate_stands_for_the_default_filter() {
     assert_eq!(selected, ["alpha", "beta-tool", "beta-tool::bin/beta-tool", "delta::cli", "delta::example/demo"]);
 }
 
+/// `group()` matches the group the overrides assigned (a glob by default, as in
+/// nextest), `@global` for the rest; a test whose group is not known yet (while the
+/// overrides themselves are evaluated) is not selected.
+#[test]
+fn group_matches_the_assigned_test_group() {
+    let cx = Workspace::context();
+    assert_selects(
+        &cx,
+        &[
+            ("group(serial)", &[ALPHA, BETA_BIN]),
+            ("group(ser*)", &[ALPHA, BETA_BIN]),
+            ("group(=serial)", &[ALPHA, BETA_BIN]),
+            ("group(~pool)", &[BETA_LIB]),
+            ("group(/^(db|ser)/) & kind(lib)", &[ALPHA, BETA_LIB]),
+            ("group(@global)", &[GAMMA, DELTA_CLI, DELTA_BENCH, DELTA_EXAMPLE]),
+            ("not group(@global)", &[ALPHA, BETA_LIB, BETA_BIN]),
+        ],
+    );
+    let expr = FilterExpr::parse("group(serial)").expect("valid");
+    let unknown = TestQuery { test_group: None, ..TESTS[0] };
+    assert!(!expr.matches(&unknown, &cx));
+    // Before a binary's tests are known, group() is undecided: the binary is listed.
+    assert_eq!(expr.matches_binary(&TESTS[0].binary(), &cx), None);
+}
+
+/// nextest allows `group()` on the command line only, and rejects a group matcher
+/// that matches no group of `[test-groups]` nor `@global`.
+#[test]
+fn group_is_for_the_command_line_and_must_match_a_group() {
+    let error = FilterExpr::parse_default_filter("kind(lib) & group(serial)").expect_err("group() in a default filter");
+    assert_eq!(error.kind(), &FilterErrorKind::GroupInDefaultFilter);
+    assert_eq!(error.span(), 12..25);
+    let error = FilterExpr::parse_override_filter("not group(@global)").expect_err("group() in an override");
+    assert_eq!(error.kind(), &FilterErrorKind::GroupInOverride);
+    assert_eq!(error.span(), 4..18);
+    assert!(FilterExpr::parse_override_filter("test(a)").is_ok());
+
+    let groups = ["serial", "db-pool"];
+    for ok in ["group(serial)", "group(db-*)", "group(@global)", "group(/./)", "test(x) | group(~ser)"] {
+        FilterExpr::parse(ok).unwrap().check_groups(groups).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    let error = FilterExpr::parse("test(x) | group(seriall)").unwrap().check_groups(groups).expect_err("no such group");
+    assert_eq!(error.span(), 10..24);
+    insta::assert_snapshot!(error.render("test(x) | group(seriall)"), @r"
+    error: failed to parse filter expression: expected a group matcher that matches a test group
+      |
+    1 | test(x) | group(seriall)
+      |           ^^^^^^^^^^^^^^ `group()` does not match any test group; the groups are: serial, db-pool, @global
+    ");
+}
+
 #[test]
 fn default_filter_may_not_refer_to_itself() {
     let error = FilterExpr::parse_default_filter("all() - (kind(bench) | default())")
@@ -610,7 +668,6 @@ fn malformed_expressions_are_reported_where_they_go_wrong() {
         ("test(a) | | test(b)", K::ExpectedExpression { found: found("`|`") }, 10..11, 11),
         ("tset(foo) | all()", K::UnknownPredicate { name: found("tset") }, 0..4, 1),
         ("all() | binary-id(x)", K::UnknownPredicate { name: found("binary-id") }, 8..17, 9),
-        ("group(serial)", K::UnknownPredicate { name: found("group") }, 0..5, 1),
         ("Test(a)", K::UnknownPredicate { name: found("Test") }, 0..4, 1),
         // Operators.
         ("test(a) || test(b)", K::InvalidOperator { found: found("||"), suggestion: "|" }, 8..10, 9),
@@ -713,7 +770,7 @@ fn errors_render_with_a_caret_under_the_mistake() {
     error: failed to parse filter expression: expected a predicate such as test() or package()
       |
     1 | tset(foo) | all()
-      | ^^^^ unknown predicate `tset`; valid predicates: all, none, test, package, deps, rdeps, binary, binary_id, kind, platform, default
+      | ^^^^ unknown predicate `tset`; valid predicates: all, none, test, group, package, deps, rdeps, binary, binary_id, kind, platform, default
       = help: did you mean `test()`?
     ");
     insta::assert_snapshot!(render("platform(hots)"), @r"
@@ -753,13 +810,6 @@ fn errors_render_with_a_caret_under_the_mistake() {
       |       ^ `test(` is not closed here
       = help: a `)` inside a name is written `\)`
     ");
-    insta::assert_snapshot!(render("group(serial)"), @r"
-    error: failed to parse filter expression: expected a predicate such as test() or package()
-      |
-    1 | group(serial)
-      | ^^^^^ unknown predicate `group`; valid predicates: all, none, test, package, deps, rdeps, binary, binary_id, kind, platform, default
-      = help: tempo does not support nextest's group() predicate, which selects tests by test group
-    ");
     // A default filter written over several lines in a config file.
     let multi_line = "not kind(bench)\n\t| package(a)\n\t- test(x\\q)\n";
     insta::assert_snapshot!(render(multi_line), @r"
@@ -776,8 +826,8 @@ fn errors_display_on_one_line() {
     assert_eq!(
         error.to_string(),
         "failed to parse filter expression: expected a predicate such as test() or package(), \
-         at column 1: unknown predicate `tset`; valid predicates: all, none, test, package, \
-         deps, rdeps, binary, binary_id, kind, platform, default"
+         at column 1: unknown predicate `tset`; valid predicates: all, none, test, group, \
+         package, deps, rdeps, binary, binary_id, kind, platform, default"
     );
     let error = parse_error("all()\n| test(a");
     assert_eq!(
