@@ -347,6 +347,10 @@ pub struct FilterArgs {
     /// Run the ignored tests as well as the others.
     #[arg(long)]
     pub include_ignored: bool,
+    /// Which tests to run by their ignored flag, as nextest spells it: `default` (the
+    /// tests not ignored), `only` (like --ignored) or `all` (like --include-ignored).
+    #[arg(long, value_enum, value_name = "WHICH", conflicts_with_all = ["ignored", "include_ignored"])]
+    pub run_ignored: Option<RunIgnoredArg>,
     /// Select tests with a nextest filter expression, such as `test(parse) & package(alpha)`
     /// (repeatable; repeated expressions are or-ed).
     #[arg(short = 'E', long = "filterset", alias = "filter-expr", value_name = "EXPR")]
@@ -354,6 +358,31 @@ pub struct FilterArgs {
     /// Ignore the profile's `default-filter`.
     #[arg(long)]
     pub ignore_default_filter: bool,
+}
+
+/// `--run-ignored`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunIgnoredArg {
+    /// The tests that are not ignored.
+    Default,
+    /// Only the ignored tests.
+    Only,
+    /// Both.
+    All,
+}
+
+/// `--no-tests`: what a run that selects no test does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum NoTestsArg {
+    /// As `fail`.
+    #[default]
+    Auto,
+    /// Exit 0, saying nothing.
+    Pass,
+    /// Exit 0 with a warning.
+    Warn,
+    /// Exit 4 with an error.
+    Fail,
 }
 
 /// When to colour the output.
@@ -430,6 +459,20 @@ pub struct RunArgs {
     /// Stop starting tests after the first failure (the default).
     #[arg(long, overrides_with = "no_fail_fast", help_heading = "Runner")]
     pub fail_fast: bool,
+    /// Stop after N failures: `N` or `N:wait` lets the running tests finish,
+    /// `N:immediate` ends them, `all` never stops (overrides the profile's `fail-fast`).
+    #[arg(
+        long,
+        value_name = "N[:MODE]",
+        value_parser = parse_max_fail,
+        conflicts_with_all = ["fail_fast", "no_fail_fast"],
+        help_heading = "Runner"
+    )]
+    pub max_fail: Option<crate::config::FailFast>,
+    /// What to do when the filters select no test: `fail` (exit 4; `auto` is the same),
+    /// `warn` (exit 0 with a warning) or `pass` (exit 0).
+    #[arg(long, value_enum, default_value_t, value_name = "ACTION", env = "TEMPO_NO_TESTS", help_heading = "Runner")]
+    pub no_tests: NoTestsArg,
     /// Run tests one at a time with their output passed straight through.
     #[arg(long, alias = "nocapture", help_heading = "Runner")]
     pub no_capture: bool,
@@ -599,6 +642,23 @@ pub fn main() -> i32 {
     }
 }
 
+/// `--max-fail`: `N`, `N:wait`, `N:immediate` or `all`, as nextest takes it.
+fn parse_max_fail(text: &str) -> Result<crate::config::FailFast, String> {
+    if text == "all" {
+        return Ok(crate::config::FailFast { max_fail: None, terminate_immediately: false });
+    }
+    let (count, mode) = text.split_once(':').unwrap_or((text, "wait"));
+    let terminate_immediately = match mode {
+        "wait" => false,
+        "immediate" => true,
+        other => return Err(format!("unknown mode `{other}`; write N:wait or N:immediate")),
+    };
+    match count.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(crate::config::FailFast { max_fail: Some(n), terminate_immediately }),
+        _ => Err(format!("`{count}` is not a number of failures (1 or more); write N, N:wait, N:immediate or all")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,5 +682,17 @@ mod tests {
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "0"]).is_err());
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "2,adaptive"]).is_err());
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--repeat", "0"]).is_err());
+    }
+
+    #[test]
+    fn max_fail_takes_nextests_spellings() {
+        let ok = |max_fail, terminate_immediately| Ok(crate::config::FailFast { max_fail, terminate_immediately });
+        assert_eq!(parse_max_fail("3"), ok(Some(3), false));
+        assert_eq!(parse_max_fail("3:wait"), ok(Some(3), false));
+        assert_eq!(parse_max_fail("1:immediate"), ok(Some(1), true));
+        assert_eq!(parse_max_fail("all"), ok(None, false));
+        for bad in ["0", "-1", "x", "2:later", ""] {
+            assert!(parse_max_fail(bad).is_err(), "{bad}");
+        }
     }
 }

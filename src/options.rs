@@ -88,6 +88,61 @@ impl CargoOptions {
     }
 }
 
+/// The command line's word on fail-fast, which beats the profile's `fail-fast`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailFastFlag {
+    /// `--fail-fast`: stop after the first failure; whether running tests are ended
+    /// is still the profile's `terminate`.
+    First,
+    /// `--no-fail-fast`: never stop.
+    Never,
+    /// `--max-fail N[:MODE]`: both, as given.
+    MaxFail(crate::config::FailFast),
+}
+
+impl FailFastFlag {
+    /// The fail-fast setting a run with `profile`'s setting uses.
+    pub fn over(flag: Option<FailFastFlag>, profile: crate::config::FailFast) -> crate::config::FailFast {
+        match flag {
+            None => profile,
+            Some(FailFastFlag::First) => crate::config::FailFast { max_fail: Some(1), ..profile },
+            Some(FailFastFlag::Never) => crate::config::FailFast { max_fail: None, ..profile },
+            Some(FailFastFlag::MaxFail(given)) => given,
+        }
+    }
+}
+
+/// What a run that selects no test does (`--no-tests`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NoTests {
+    /// Exit 4 (`NO_TESTS_RUN`) with an error, as nextest does by default.
+    #[default]
+    Fail,
+    /// Exit 0 with a warning.
+    Warn,
+    /// Exit 0 silently.
+    Pass,
+}
+
+impl NoTests {
+    /// Says so as the action asks, and returns the exit code; `found` is how many
+    /// tests the filters left out.
+    pub fn report(self, found: usize) -> i32 {
+        let what = format!("no tests to run: the filters matched none of the {found} tests found");
+        match self {
+            NoTests::Fail => {
+                eprintln!("error: {what}");
+                crate::error::exit_code::NO_TESTS_RUN
+            }
+            NoTests::Warn => {
+                eprintln!("warning: {what}");
+                crate::error::exit_code::OK
+            }
+            NoTests::Pass => crate::error::exit_code::OK,
+        }
+    }
+}
+
 /// Which ignored tests take part.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RunIgnored {
@@ -134,12 +189,12 @@ impl Selection {
 
 impl NameFilter {
     fn from_args(a: FilterArgs) -> NameFilter {
-        let run_ignored = if a.ignored {
-            RunIgnored::Only
-        } else if a.include_ignored {
-            RunIgnored::All
-        } else {
-            RunIgnored::Default
+        let run_ignored = match a.run_ignored {
+            _ if a.ignored => RunIgnored::Only,
+            _ if a.include_ignored => RunIgnored::All,
+            Some(crate::cli::RunIgnoredArg::Only) => RunIgnored::Only,
+            Some(crate::cli::RunIgnoredArg::All) => RunIgnored::All,
+            Some(crate::cli::RunIgnoredArg::Default) | None => RunIgnored::Default,
         };
         NameFilter { patterns: a.filters, exact: a.exact, skip: a.skip, run_ignored }
     }
@@ -250,7 +305,9 @@ pub struct RunOptions {
     /// How many times to retry a failing test.
     pub retries: Option<u32>,
     /// Stop starting tests after the first failure.
-    pub fail_fast: Option<bool>,
+    pub fail_fast: Option<FailFastFlag>,
+    /// What a run that selects no test does.
+    pub no_tests: NoTests,
     /// Capture output (false: one test at a time, output passed through).
     pub capture: bool,
     /// Build only.
@@ -450,12 +507,13 @@ pub fn resolve_threads(arg: ThreadsArg, cores: usize) -> usize {
 impl RunOptions {
     fn from_args(a: RunArgs) -> RunOptions {
         let capture = !a.no_capture;
+        // clap keeps `--max-fail` apart from the other two.
         let fail_fast = if a.no_fail_fast {
-            Some(false)
+            Some(FailFastFlag::Never)
         } else if a.fail_fast {
-            Some(true)
+            Some(FailFastFlag::First)
         } else {
-            None
+            a.max_fail.map(FailFastFlag::MaxFail)
         };
         RunOptions {
             cargo: CargoOptions::from_args(a.cargo),
@@ -464,6 +522,11 @@ impl RunOptions {
             test_threads: a.test_threads,
             retries: a.retries,
             fail_fast,
+            no_tests: match a.no_tests {
+                crate::cli::NoTestsArg::Auto | crate::cli::NoTestsArg::Fail => NoTests::Fail,
+                crate::cli::NoTestsArg::Warn => NoTests::Warn,
+                crate::cli::NoTestsArg::Pass => NoTests::Pass,
+            },
             capture,
             no_run: a.no_run,
             reporter: ReporterOverrides::from_args(a.reporter),

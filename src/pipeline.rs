@@ -456,14 +456,14 @@ fn runner_config(
     profile: &Profile,
     slots: usize,
     cores: usize,
-    max_fail: Option<u32>,
+    fail_fast: crate::config::FailFast,
     failed_first: bool,
     capture: bool,
 ) -> RunnerConfig {
     RunnerConfig {
         slots,
-        max_fail,
-        terminate_on_fail_fast: profile.fail_fast.terminate_immediately,
+        max_fail: fail_fast.max_fail,
+        terminate_on_fail_fast: fail_fast.terminate_immediately,
         failed_first,
         capture,
         output_cap: usize::try_from(profile.capture_limit).unwrap_or(usize::MAX),
@@ -513,12 +513,13 @@ pub fn prepare_repeatable(
     let binaries = build_binaries(cargo, &setup, selection)?;
     let prepared = prepare(setup, binaries, selection, Some(0), slots, None, None)?;
     if prepared.plan.tests.is_empty() {
-        eprintln!("error: no tests to run: the filters matched none of the {} tests found", prepared.plan.skipped);
+        crate::options::NoTests::Fail.report(prepared.plan.skipped);
         return Ok(None);
     }
     let info =
         run_info(&prepared.run_env, Some((&prepared.plan, false)), slots, cores, concurrency.cpu_budget.is_some());
-    let mut config = runner_config(&profile, slots, cores, None, false, true);
+    let never = crate::config::FailFast { max_fail: None, terminate_immediately: false };
+    let mut config = runner_config(&profile, slots, cores, never, false, true);
     config.cpu_budget = concurrency.cpu_budget;
     let mut plan = prepared.plan;
     // A batch runs a test that failed in it again alone and reports that run, which
@@ -603,7 +604,7 @@ impl SweepPlan {
         let plan = self.plan(slots);
         let profile = &self.setup.profile;
         let info = run_info(&self.run_env, Some((&plan, false)), slots, self.cores, concurrency.cpu_budget.is_some());
-        let mut config = runner_config(profile, slots, self.cores, profile.fail_fast.max_fail, false, true);
+        let mut config = runner_config(profile, slots, self.cores, profile.fail_fast, false, true);
         config.cpu_budget = concurrency.cpu_budget;
         let mut learn = HistoryReporter::in_memory(self.history.take());
         let stats = execute::run(plan, info, &config, &mut Both(reporter, &mut learn));
@@ -662,7 +663,7 @@ pub fn prepare_sweep(cargo: &CargoOptions, config: &ConfigOptions, selection: &S
     let mut sweep = SweepPlan { setup, listed, selection: selection.clone(), history, run_env, cores, test_count: 0 };
     let plan = sweep.plan(1);
     if plan.tests.is_empty() {
-        eprintln!("error: no tests to run: the filters matched none of the {} tests found", plan.skipped);
+        crate::options::NoTests::Fail.report(plan.skipped);
         return Ok(None);
     }
     sweep.test_count = plan.tests.len();
@@ -739,12 +740,8 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
         eprintln!("warning: the profile's `doctests = true` does not apply to an archive, which holds no doctests");
     }
     let (history, history_path) = load_history(&setup);
-    let max_fail = match opts.fail_fast {
-        Some(true) => Some(1),
-        Some(false) => None,
-        None => profile.fail_fast.max_fail,
-    };
-    let mut config = runner_config(&profile, slots, cores, max_fail, opts.failed_first, opts.capture);
+    let fail_fast = crate::options::FailFastFlag::over(opts.fail_fast, profile.fail_fast);
+    let mut config = runner_config(&profile, slots, cores, fail_fast, opts.failed_first, opts.capture);
     config.cpu_budget = concurrency.cpu_budget;
     let mut reporters = Fanout::default();
     let human = HumanOptions {
@@ -846,11 +843,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 partition.apply(&mut prepared.plan);
             }
             if prepared.plan.tests.is_empty() {
-                eprintln!(
-                    "error: no tests to run: the filters matched none of the {} tests found",
-                    prepared.plan.skipped
-                );
-                return Ok(exit_code::NO_TESTS_RUN);
+                return Ok(opts.no_tests.report(prepared.plan.skipped));
             }
             let info = run_info(
                 &prepared.run_env,
@@ -879,8 +872,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
         return Err(error);
     }
     if stats.planned == 0 && stats.signal.is_none() {
-        eprintln!("error: no tests to run: the filters matched none of the {} tests found", stats.skipped);
-        return Ok(exit_code::NO_TESTS_RUN);
+        return Ok(opts.no_tests.report(stats.skipped));
     }
     // Where the timeline is, on stderr: stdout's last line stays the tally (and in JSON
     // mode, where the human report is on stderr, its last line too).

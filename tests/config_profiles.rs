@@ -256,6 +256,32 @@ fn max_fail_stops_the_run_after_that_many_failures() {
     assert!(stdout.contains("12/14 tests were not run because of a test failure"), "{stdout}");
 }
 
+/// `--max-fail` beats the profile's `fail-fast`, with nextest's `N:MODE` syntax.
+#[test]
+fn max_fail_on_the_command_line_beats_the_profile() {
+    // The `max-fail` profile stops after two failures; `--max-fail 1` after one.
+    let stdout = run(&["--profile", "max-fail", "--max-fail", "1"], 100);
+    assert!(stdout.contains("1/14 test run: 0 passed, 1 failed"), "{stdout}");
+    let stdout = run(&["--profile", "max-fail", "--max-fail", "all"], 100);
+    assert!(stdout.contains("14 tests run: 12 passed, 2 failed"), "{stdout}");
+    // `:immediate` ends the running tests, as the `terminate` profile does.
+    let started = std::time::Instant::now();
+    let stdout = run(
+        &[
+            "--profile",
+            "groups",
+            "--max-fail",
+            "1:immediate",
+            "--include-ignored",
+            "-E",
+            "test(=always_fails) | test(=hangs)",
+        ],
+        100,
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}:\n{stdout}", started.elapsed());
+    assert_eq!(statuses(&stdout)[&("retrying".into(), "hangs".into())], "SIGTERM", "{stdout}");
+}
+
 #[test]
 fn fail_fast_terminate_immediate_ends_running_tests() {
     let started = std::time::Instant::now();

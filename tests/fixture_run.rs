@@ -140,7 +140,14 @@ fn a_filter_matching_nothing_exits_4() {
     build_fixture();
     let out = run_expecting(tempo(&fixture()).args(["run", "no_such_test_anywhere"]), 4);
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("no tests to run"), "{stderr}");
+    assert!(stderr.contains("error: no tests to run"), "{stderr}");
+    // `--no-tests` as in nextest: `fail` is the default, `warn` and `pass` exit 0.
+    run_expecting(tempo(&fixture()).args(["run", "--no-tests", "fail", "no_such_test_anywhere"]), 4);
+    let out = run_expecting(tempo(&fixture()).args(["run", "--no-tests", "warn", "no_such_test_anywhere"]), 0);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("warning: no tests to run"), "{stderr}");
+    let out = run_expecting(tempo(&fixture()).args(["run", "--no-tests=pass", "no_such_test_anywhere"]), 0);
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("no tests to run"));
 }
 
 #[test]

@@ -56,6 +56,21 @@ fn oneline_lists_match_nextest_on_the_fixture() {
     }
 }
 
+/// nextest's own spelling of the ignored flag, `--run-ignored`, before `--`.
+#[test]
+fn run_ignored_matches_nextest() {
+    build_fixture();
+    for which in ["default", "only", "all"] {
+        let ours = tempo_list(&fixture(), &["--run-ignored", which], &[]);
+        let theirs = nextest_list(&fixture(), &["--run-ignored", which], &[]);
+        assert!(!ours.is_empty(), "--run-ignored {which} selects some tests");
+        assert_eq!(ours, theirs, "lists differ for --run-ignored {which}");
+    }
+    assert_eq!(tempo_list(&fixture(), &["--run-ignored", "only"], &[]), tempo_list(&fixture(), &["--ignored"], &[]));
+    let both = tempo(&fixture()).args(["list", "--run-ignored", "all", "--ignored"]).output().unwrap();
+    assert_eq!(both.status.code(), Some(2), "--run-ignored and --ignored conflict");
+}
+
 #[test]
 fn oneline_lists_match_nextest_with_cargo_options() {
     build_fixture();
