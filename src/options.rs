@@ -304,7 +304,7 @@ pub struct RunOptions {
     pub test_threads: Option<ThreadsArg>,
     /// How many times to retry a failing test.
     pub retries: Option<u32>,
-    /// Stop starting tests after the first failure.
+    /// `--fail-fast`, `--no-fail-fast` or `--max-fail`, which beat the profile's `fail-fast`.
     pub fail_fast: Option<FailFastFlag>,
     /// What a run that selects no test does.
     pub no_tests: NoTests,

@@ -115,11 +115,11 @@ impl Override {
         };
         let test_group = match &raw.test_group {
             None => None,
-            Some(g) if g.get_ref() == "@global" => Some(GroupChoice::Global),
+            Some(g) if g.get_ref() == crate::filter::GLOBAL_GROUP => Some(GroupChoice::Global),
             Some(g) if groups.iter().any(|k| k == g.get_ref()) => Some(GroupChoice::Named(g.get_ref().clone())),
             Some(g) => {
                 let mut choices: Vec<&str> = groups.iter().map(String::as_str).collect();
-                choices.push("@global");
+                choices.push(crate::filter::GLOBAL_GROUP);
                 return Err(at(
                     g.span(),
                     format!("unknown test group `{}`", g.get_ref()),

@@ -85,7 +85,7 @@ fn override_settings(o: &Override) -> Vec<String> {
             "test-group = {}",
             match g {
                 crate::config::GroupChoice::Named(n) => n.as_str(),
-                crate::config::GroupChoice::Global => "@global",
+                crate::config::GroupChoice::Global => crate::filter::GLOBAL_GROUP,
             }
         ));
     }
