@@ -192,8 +192,9 @@ pub struct TestBinary {
 /// file's path, which has none, selects the unit.
 #[derive(Debug, Clone)]
 pub struct DocUnit {
-    /// The source file, as the doctest names start.
-    pub file: String,
+    /// The source file, as the doctest names start; `None` for all of the package's
+    /// doctests at once (merged doctests, which rustdoc compiles as one program).
+    pub file: Option<String>,
     /// `cargo test --doc`'s arguments before `--`.
     pub cargo_args: Arc<[std::ffi::OsString]>,
 }

@@ -60,6 +60,19 @@ pub fn parse_terse(stdout: &str) -> std::result::Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// Parses rustdoc's `--list --format terse` output. Under edition 2024, rustdoc merges
+/// a crate's doctests into one program and ends the list with a timing line, `all
+/// doctests ran in 0.71s; merged doctests compilation took 0.70s`, which is not a test.
+pub fn parse_doctest_list(stdout: &str) -> std::result::Result<Vec<String>, String> {
+    let lines: Vec<&str> = stdout.lines().filter(|l| !is_merged_doctests_timing(l)).collect();
+    parse_terse(&lines.join("\n"))
+}
+
+/// rustdoc's closing line for merged (edition 2024) doctests, in a list or a run.
+pub fn is_merged_doctests_timing(line: &str) -> bool {
+    line.starts_with("all doctests ran in ") && line.contains("merged doctests compilation took")
+}
+
 fn run_list(binary: &TestBinary, env: &BinaryEnv, ignored: bool) -> Result<Vec<String>> {
     let mut cmd = Command::new(&binary.path);
     cmd.args(["--list", "--format", "terse"]);
@@ -111,7 +124,7 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
     cargo_args.extend(doc_args.iter().cloned());
     let cargo_args: Arc<[OsString]> = cargo_args.into();
     let id = BinaryId::new(&package.name, TargetKind::Doctest, "");
-    let list = |ignored: bool| -> Result<Vec<String>> {
+    let list = |ignored: bool| -> Result<(Vec<String>, bool)> {
         let mut cmd = Command::new(cargo_program());
         cmd.args(cargo_args.iter()).args(["--", "--list", "--format", "terse"]);
         if ignored {
@@ -129,13 +142,19 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
             return Err(fail(format!("cargo test --doc exited with {}", out.status), &out.stderr));
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
-        parse_terse(&stdout).map_err(|reason| fail(reason, &out.stderr))
+        let merged = stdout.lines().any(is_merged_doctests_timing);
+        Ok((parse_doctest_list(&stdout).map_err(|reason| fail(reason, &out.stderr))?, merged))
     };
     let (all, ignored) = rayon::join(|| list(false), || list(true));
-    let ignored: HashSet<String> = ignored?.into_iter().collect();
-    let mut by_file: BTreeMap<String, Vec<TestCase>> = BTreeMap::new();
-    for name in all? {
-        let file = name.split(" - ").next().unwrap_or(&name).to_owned();
+    let ignored: HashSet<String> = ignored?.0.into_iter().collect();
+    let (all, merged) = all?;
+    // Each run of `cargo test --doc` compiles what it runs. Doctests compiled one by
+    // one (editions before 2024) are compiled only when selected, so a file is a unit
+    // and files spread over the slots. Merged doctests (edition 2024) are compiled
+    // together on every run, whatever is selected: one unit per package pays that once.
+    let mut by_file: BTreeMap<Option<String>, Vec<TestCase>> = BTreeMap::new();
+    for name in all {
+        let file = (!merged).then(|| name.split(" - ").next().unwrap_or(&name).to_owned());
         let ignored = ignored.contains(&name);
         by_file.entry(file).or_default().push(TestCase { name, ignored });
     }
@@ -174,5 +193,15 @@ mod tests {
     #[test]
     fn garbage_in_a_list_is_an_error() {
         assert!(parse_terse("running 1 test\n").is_err());
+    }
+
+    /// indexmap 2.14 (edition 2024) lists its doctests this way.
+    #[test]
+    fn merged_doctest_lists_end_with_a_timing_line_that_is_not_a_test() {
+        let list = "src/set.rs - set::IndexSet<T,S>::splice (line 676): test\n\
+                    all doctests ran in 0.71s; merged doctests compilation took 0.70s\n";
+        assert_eq!(parse_doctest_list(list).unwrap(), ["src/set.rs - set::IndexSet<T,S>::splice (line 676)"]);
+        assert!(parse_terse(list).is_err(), "a test binary's list has no such line");
+        assert!(parse_doctest_list("all doctests ran in 1s\n").is_err(), "only rustdoc's exact line is skipped");
     }
 }

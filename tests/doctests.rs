@@ -119,3 +119,41 @@ fn list_doc_lists_the_doctests_that_run_doc_runs() {
     // The profile's `doctests = true` lists them without `--doc`.
     assert_eq!(list(&["-P", "with-docs"]), not_ignored);
 }
+
+/// Edition 2024 merges a crate's doctests into one program that every `cargo test
+/// --doc` run compiles whole, so tempo runs a package's merged doctests as one unit:
+/// one `cargo test --doc` run for the two files of `tests/fixtures/doctests-2024`,
+/// whose outcomes are those of its `expected.toml`. rustdoc's closing timing line
+/// (`all doctests ran in ...`) is not taken for a test.
+#[test]
+fn merged_doctests_run_as_one_unit_per_package() {
+    build_merged_doctest_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cargo.log");
+    let wrapper = dir.path().join("cargo");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), env!("CARGO")),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let out = run_expecting(tempo(&merged_doctest_fixture()).args(["run", "--doc"]).env("CARGO", &wrapper), 100);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let expected = expected(&merged_doctest_fixture());
+    let run: BTreeMap<(String, String), String> = expected
+        .iter()
+        .filter(|t| t.outcome != "SKIP")
+        .map(|t| ((t.binary_id.clone(), t.name.clone()), t.outcome.clone()))
+        .collect();
+    assert_eq!(statuses(&stdout), run, "{stdout}");
+    let skips: Vec<(String, String)> =
+        expected.iter().filter(|t| t.outcome == "SKIP").map(|t| (t.binary_id.clone(), t.name.clone())).collect();
+    assert_eq!(skipped(&stdout), skips, "{stdout}");
+    assert!(stdout.contains("this merged doctest fails"), "{stdout}");
+
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let runs: Vec<&str> = calls.lines().filter(|l| l.starts_with("test --doc") && !l.contains("--list")).collect();
+    assert_eq!(runs.len(), 1, "one run for both files: {calls}");
+    assert!(!runs[0].contains("src/"), "the run selects no file: {}", runs[0]);
+}

@@ -90,6 +90,17 @@ pub fn build_doctest_fixture() {
     BUILT.get_or_init(|| build_workspace(&doctest_fixture()));
 }
 
+/// The merged-doctest fixture: an edition 2024 crate with doctests in two files.
+pub fn merged_doctest_fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/doctests-2024")
+}
+
+/// Builds the merged-doctest fixture once per process.
+pub fn build_merged_doctest_fixture() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build_workspace(&merged_doctest_fixture()));
+}
+
 /// The adaptive-concurrency fixture: tests that wait, keep a core busy, or spin two
 /// threads on each other.
 pub fn adaptive_fixture() -> PathBuf {
