@@ -192,9 +192,13 @@ pub struct TestBinary {
 /// file's path, which has none, selects the unit.
 #[derive(Debug, Clone)]
 pub struct DocUnit {
-    /// The source file, as the doctest names start; `None` for all of the package's
-    /// doctests at once (merged doctests, which rustdoc compiles as one program).
-    pub file: Option<String>,
+    /// libtest's name filters, none with whitespace (rustdoc would split it): a
+    /// source file, as the doctest names start, or the item paths of a part of a
+    /// file; none for all of the package's doctests at once (merged doctests, which
+    /// rustdoc compiles as one program).
+    pub filters: Vec<String>,
+    /// `--skip` patterns: the item paths of a file's doctests that other units run.
+    pub skip: Vec<String>,
     /// `cargo test --doc`'s arguments before `--`.
     pub cargo_args: Arc<[std::ffi::OsString]>,
 }

@@ -149,18 +149,25 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
     let ignored: HashSet<String> = ignored?.0.into_iter().collect();
     let (all, merged) = all?;
     // Each run of `cargo test --doc` compiles what it runs. Doctests compiled one by
-    // one (editions before 2024) are compiled only when selected, so a file is a unit
-    // and files spread over the slots. Merged doctests (edition 2024) are compiled
-    // together on every run, whatever is selected: one unit per package pays that once.
-    let mut by_file: BTreeMap<Option<String>, Vec<TestCase>> = BTreeMap::new();
-    for name in all {
-        let file = (!merged).then(|| name.split(" - ").next().unwrap_or(&name).to_owned());
-        let ignored = ignored.contains(&name);
-        by_file.entry(file).or_default().push(TestCase { name, ignored });
-    }
-    Ok(by_file
+    // one (editions before 2024) are compiled only when selected, so they are split
+    // into units that spread over the slots. Merged doctests (edition 2024) are
+    // compiled together on every run, whatever is selected: one unit per package
+    // pays that once.
+    let tests: Vec<TestCase> = all
         .into_iter()
-        .map(|(file, mut tests)| {
+        .map(|name| {
+            let ignored = ignored.contains(&name);
+            TestCase { name, ignored }
+        })
+        .collect();
+    let units = if merged {
+        vec![(DocFilters::default(), tests)]
+    } else {
+        split_doctests(tests, max_doctests_per_unit(crate::options::available_cores()))
+    };
+    Ok(units
+        .into_iter()
+        .map(|(filters, mut tests)| {
             tests.sort_by(|a, b| a.name.cmp(&b.name));
             let binary = Arc::new(TestBinary {
                 id: id.clone(),
@@ -170,7 +177,11 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
                 target_name: package.name.replace('-', "_"),
                 package: Arc::clone(&package),
                 build_script: None,
-                doc: Some(DocUnit { file, cargo_args: Arc::clone(&cargo_args) }),
+                doc: Some(DocUnit {
+                    filters: filters.filters,
+                    skip: filters.skip,
+                    cargo_args: Arc::clone(&cargo_args),
+                }),
             });
             // cargo sets the package's own variables for rustdoc; tempo adds its run's.
             let mut env = BinaryEnv::for_binary(&binary, run_env);
@@ -178,6 +189,91 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
             ListedBinary { binary, env: Arc::new(env), tests }
         })
         .collect())
+}
+
+/// How many doctests one unit runs at most, beyond which a file is split: a unit
+/// runs its doctests one after another (each compiled by rustdoc, 50-150 ms), so a
+/// file with a hundred of them would keep one slot busy long after the others
+/// finished. 16 on two cores (a unit of 1-2 s, against about 0.2 s for cargo's start
+/// and rustdoc collecting the crate's doctests), fewer on more cores, never below 8.
+/// `TEMPO_DOCTESTS_PER_UNIT` sets it (the tests use it to split a small fixture).
+fn max_doctests_per_unit(cores: usize) -> usize {
+    const SMALLEST: usize = 8;
+    std::env::var("TEMPO_DOCTESTS_PER_UNIT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| SMALLEST.max(64 / (2 * cores.max(1))))
+}
+
+/// What one doctest unit selects: libtest filters and `--skip` patterns.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct DocFilters {
+    filters: Vec<String>,
+    skip: Vec<String>,
+}
+
+/// The item a doctest documents: `src/lib.rs - a::B<T>::new (line 42)` gives
+/// `a::B<T>::new`.
+fn doctest_item(name: &str) -> Option<&str> {
+    let (_, rest) = name.split_once(" - ")?;
+    let end = rest.rfind(" (line ")?;
+    Some(&rest[..end])
+}
+
+/// Splits doctests into units of at most `max` tests, each selectable by filters
+/// that contain no whitespace. rustdoc splits its test arguments at whitespace and a
+/// doctest's name has spaces, so a doctest cannot be named exactly; a file can (its
+/// path starts every name of its doctests), and so can an item whose path has no
+/// whitespace and appears in no other doctest's name, since libtest's filters match
+/// substrings. A file with more than `max` doctests gives such items, `max` tests'
+/// worth at a time, to units of their own; its other doctests stay in a unit that
+/// selects the file and skips those items.
+fn split_doctests(tests: Vec<TestCase>, max: usize) -> Vec<(DocFilters, Vec<TestCase>)> {
+    let names: Vec<&str> = tests.iter().map(|t| t.name.as_str()).collect();
+    let mut by_file: BTreeMap<String, Vec<&TestCase>> = BTreeMap::new();
+    for test in &tests {
+        let file = test.name.split(" - ").next().unwrap_or(&test.name).to_owned();
+        by_file.entry(file).or_default().push(test);
+    }
+    let mut units = Vec::new();
+    for (file, tests) in by_file {
+        if tests.len() <= max {
+            units.push((DocFilters { filters: vec![file], skip: Vec::new() }, tests.into_iter().cloned().collect()));
+            continue;
+        }
+        let mut by_item: BTreeMap<&str, Vec<&TestCase>> = BTreeMap::new();
+        let mut rest: Vec<TestCase> = Vec::new();
+        for test in &tests {
+            match doctest_item(&test.name) {
+                Some(item) if !item.contains(char::is_whitespace) => by_item.entry(item).or_default().push(test),
+                _ => rest.push((*test).clone()),
+            }
+        }
+        let mut skip = Vec::new();
+        let mut part = (DocFilters::default(), Vec::new());
+        for (item, group) in by_item {
+            // The item selects its own doctests and nothing else, in the whole package.
+            let selects = names.iter().filter(|n| n.contains(item)).count();
+            if selects != group.len() {
+                rest.extend(group.into_iter().cloned());
+                continue;
+            }
+            if !part.1.is_empty() && part.1.len() + group.len() > max {
+                units.push(std::mem::take(&mut part));
+            }
+            skip.push(item.to_owned());
+            part.0.filters.push(item.to_owned());
+            part.1.extend(group.into_iter().cloned());
+        }
+        if !part.1.is_empty() {
+            units.push(part);
+        }
+        if !rest.is_empty() {
+            units.push((DocFilters { filters: vec![file], skip }, rest));
+        }
+    }
+    units
 }
 
 #[cfg(test)]
@@ -193,6 +289,62 @@ mod tests {
     #[test]
     fn garbage_in_a_list_is_an_error() {
         assert!(parse_terse("running 1 test\n").is_err());
+    }
+
+    fn cases(names: &[&str]) -> Vec<TestCase> {
+        names.iter().map(|n| TestCase { name: (*n).to_owned(), ignored: false }).collect()
+    }
+
+    fn units(names: &[&str], max: usize) -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
+        split_doctests(cases(names), max)
+            .into_iter()
+            .map(|(f, tests)| {
+                let mut names: Vec<String> = tests.into_iter().map(|t| t.name).collect();
+                names.sort();
+                (f.filters, f.skip, names)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn small_files_are_one_unit_each() {
+        let names = ["src/a.rs - a::f (line 1)", "src/a.rs - a::g (line 9)", "src/b.rs - b::h (line 3)"];
+        let got = units(&names, 2);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], (vec!["src/a.rs".to_owned()], vec![], vec![names[0].to_owned(), names[1].to_owned()]));
+        assert_eq!(got[1].0, ["src/b.rs"]);
+    }
+
+    /// A big file's items go to units of their own when their path has no space and
+    /// no other doctest's name contains it; the rest stay with the file, which skips
+    /// the items run elsewhere. Every doctest is in exactly one unit.
+    #[test]
+    fn a_big_file_is_split_by_item_paths_that_select_exactly_their_doctests() {
+        let names = [
+            "src/c.rs - c::Pad (line 41)",           // a substring of the next two names: stays
+            "src/c.rs - c::Pad<T>::new (line 166)",  // splittable
+            "src/c.rs - c::Pad<T>::new (line 170)",  // same item, same unit
+            "src/c.rs - c::Pad<T>::into (line 179)", // splittable
+            "src/c.rs - <c::Pad<T> as Clone>::clone (line 190)", // a space in the item: stays
+            "src/c.rs - c::Pad<T>::get (line 200)",  // splittable
+            "src/d.rs - d::e (line 1)",
+        ];
+        let got = units(&names, 2);
+        let all: Vec<&String> = got.iter().flat_map(|u| u.2.iter()).collect();
+        assert_eq!(all.len(), names.len(), "{got:?}");
+        // Items in name order: get, into, new (two doctests).
+        assert_eq!(
+            got[0],
+            (vec!["c::Pad<T>::get".into(), "c::Pad<T>::into".into()], vec![], vec![names[5].into(), names[3].into()])
+        );
+        assert_eq!(got[1], (vec!["c::Pad<T>::new".into()], vec![], vec![names[1].into(), names[2].into()]));
+        let rest = &got[2];
+        assert_eq!(rest.0, ["src/c.rs"]);
+        assert_eq!(rest.1, ["c::Pad<T>::get", "c::Pad<T>::into", "c::Pad<T>::new"]);
+        assert_eq!(rest.2, [names[4], names[0]]);
+        assert_eq!(got[3].0, ["src/d.rs"]);
+        // No filter has whitespace, which rustdoc would split.
+        assert!(got.iter().flat_map(|u| u.0.iter().chain(u.1.iter())).all(|f| !f.contains(' ')));
     }
 
     /// indexmap 2.14 (edition 2024) lists its doctests this way.

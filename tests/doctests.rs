@@ -77,7 +77,7 @@ fn doctests_run_only_when_asked() {
     // `doctests = true` in the profile turns them on without `--doc`.
     let out = run_expecting(tempo(&doctest_fixture()).args(["run", "-P", "with-docs"]), 100);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(last_line(&stdout), "tempo: 6 passed, 1 failed, 1 skipped", "{stdout}");
+    assert_eq!(last_line(&stdout), "tempo: 7 passed, 1 failed, 1 skipped", "{stdout}");
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn a_doctest_filter_selects_doctests_by_kind() {
         run_expecting(tempo(&doctest_fixture()).args(["run", "--doc", "-E", "kind(doctest) & test(/add|div/)"]), 0);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     // The unit tests' binary is not even listed: no test of a `lib` can be a doctest.
-    assert_eq!(last_line(&stdout), "tempo: 2 passed, 0 failed, 5 skipped", "{stdout}");
+    assert_eq!(last_line(&stdout), "tempo: 3 passed, 0 failed, 5 skipped", "{stdout}");
 }
 
 /// `list --doc` lists what `run --doc` runs: every test of `expected.toml`, the ignored
@@ -128,19 +128,28 @@ fn list_doc_lists_the_doctests_that_run_doc_runs() {
 #[test]
 fn merged_doctests_run_as_one_unit_per_package() {
     build_merged_doctest_fixture();
+    let (stdout, runs) = run_doc_logging_cargo(&merged_doctest_fixture(), &[]);
+    assert!(stdout.contains("this merged doctest fails"), "{stdout}");
+    assert_eq!(runs.len(), 1, "one run for both files: {runs:?}");
+    assert!(!runs[0].contains("src/"), "the run selects no file: {}", runs[0]);
+}
+
+/// Runs `cargo tempo run --doc` on `workspace` with `CARGO` pointing at a script that
+/// logs each cargo command before running it; checks every outcome against the
+/// fixture's `expected.toml`, and returns the output and the doctest runs (`cargo
+/// test --doc` without `--list`).
+fn run_doc_logging_cargo(workspace: &std::path::Path, env: &[(&str, &str)]) -> (String, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("cargo.log");
     let wrapper = dir.path().join("cargo");
-    std::fs::write(
-        &wrapper,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), env!("CARGO")),
-    )
-    .unwrap();
+    let script = format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), env!("CARGO"));
+    std::fs::write(&wrapper, script).unwrap();
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-
-    let out = run_expecting(tempo(&merged_doctest_fixture()).args(["run", "--doc"]).env("CARGO", &wrapper), 100);
+    let mut cmd = tempo(workspace);
+    cmd.args(["run", "--doc"]).env("CARGO", &wrapper).envs(env.iter().copied());
+    let out = run_expecting(&mut cmd, 100);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let expected = expected(&merged_doctest_fixture());
+    let expected = expected(workspace);
     let run: BTreeMap<(String, String), String> = expected
         .iter()
         .filter(|t| t.outcome != "SKIP")
@@ -150,10 +159,25 @@ fn merged_doctests_run_as_one_unit_per_package() {
     let skips: Vec<(String, String)> =
         expected.iter().filter(|t| t.outcome == "SKIP").map(|t| (t.binary_id.clone(), t.name.clone())).collect();
     assert_eq!(skipped(&stdout), skips, "{stdout}");
-    assert!(stdout.contains("this merged doctest fails"), "{stdout}");
-
     let calls = std::fs::read_to_string(&log).unwrap();
-    let runs: Vec<&str> = calls.lines().filter(|l| l.starts_with("test --doc") && !l.contains("--list")).collect();
-    assert_eq!(runs.len(), 1, "one run for both files: {calls}");
-    assert!(!runs[0].contains("src/"), "the run selects no file: {}", runs[0]);
+    let runs =
+        calls.lines().filter(|l| l.starts_with("test --doc") && !l.contains("--list")).map(str::to_owned).collect();
+    (stdout, runs)
+}
+
+/// A file with more doctests than a unit takes is split by item paths, each unit a
+/// `cargo test --doc` run of its own, and the outcomes stay those of `expected.toml`.
+/// `add` cannot select its doctest alone (`addons::extra` contains it), so it stays
+/// in the unit that selects the file and skips the items run elsewhere.
+#[test]
+fn a_file_with_many_doctests_is_split_into_units() {
+    build_doctest_fixture();
+    let (_, whole) = run_doc_logging_cargo(&doctest_fixture(), &[]);
+    assert_eq!(whole.len(), 1, "eight doctests in one file are one unit: {whole:?}");
+    let (_, runs) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTESTS_PER_UNIT", "2")]);
+    assert!(runs.len() >= 4, "units of at most two doctests: {runs:?}");
+    let with_file: Vec<&String> = runs.iter().filter(|r| r.contains("doccy/src/lib.rs")).collect();
+    assert_eq!(with_file.len(), 1, "{runs:?}");
+    assert!(with_file[0].contains("--skip sub") && with_file[0].contains("--skip nonzero"), "{}", with_file[0]);
+    assert!(runs.iter().any(|r| r.contains("-- nonzero ")), "{runs:?}");
 }

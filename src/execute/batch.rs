@@ -168,8 +168,8 @@ fn split_start(line: &str) -> Option<(&str, &str)> {
 }
 
 /// The command for a batch: `BIN --exact --test-threads 1 --color never NAME…`; for
-/// a file's doctests, `cargo test --doc --package P … -- FILE --test-threads 1 …`
-/// (without `FILE` for a package whose doctests are merged).
+/// doctests, `cargo test --doc --package P … -- FILTERS [--skip S]… --test-threads 1 …`
+/// (see [`crate::build::DocUnit`]).
 fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
     let first = &tests[0];
     let mut cmd = match &first.binary.doc {
@@ -177,7 +177,10 @@ fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
             // Run where tempo runs, so that a relative `--manifest-path` still holds;
             // cargo runs rustdoc in the package's directory.
             let mut cmd = Command::new(&first.binary.path);
-            cmd.args(unit.cargo_args.iter()).arg("--").args(unit.file.iter());
+            cmd.args(unit.cargo_args.iter()).arg("--").args(unit.filters.iter());
+            for skip in &unit.skip {
+                cmd.arg("--skip").arg(skip);
+            }
             cmd
         }
         None => {
