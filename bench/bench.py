@@ -111,15 +111,16 @@ def label(spec: str) -> str:
     return TOOL_LABEL[name] + (f" ({t})" if t else "")
 
 
-def tool_command(spec: str, ws: Path, threads: str, tempo_bin: Path) -> list[str]:
+def tool_command(spec: str, ws: Path, threads: str, tempo_bin: Path, doc: bool = False) -> list[str]:
     """The command line for one tool. Every tool runs in the workspace's directory,
     tests the whole workspace, keeps going after failures, and uses THREADS threads
-    (`default`: no thread option, the tool's own default)."""
+    (`default`: no thread option, the tool's own default). With `doc`, tempo and
+    cargo test run the doctests too (nextest cannot)."""
     tool, threads = split_spec(spec, threads)
     default = threads == "default"
     if tool == "tempo":
         j = [] if default else ["-j", threads]
-        return [str(tempo_bin), "tempo", "run", "--workspace", "--no-fail-fast", *j,
+        return [str(tempo_bin), "tempo", "run", "--workspace", "--no-fail-fast", *j, *(["--doc"] if doc else []),
                 "--manifest-path", str(ws / "Cargo.toml")]
     if tool == "nextest":
         j = [] if default else ["--test-threads", threads]
@@ -128,7 +129,8 @@ def tool_command(spec: str, ws: Path, threads: str, tempo_bin: Path) -> list[str
         # --tests: lib, bin and integration-test targets -- the tests the other
         # runners run; it leaves out doctests, which nextest cannot run.
         j = [] if default else ["--", "--test-threads", threads]
-        return ["cargo", "test", "-q", "--workspace", "--no-fail-fast", "--tests", *j]
+        targets = [] if doc else ["--tests"]
+        return ["cargo", "test", "-q", "--workspace", "--no-fail-fast", *targets, *j]
     raise ValueError(tool)
 
 
@@ -333,9 +335,12 @@ def report(results: list[Result], tools: list[str], info: dict[str, str], args: 
         out.append("- **end to end**: every run starts from an empty target directory, so the times include the "
                    "whole build; tempo's duration history is kept outside it (`TEMPO_STORE_DIR`), as CI keeps it "
                    "as an artifact")
+    if args.doc:
+        out.append("- **doctests included**: tempo with `--doc`, `cargo test` with all its targets (doctests too); "
+                   "nextest cannot run doctests")
     out.append("- commands (run in the workload's directory):")
     for t in tools:
-        cmd = tool_command(t, Path("W"), args.threads, Path("cargo-tempo" if t.startswith("tempo") else ""))
+        cmd = tool_command(t, Path("W"), args.threads, Path("cargo-tempo" if t.startswith("tempo") else ""), args.doc)
         out.append(f"  - {label(t)}: `{' '.join(cmd)}`")
     out.append("")
     for res in results:
@@ -352,7 +357,7 @@ def write_results(body: str, info: dict[str, str], args: argparse.Namespace, too
     day, tempo revision, workloads, tools, rounds and threads."""
     day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     key = f"{day} tempo={info['tempo']} workloads={','.join(workloads)} tools={','.join(tools)} " \
-          f"rounds={args.rounds} threads={args.threads}" + (" clean" if args.clean else "")
+          f"rounds={args.rounds} threads={args.threads}" + (" clean" if args.clean else "") + (" doc" if args.doc else "")
     section = f"## {info['date']}\n<!-- bench-key: {key} -->\n\n{body.rstrip()}\n"
     if path.exists():
         text = path.read_text()
@@ -416,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="don't run `cargo build --release` for tempo when its binary is missing")
     ap.add_argument("--rebuild-tempo", action="store_true",
                     help="run `cargo build --release` for tempo even if the binary exists")
+    ap.add_argument("--doc", action="store_true",
+                    help="run the doctests too: tempo with --doc, cargo test without --tests; nextest, which "
+                         "cannot run doctests, is left out")
     ap.add_argument("--clean", action="store_true",
                     help="remove the workload's target directory before every run: measure build plus tests")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds before one run is killed (default: %(default)s)")
@@ -435,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                      args.rebuild_tempo):
         tools = [t for t in tools if not t.startswith("tempo")]
     tools = [t for t in tools if tool_available(t.partition("@")[0])]
+    if args.doc and any(t.startswith("nextest") for t in tools):
+        log("--doc: leaving out nextest, which cannot run doctests")
+        tools = [t for t in tools if not t.startswith("nextest")]
     if not tools:
         log("no tool left to run")
         return 2
@@ -449,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{w}: warming the build in {ws}")
         for t in tools:
             clean_target(ws, args.clean)
-            run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
+            run = timed_run(tool_command(t, ws, args.threads, tempo_bin, args.doc), ws,
                             LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout, run_env(w, args.clean))
             res.warm[t] = run
             log(f"  warm-up {t:<14} {run.seconds:7.2f} s  exit {run.rc}")
@@ -457,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             order = tools[r % len(tools):] + tools[:r % len(tools)]
             for t in order:
                 clean_target(ws, args.clean)
-                run = timed_run(tool_command(t, ws, args.threads, tempo_bin), ws,
+                run = timed_run(tool_command(t, ws, args.threads, tempo_bin, args.doc), ws,
                                 LOG_DIR / f"{safe}.{t}.log", args.timeout, run_env(w, args.clean))
                 res.runs.setdefault(t, []).append(run)
                 counts = "" if run.passed is None else f"  {run.passed} passed, {run.failed} failed"
