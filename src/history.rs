@@ -143,6 +143,13 @@ pub struct History {
     pub runs: VecDeque<RunSummary>,
 }
 
+/// Why a history file could not be read.
+enum ReadError {
+    Io(io::Error),
+    Corrupt(serde_json::Error),
+    Version(u32),
+}
+
 /// The history's file under a store directory.
 pub fn path(store_dir: &Path) -> PathBuf {
     store_dir.join("history.json")
@@ -156,22 +163,31 @@ impl History {
     /// Reads the history. A missing file is an empty history; an unreadable, corrupt
     /// or foreign one is an empty history plus a warning that says why.
     pub fn load(path: &Path) -> (History, Option<String>) {
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return (History::default(), None),
-            Err(e) => return (History::default(), Some(format!("could not read the history {}: {e}", path.display()))),
-        };
-        match serde_json::from_slice::<History>(&text) {
-            Ok(h) if h.version == VERSION => (h, None),
-            Ok(h) => (
+        match History::read(path) {
+            Ok(h) => (h, None),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => (History::default(), None),
+            Err(ReadError::Io(e)) => {
+                (History::default(), Some(format!("could not read the history {}: {e}", path.display())))
+            }
+            Err(ReadError::Version(v)) => (
                 History::default(),
-                Some(format!("ignoring the history {}: it has version {}, not {VERSION}", path.display(), h.version)),
+                Some(format!("ignoring the history {}: it has version {v}, not {VERSION}", path.display())),
             ),
-            Err(e) => (
+            Err(ReadError::Corrupt(e)) => (
                 History::default(),
                 Some(format!("ignoring the history {}, which is corrupt ({e}); it will be rewritten", path.display())),
             ),
         }
+    }
+
+    /// Reads a history file of this version.
+    fn read(path: &Path) -> Result<History, ReadError> {
+        let text = std::fs::read(path).map_err(ReadError::Io)?;
+        let history: History = serde_json::from_slice(&text).map_err(ReadError::Corrupt)?;
+        if history.version != VERSION {
+            return Err(ReadError::Version(history.version));
+        }
+        Ok(history)
     }
 
     /// Writes the history atomically, after trimming it to its bounds.
@@ -289,12 +305,14 @@ impl History {
 pub fn merge_files(output: &Path, inputs: &[PathBuf]) -> crate::error::Result<i32> {
     let mut merged = History::default();
     for path in inputs {
-        let fail = |reason: String| crate::error::Error::HistoryInput { path: path.clone(), reason };
-        let text = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let history: History = serde_json::from_slice(&text).map_err(|e| fail(e.to_string()))?;
-        if history.version != VERSION {
-            return Err(fail(format!("it has version {}, and this tempo reads version {VERSION}", history.version)));
-        }
+        let history = History::read(path).map_err(|e| crate::error::Error::HistoryInput {
+            path: path.clone(),
+            reason: match e {
+                ReadError::Io(e) => e.to_string(),
+                ReadError::Corrupt(e) => e.to_string(),
+                ReadError::Version(v) => format!("it has version {v}, and this tempo reads version {VERSION}"),
+            },
+        })?;
         merged.merge(history);
     }
     merged.save(output).map_err(|source| crate::error::Error::WriteFile { path: output.to_owned(), source })?;

@@ -18,23 +18,32 @@ fn skipped(stdout: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A test: (binary id, name).
+type Key = (String, String);
+
+/// Checks a run's status lines against the fixture's `expected.toml`, and returns
+/// the tests that ran, with their outcomes, and the skipped ones.
+fn assert_expected_outcomes(workspace: &std::path::Path, stdout: &str) -> (BTreeMap<Key, String>, Vec<Key>) {
+    let expected = expected(workspace);
+    let run: BTreeMap<(String, String), String> = expected
+        .iter()
+        .filter(|t| t.outcome != "SKIP")
+        .map(|t| ((t.binary_id.clone(), t.name.clone()), t.outcome.clone()))
+        .collect();
+    assert_eq!(statuses(stdout), run, "{stdout}");
+    let skips: Vec<(String, String)> =
+        expected.iter().filter(|t| t.outcome == "SKIP").map(|t| (t.binary_id.clone(), t.name.clone())).collect();
+    assert_eq!(skipped(stdout), skips, "{stdout}");
+    (run, skips)
+}
+
 #[test]
 fn doc_runs_every_doctest_and_counts_each_one() {
     build_doctest_fixture();
     let store = fresh_store_dir();
     let out = run_expecting(tempo(&doctest_fixture()).args(["run", "--doc"]).env("TEMPO_STORE_DIR", &store), 100);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let expected = expected(&doctest_fixture());
-
-    let run: BTreeMap<(String, String), String> = expected
-        .iter()
-        .filter(|t| t.outcome != "SKIP")
-        .map(|t| ((t.binary_id.clone(), t.name.clone()), t.outcome.clone()))
-        .collect();
-    assert_eq!(statuses(&stdout), run, "{stdout}");
-    let skips: Vec<(String, String)> =
-        expected.iter().filter(|t| t.outcome == "SKIP").map(|t| (t.binary_id.clone(), t.name.clone())).collect();
-    assert_eq!(skipped(&stdout), skips, "{stdout}");
+    let (run, skips) = assert_expected_outcomes(&doctest_fixture(), &stdout);
     let passed = run.values().filter(|o| *o == "PASS").count();
     let failed = run.len() - passed;
     assert_eq!(last_line(&stdout), format!("tempo: {passed} passed, {failed} failed, {} skipped", skips.len()));
@@ -149,16 +158,7 @@ fn run_doc_logging_cargo(workspace: &std::path::Path, env: &[(&str, &str)]) -> (
     cmd.args(["run", "--doc"]).env("CARGO", &wrapper).envs(env.iter().copied());
     let out = run_expecting(&mut cmd, 100);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let expected = expected(workspace);
-    let run: BTreeMap<(String, String), String> = expected
-        .iter()
-        .filter(|t| t.outcome != "SKIP")
-        .map(|t| ((t.binary_id.clone(), t.name.clone()), t.outcome.clone()))
-        .collect();
-    assert_eq!(statuses(&stdout), run, "{stdout}");
-    let skips: Vec<(String, String)> =
-        expected.iter().filter(|t| t.outcome == "SKIP").map(|t| (t.binary_id.clone(), t.name.clone())).collect();
-    assert_eq!(skipped(&stdout), skips, "{stdout}");
+    assert_expected_outcomes(workspace, &stdout);
     let calls = std::fs::read_to_string(&log).unwrap();
     let runs =
         calls.lines().filter(|l| l.starts_with("test --doc") && !l.contains("--list")).map(str::to_owned).collect();
