@@ -49,8 +49,14 @@ sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
 import fetch_real  # noqa: E402
 import gen  # noqa: E402
 
-ALL_TOOLS = ["tempo", "nextest", "cargo-test"]
-TOOL_LABEL = {"tempo": "cargo tempo", "nextest": "cargo nextest", "cargo-test": "cargo test"}
+ALL_TOOLS = ["tempo", "nextest", "cargo-test", "tempo-base"]
+TOOL_LABEL = {"tempo": "cargo tempo", "nextest": "cargo nextest", "cargo-test": "cargo test",
+              "tempo-base": "cargo tempo (base)"}
+# `tempo-base` is another build of tempo (`--base-bin`), run with the same arguments as
+# `tempo`, so that a change can be measured against the revision before it, interleaved
+# in the same rounds. It keeps its history apart (see `run_env`), since two revisions
+# may store it differently.
+BASE_BIN: Path | None = None
 SYNTHETIC = ["demo", "trivial", "skewed"]
 DEFAULT_TEMPO_BIN = REPO / "target" / "release" / "cargo-tempo"
 LOG_DIR = BENCH_DIR / "work" / "_logs"
@@ -118,9 +124,10 @@ def tool_command(spec: str, ws: Path, threads: str, tempo_bin: Path, doc: bool =
     cargo test run the doctests too (nextest cannot)."""
     tool, threads = split_spec(spec, threads)
     default = threads == "default"
-    if tool == "tempo":
+    if tool in ("tempo", "tempo-base"):
         j = [] if default else ["-j", threads]
-        return [str(tempo_bin), "tempo", "run", "--workspace", "--no-fail-fast", *j, *(["--doc"] if doc else []),
+        binary = tempo_bin if tool == "tempo" else BASE_BIN
+        return [str(binary), "tempo", "run", "--workspace", "--no-fail-fast", *j, *(["--doc"] if doc else []),
                 "--manifest-path", str(ws / "Cargo.toml")]
     if tool == "nextest":
         j = [] if default else ["--test-threads", threads]
@@ -144,7 +151,7 @@ def clean_target(ws: Path, clean: bool) -> None:
 STORE_DIR = BENCH_DIR / "work" / "_store"
 
 
-def run_env(workload: str = "", keep_history: bool = False) -> dict[str, str]:
+def run_env(workload: str = "", keep_history: bool = False, tool: str = "") -> dict[str, str]:
     env = dict(os.environ)
     env["CARGO_TERM_COLOR"] = "never"
     env["NO_COLOR"] = "1"
@@ -153,6 +160,9 @@ def run_env(workload: str = "", keep_history: bool = False) -> dict[str, str]:
         # With --clean the target directory (tempo's default store) goes before every
         # run; CI keeps the history the same way, as an artifact (docs/ci.md).
         env["TEMPO_STORE_DIR"] = str(STORE_DIR / workload.replace(":", "_").replace("@", "-"))
+    if tool.startswith("tempo-base"):
+        base = STORE_DIR / "_base" / workload.replace(":", "_").replace("@", "-")
+        env["TEMPO_STORE_DIR"] = str(base)
     return env
 
 
@@ -258,6 +268,8 @@ def describe_environment(tools: list[str], tempo_bin: Path) -> dict[str, str]:
         info["nextest"] = (sh(["cargo", "nextest", "--version"]).splitlines() or ["?"])[0]
     if any(t.startswith("tempo") for t in tools):
         info["tempo-bin"] = str(tempo_bin)
+    if any(t.startswith("tempo-base") for t in tools) and BASE_BIN is not None:
+        info["tempo-base-bin"] = str(BASE_BIN)
     return info
 
 
@@ -417,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="test threads for every tool without its own @THREADS: a number, or `default` "
                          "for each tool's own default (default: the core count, %(default)s)")
     ap.add_argument("--tempo-bin", type=Path, default=DEFAULT_TEMPO_BIN, help="default: %(default)s")
+    ap.add_argument("--base-bin", type=Path,
+                    help="another cargo-tempo binary (an earlier revision) for the `tempo-base` tool")
     ap.add_argument("--no-build-tempo", action="store_true",
                     help="don't run `cargo build --release` for tempo when its binary is missing")
     ap.add_argument("--rebuild-tempo", action="store_true",
@@ -439,9 +453,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1 or not (args.threads == "default" or args.threads.isdigit() and int(args.threads) >= 1):
         ap.error("--rounds must be at least 1, and --threads a positive number or `default`")
     tempo_bin = args.tempo_bin.resolve()
-    if any(t.startswith("tempo") for t in tools) and not ensure_tempo(tempo_bin, not args.no_build_tempo,
+    global BASE_BIN
+    if any(t.startswith("tempo-base") for t in tools):
+        if args.base_bin is None or not args.base_bin.exists():
+            ap.error("the tempo-base tool needs --base-bin PATH, an existing cargo-tempo binary")
+        BASE_BIN = args.base_bin.resolve()
+    if any(t.partition("@")[0] == "tempo" for t in tools) and not ensure_tempo(tempo_bin, not args.no_build_tempo,
                                                                      args.rebuild_tempo):
-        tools = [t for t in tools if not t.startswith("tempo")]
+        tools = [t for t in tools if t.partition("@")[0] != "tempo"]
     tools = [t for t in tools if tool_available(t.partition("@")[0])]
     if args.doc and any(t.startswith("nextest") for t in tools):
         log("--doc: leaving out nextest, which cannot run doctests")
@@ -461,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         for t in tools:
             clean_target(ws, args.clean)
             run = timed_run(tool_command(t, ws, args.threads, tempo_bin, args.doc), ws,
-                            LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout, run_env(w, args.clean))
+                            LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout, run_env(w, args.clean, t))
             res.warm[t] = run
             log(f"  warm-up {t:<14} {run.seconds:7.2f} s  exit {run.rc}")
         for r in range(args.rounds):
@@ -469,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             for t in order:
                 clean_target(ws, args.clean)
                 run = timed_run(tool_command(t, ws, args.threads, tempo_bin, args.doc), ws,
-                                LOG_DIR / f"{safe}.{t}.log", args.timeout, run_env(w, args.clean))
+                                LOG_DIR / f"{safe}.{t}.log", args.timeout, run_env(w, args.clean, t))
                 res.runs.setdefault(t, []).append(run)
                 counts = "" if run.passed is None else f"  {run.passed} passed, {run.failed} failed"
                 log(f"  round {r + 1}/{args.rounds} {t:<14} {run.seconds:7.2f} s  exit {run.rc}{counts}"
