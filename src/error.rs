@@ -139,6 +139,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A run's report, JUnit file or history could not be written. The run's other
+    /// outputs are still written, and this is reported once the run is over.
+    #[error(transparent)]
+    Write(#[from] crate::report::WriteError),
+
     /// `cargo tempo archive`, or reading an archive for `run` and `list`, failed.
     #[error(transparent)]
     Archive(#[from] crate::archive::ArchiveError),
@@ -194,7 +199,7 @@ impl Error {
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
             Error::Config(_) | Error::EditConfig { .. } | Error::EditThreads { .. } => exit_code::CONFIG_ERROR,
-            Error::WriteFile { .. } => exit_code::WRITE_OUTPUT_ERROR,
+            Error::WriteFile { .. } | Error::Write(_) => exit_code::WRITE_OUTPUT_ERROR,
             Error::Nextest { .. } | Error::NextestReport { .. } => exit_code::SETUP_ERROR,
             Error::Filter(_) => exit_code::INVALID_FILTER,
             Error::Archive(e) if e.while_creating() => exit_code::ARCHIVE_CREATION_FAILED,
