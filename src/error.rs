@@ -47,7 +47,10 @@ pub mod exit_code {
     /// parse one of its input files. nextest has no such commands; it does not use
     /// 109. (Writing the merged file fails with [`WRITE_OUTPUT_ERROR`].)
     pub const MERGE_INPUT_INVALID: i32 = 109;
-    /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
+    /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`): stdout, or a
+    /// file such as the history, the JUnit or HTML report. A run whose file could not
+    /// be written still writes its other outputs and exits 110 at the end; failing
+    /// tests (100) and a signal beat it, a missed budget (107) does not.
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
     /// The run was interrupted by SIGINT (128 + 2).
     pub const INTERRUPTED: i32 = 130;
@@ -99,7 +102,7 @@ pub enum Error {
         stderr: String,
     },
 
-    /// Writing tempo's output failed.
+    /// Writing to stdout or stderr failed.
     #[error("failed to write output: {0}")]
     Output(#[source] std::io::Error),
 

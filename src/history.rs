@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{Reporter, WriteError};
 use crate::report::events::{Event, Outcome};
+use crate::report::{Reporter, WriteError};
 
 /// How many runs are kept per test.
 pub const MAX_RUNS: usize = 10;
@@ -730,7 +730,8 @@ mod tests {
         });
         let (back, _) = History::load(&file);
         let count: usize = back.tests.values().map(BTreeMap::len).sum();
-        assert_eq!(count, threads * rounds, "{back:?}");
+        let names: Vec<&String> = back.tests.values().flat_map(BTreeMap::keys).collect();
+        assert_eq!(count, threads * rounds, "{names:?}");
     }
 
     /// A history of a newer format is not overwritten by this older tempo, and the

@@ -832,7 +832,8 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
-            execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
+            execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters)
+                .map_err(reporter_error)?
         }
         binaries => {
             let binaries = match binaries {
@@ -859,7 +860,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
-            let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
+            let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(reporter_error)?;
             (stats, None)
         }
     };
@@ -893,6 +894,15 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
         None => exit_code::OK,
     };
     with_write_errors(code, write_errors)
+}
+
+/// A reporter's error that ended the run: stdout's, as before (a file that cannot be
+/// written is collected by `Fanout` instead, but is told apart here all the same).
+fn reporter_error(error: std::io::Error) -> Error {
+    match crate::report::WriteError::from_io(error) {
+        Ok(write) => Error::Write(write),
+        Err(error) => Error::Output(error),
+    }
 }
 
 /// Reports the files a run could not write (its history, JUnit or HTML report), once

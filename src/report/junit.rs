@@ -13,9 +13,9 @@ use std::time::SystemTime;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use super::{Reporter, WriteError};
 use super::events::{Event, ExecutionResult, ExitStatus, Outcome, RunInfo, RunStats};
 use super::human::signal_name;
+use super::{Reporter, WriteError};
 use crate::plan::TestRef;
 
 /// Collects finished attempts and writes the JUnit file when the run ends.
