@@ -775,4 +775,18 @@ mod tests {
         assert!(message.starts_with(&format!("failed to write the history `{}`: ", file.display())), "{message}");
         assert!(message.contains("Is a directory") || message.contains("os error"), "{message}");
     }
+
+    /// The lock file is opened without following a symlink planted at its name: the
+    /// history is not written, and the error names the lock file.
+    #[test]
+    fn a_symlink_at_the_lock_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, lock_path(&file)).unwrap();
+        let message = History::default().save_merged(&file).unwrap_err().to_string();
+        let expected = format!("failed to write the history lock `{}`: ", lock_path(&file).display());
+        assert!(message.starts_with(&expected), "{message}");
+        assert!(!victim.exists(), "the symlink's target was not created");
+    }
 }
