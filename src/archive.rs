@@ -358,42 +358,34 @@ fn write(
     dirs: &BTreeSet<PathBuf>,
 ) -> Result<(), ArchiveError> {
     let write_err = |source: io::Error| ArchiveError::Write { path: path.to_owned(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(write_err)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let file = File::create(&tmp).map_err(write_err)?;
-        let encoder = zstd::Encoder::new(BufWriter::new(file), level).map_err(write_err)?;
-        let mut tar = tar::Builder::new(encoder);
-        let json = serde_json::to_vec_pretty(manifest).map_err(|e| write_err(io::Error::other(e)))?;
-        let mut header = tar::Header::new_gnu();
-        header.set_size(json.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-        header.set_cksum();
-        tar.append_data(&mut header, MANIFEST_NAME, json.as_slice()).map_err(write_err)?;
-        let target = &manifest.target_dir;
-        for rel in files {
-            let from = target.join(rel);
-            tar.append_path_with_name(&from, Path::new(TARGET).join(rel))
-                .map_err(|source| ArchiveError::Add { path: from, source })?;
-        }
-        for rel in dirs {
-            let from = target.join(rel);
-            tar.append_dir_all(Path::new(TARGET).join(rel), &from)
-                .map_err(|source| ArchiveError::Add { path: from, source })?;
-        }
-        let encoder = tar.into_inner().map_err(write_err)?;
-        let mut out = encoder.finish().map_err(write_err)?;
-        out.flush().map_err(write_err)?;
-        out.into_inner().map_err(|e| write_err(e.into_error()))?.sync_all().map_err(write_err)?;
-        std::fs::rename(&tmp, path).map_err(write_err)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    // A fresh temporary file (see `temp_beside`), removed when `tmp` is dropped unless
+    // it was persisted.
+    let (file, tmp) = crate::report::temp_beside(path).map_err(write_err)?.into_parts();
+    let encoder = zstd::Encoder::new(BufWriter::new(file), level).map_err(write_err)?;
+    let mut tar = tar::Builder::new(encoder);
+    let json = serde_json::to_vec_pretty(manifest).map_err(|e| write_err(io::Error::other(e)))?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(json.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    header.set_cksum();
+    tar.append_data(&mut header, MANIFEST_NAME, json.as_slice()).map_err(write_err)?;
+    let target = &manifest.target_dir;
+    for rel in files {
+        let from = target.join(rel);
+        tar.append_path_with_name(&from, Path::new(TARGET).join(rel))
+            .map_err(|source| ArchiveError::Add { path: from, source })?;
     }
-    result
+    for rel in dirs {
+        let from = target.join(rel);
+        tar.append_dir_all(Path::new(TARGET).join(rel), &from)
+            .map_err(|source| ArchiveError::Add { path: from, source })?;
+    }
+    let encoder = tar.into_inner().map_err(write_err)?;
+    let mut out = encoder.finish().map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    out.into_inner().map_err(|e| write_err(e.into_error()))?.sync_all().map_err(write_err)?;
+    tmp.persist(path).map_err(|e| write_err(e.error))
 }
 
 /// Keeps an archive's extracted files while its tests run; a temporary directory is

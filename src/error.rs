@@ -47,7 +47,10 @@ pub mod exit_code {
     /// parse one of its input files. nextest has no such commands; it does not use
     /// 109. (Writing the merged file fails with [`WRITE_OUTPUT_ERROR`].)
     pub const MERGE_INPUT_INVALID: i32 = 109;
-    /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`).
+    /// Writing tempo's own output failed (nextest: `WRITE_OUTPUT_ERROR`): stdout, or a
+    /// file such as the history, the JUnit or HTML report. A run whose file could not
+    /// be written still writes its other outputs and exits 110 at the end; failing
+    /// tests (100) and a signal beat it, a missed budget (107) does not.
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
     /// The run was interrupted by SIGINT (128 + 2).
     pub const INTERRUPTED: i32 = 130;
@@ -99,7 +102,7 @@ pub enum Error {
         stderr: String,
     },
 
-    /// Writing tempo's output failed.
+    /// Writing to stdout or stderr failed.
     #[error("failed to write output: {0}")]
     Output(#[source] std::io::Error),
 
@@ -138,6 +141,11 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+
+    /// A run's report, JUnit file or history could not be written. The run's other
+    /// outputs are still written, and this is reported once the run is over.
+    #[error(transparent)]
+    Write(#[from] crate::report::WriteError),
 
     /// `cargo tempo archive`, or reading an archive for `run` and `list`, failed.
     #[error(transparent)]
@@ -194,7 +202,7 @@ impl Error {
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
             Error::Config(_) | Error::EditConfig { .. } | Error::EditThreads { .. } => exit_code::CONFIG_ERROR,
-            Error::WriteFile { .. } => exit_code::WRITE_OUTPUT_ERROR,
+            Error::WriteFile { .. } | Error::Write(_) => exit_code::WRITE_OUTPUT_ERROR,
             Error::Nextest { .. } | Error::NextestReport { .. } => exit_code::SETUP_ERROR,
             Error::Filter(_) => exit_code::INVALID_FILTER,
             Error::Archive(e) if e.while_creating() => exit_code::ARCHIVE_CREATION_FAILED,

@@ -6,6 +6,12 @@
 //! last [`MAX_RUNS`] final results: duration, CPU time, outcome and attempts. Writes
 //! go through a temporary file and a rename; a file that cannot be read is reported
 //! and replaced, never fatal.
+//!
+//! Runs in one workspace may overlap (two terminals, or CI jobs sharing a cache), so a
+//! run does not write back what it loaded: at its end it takes an exclusive lock on
+//! `history.json.lock`, reads the file again, merges its records into what is there
+//! (see [`History::merge`]) and writes that. A file of a newer format, written by a
+//! newer tempo, is left as it is.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -14,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Reporter;
 use crate::report::events::{Event, Outcome};
+use crate::report::{Reporter, WriteError};
 
 /// How many runs are kept per test.
 pub const MAX_RUNS: usize = 10;
@@ -23,8 +29,12 @@ pub const MAX_RUNS: usize = 10;
 pub const MAX_AGE: Duration = Duration::from_secs(60 * 60 * 24 * 60);
 /// The most tests the file holds; the least recently seen go first.
 pub const MAX_TESTS: usize = 100_000;
-/// The file format's version; a file of another version is ignored.
+/// The file format's version; a file of another version is ignored, and one of a
+/// newer version is never overwritten.
 pub const VERSION: u32 = 1;
+/// Who writes the file, recorded in it so that a warning about a newer file can say
+/// which tempo wrote it.
+pub const WRITER: &str = concat!("tempo ", env!("CARGO_PKG_VERSION"));
 /// How many run summaries (CPU accounting per run) the file keeps.
 pub const MAX_RUN_SUMMARIES: usize = 100;
 
@@ -135,6 +145,10 @@ impl TestHistory {
 pub struct History {
     /// The format version.
     pub version: u32,
+    /// The tempo that wrote the file (absent from files written before it was
+    /// recorded, hence the default).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub writer: String,
     /// Binary id → test name → history.
     pub tests: BTreeMap<String, BTreeMap<String, TestHistory>>,
     /// The last runs' summaries, oldest first (absent from files written before they
@@ -147,7 +161,57 @@ pub struct History {
 enum ReadError {
     Io(io::Error),
     Corrupt(serde_json::Error),
-    Version(u32),
+    /// A file of another format version, and the tempo that wrote it, if it says.
+    Version(u32, String),
+}
+
+/// The first fields of a history file of any version, read before the rest so that
+/// a newer format is recognised as such rather than as a corrupt file.
+#[derive(Deserialize)]
+struct Header {
+    version: u32,
+    #[serde(default)]
+    writer: String,
+}
+
+/// The warning for a history of a newer format: what this run does about it.
+fn newer_warning(path: &Path, version: u32, writer: &str, what: &str) -> String {
+    let writer = if writer.is_empty() { "a newer tempo" } else { writer };
+    format!(
+        "{what} the history {}: {writer} wrote it in format version {version}, and this {WRITER} knows only version {VERSION}; it is left as it is",
+        path.display()
+    )
+}
+
+/// The lock file beside the history, which runs lock while they update it.
+pub fn lock_path(history: &Path) -> PathBuf {
+    let mut name = history.file_name().unwrap_or_default().to_owned();
+    name.push(".lock");
+    history.with_file_name(name)
+}
+
+/// Takes the history's lock, waiting for whoever holds it. The lock goes with the
+/// returned file. The lock file is opened without following a symlink planted at its
+/// name, and never written.
+fn lock(history: &Path) -> Result<std::fs::File, WriteError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = lock_path(history);
+    let err = |source| WriteError::new("history lock", &path, source);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(err)?;
+    // flock(2) locks belong to the open file description, so two runs (or two
+    // threads that opened the file separately) exclude each other.
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| err(e.into()))?;
+    Ok(file)
 }
 
 /// The history's file under a store directory.
@@ -169,7 +233,10 @@ impl History {
             Err(ReadError::Io(e)) => {
                 (History::default(), Some(format!("could not read the history {}: {e}", path.display())))
             }
-            Err(ReadError::Version(v)) => (
+            Err(ReadError::Version(v, writer)) if v > VERSION => {
+                (History::default(), Some(newer_warning(path, v, &writer, "ignoring")))
+            }
+            Err(ReadError::Version(v, _)) => (
                 History::default(),
                 Some(format!("ignoring the history {}: it has version {v}, not {VERSION}", path.display())),
             ),
@@ -183,19 +250,41 @@ impl History {
     /// Reads a history file of this version.
     fn read(path: &Path) -> Result<History, ReadError> {
         let text = std::fs::read(path).map_err(ReadError::Io)?;
-        let history: History = serde_json::from_slice(&text).map_err(ReadError::Corrupt)?;
-        if history.version != VERSION {
-            return Err(ReadError::Version(history.version));
+        let header: Header = serde_json::from_slice(&text).map_err(ReadError::Corrupt)?;
+        if header.version != VERSION {
+            return Err(ReadError::Version(header.version, header.writer));
         }
-        Ok(history)
+        serde_json::from_slice(&text).map_err(ReadError::Corrupt)
     }
 
     /// Writes the history atomically, after trimming it to its bounds.
     pub fn save(&mut self, path: &Path) -> io::Result<()> {
         self.version = VERSION;
+        WRITER.clone_into(&mut self.writer);
         self.prune(now_secs());
         let json = serde_json::to_vec(self).map_err(io::Error::other)?;
         crate::report::write_atomically(path, &json)
+    }
+
+    /// Adds a run's history (what it loaded plus what it recorded) to the file at
+    /// `path`, holding the file's lock from reading it to writing it, so that runs
+    /// which overlapped keep each other's records. A file that cannot be read is
+    /// replaced, as [`History::load`] warned at the start; one of a newer format is
+    /// left as it is, and the warning that says so is returned.
+    pub fn save_merged(self, path: &Path) -> Result<Option<String>, WriteError> {
+        let _lock = lock(path)?;
+        let mut merged = match History::read(path) {
+            Ok(mut on_disk) => {
+                on_disk.merge(self);
+                on_disk
+            }
+            Err(ReadError::Version(v, writer)) if v > VERSION => {
+                return Ok(Some(newer_warning(path, v, &writer, "not updating")));
+            }
+            Err(_) => self,
+        };
+        merged.save(path).map_err(|source| WriteError::new("history", path, source))?;
+        Ok(None)
     }
 
     /// The history of one test.
@@ -310,7 +399,7 @@ pub fn merge_files(output: &Path, inputs: &[PathBuf]) -> crate::error::Result<i3
             reason: match e {
                 ReadError::Io(e) => e.to_string(),
                 ReadError::Corrupt(e) => e.to_string(),
-                ReadError::Version(v) => format!("it has version {v}, and this tempo reads version {VERSION}"),
+                ReadError::Version(v, _) => format!("it has version {v}, and this tempo reads version {VERSION}"),
             },
         })?;
         merged.merge(history);
@@ -425,10 +514,11 @@ impl Reporter for HistoryReporter {
                     failed: stats.failed,
                     accounting: stats.accounting(),
                 });
-                return match &self.path {
-                    Some(path) => self.history.save(path),
-                    None => Ok(()),
-                };
+                let Some(path) = &self.path else { return Ok(()) };
+                if let Some(warning) = self.history.clone().save_merged(path).map_err(WriteError::into_io)? {
+                    eprintln!("warning: {warning}");
+                }
+                return Ok(());
             }
             _ => return Ok(()),
         };
@@ -593,5 +683,110 @@ mod tests {
         let (back, warning) = History::load(&file);
         assert!(warning.is_none());
         assert_eq!(back.get("b", "t").unwrap().expected(), Some(Duration::from_millis(42)));
+    }
+
+    /// Two runs that loaded the same history each add their records under the lock,
+    /// read back from the file: neither overwrites the other's.
+    #[test]
+    fn runs_that_overlap_keep_each_others_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("store/history.json");
+        let mut base = History::default();
+        base.record("b", "old", "b", record(now_secs() - 10, 1, "pass"));
+        base.save(&file).unwrap();
+        let (mut first, _) = History::load(&file);
+        let (mut second, _) = History::load(&file);
+        first.record("b", "one", "b", record(now_secs(), 1, "pass"));
+        second.record("b", "two", "b", record(now_secs(), 2, "fail"));
+        assert_eq!(first.save_merged(&file).unwrap(), None);
+        assert_eq!(second.save_merged(&file).unwrap(), None);
+        let (back, warning) = History::load(&file);
+        assert!(warning.is_none(), "{warning:?}");
+        for name in ["old", "one", "two"] {
+            assert_eq!(back.get("b", name).map(|h| h.runs.len()), Some(1), "{name}: {back:?}");
+        }
+        assert!(lock_path(&file).ends_with("store/history.json.lock"));
+    }
+
+    /// Many writers at once, each through the lock, each with a test of its own: every
+    /// record ends up in the file. Without the lock, a writer that read the file
+    /// before another's rename would drop that one's record.
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        let (threads, rounds) = (8, 5);
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let file = &file;
+                scope.spawn(move || {
+                    for r in 0..rounds {
+                        let (mut h, _) = History::load(file);
+                        h.record("b", &format!("t{t}-{r}"), "b", record(now_secs(), 1, "pass"));
+                        h.save_merged(file).unwrap();
+                    }
+                });
+            }
+        });
+        let (back, _) = History::load(&file);
+        let count: usize = back.tests.values().map(BTreeMap::len).sum();
+        let names: Vec<&String> = back.tests.values().flat_map(BTreeMap::keys).collect();
+        assert_eq!(count, threads * rounds, "{names:?}");
+    }
+
+    /// A history of a newer format is not overwritten by this older tempo, and the
+    /// warning names the file and both versions.
+    #[test]
+    fn a_newer_history_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        let newer = format!(
+            r#"{{"version":{},"writer":"tempo 99.0.0","tests":{{"b":{{"t":{{"package":"b","runs":[],"new":1}}}}}},"more":[]}}"#,
+            VERSION + 1
+        );
+        std::fs::write(&file, &newer).unwrap();
+        let (mut h, warning) = History::load(&file);
+        let warning = warning.unwrap();
+        assert!(warning.contains(&file.display().to_string()), "{warning}");
+        assert!(warning.contains("tempo 99.0.0") && warning.contains(&format!("version {}", VERSION + 1)), "{warning}");
+        assert!(warning.contains(WRITER) && warning.contains(&format!("version {VERSION}")), "{warning}");
+        h.record("b", "mine", "b", record(now_secs(), 1, "pass"));
+        let kept = h.save_merged(&file).unwrap().expect("a warning that the file is kept");
+        assert!(kept.contains("not updating") && kept.contains("tempo 99.0.0"), "{kept}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), newer, "the newer file is unchanged");
+        // An older format is still replaced.
+        std::fs::write(&file, r#"{"version":0,"tests":{}}"#).unwrap();
+        let mut h = History::default();
+        h.record("b", "mine", "b", record(now_secs(), 1, "pass"));
+        assert_eq!(h.save_merged(&file).unwrap(), None);
+        let (back, _) = History::load(&file);
+        assert!(back.get("b", "mine").is_some());
+        assert_eq!(back.writer, WRITER);
+    }
+
+    /// A history that cannot be written names its path.
+    #[test]
+    fn a_history_that_cannot_be_written_names_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        std::fs::create_dir(&file).unwrap();
+        let error = History::default().save_merged(&file).unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with(&format!("failed to write the history `{}`: ", file.display())), "{message}");
+        assert!(message.contains("Is a directory") || message.contains("os error"), "{message}");
+    }
+
+    /// The lock file is opened without following a symlink planted at its name: the
+    /// history is not written, and the error names the lock file.
+    #[test]
+    fn a_symlink_at_the_lock_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, lock_path(&file)).unwrap();
+        let message = History::default().save_merged(&file).unwrap_err().to_string();
+        let expected = format!("failed to write the history lock `{}`: ", lock_path(&file).display());
+        assert!(message.starts_with(&expected), "{message}");
+        assert!(!victim.exists(), "the symlink's target was not created");
     }
 }

@@ -642,8 +642,11 @@ struct Both<'a>(&'a mut dyn crate::report::Reporter, &'a mut dyn crate::report::
 
 impl crate::report::Reporter for Both<'_> {
     fn report(&mut self, event: &crate::report::events::Event) -> std::io::Result<()> {
-        self.0.report(event)?;
-        self.1.report(event)
+        // Both hear every event, so that one failing to write its file does not
+        // deafen the other; the first error is the one returned.
+        let first = self.0.report(event);
+        let second = self.1.report(event);
+        first.and(second)
     }
 }
 
@@ -772,8 +775,8 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
         let path = profile_store_dir(&setup.workspace, &profile).join(junit);
         reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
     }
-    // Pushed after the history, so that a report that cannot be written does not
-    // cost the run its history.
+    // A reporter that cannot write its file does not stop the others (see `Fanout`):
+    // its error is reported at the end, by `with_write_errors`.
     let html_path = match &opts.html_report {
         HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
         HtmlReport::At(path) => Some(path.clone()),
@@ -829,7 +832,8 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
-            execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters).map_err(Error::Output)?
+            execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters)
+                .map_err(reporter_error)?
         }
         binaries => {
             let binaries = match binaries {
@@ -856,10 +860,11 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
-            let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(Error::Output)?;
+            let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(reporter_error)?;
             (stats, None)
         }
     };
+    let write_errors = reporters.take_write_errors();
     std::io::stdout().flush().map_err(Error::Output)?;
     let budget_fails = match &budget {
         Some(budget) if stats.planned > 0 => budget
@@ -869,20 +874,50 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
         _ => false,
     };
     if let Some(error) = build_error {
+        for e in write_errors {
+            eprintln!("error: {e}");
+        }
         return Err(error);
     }
     if stats.planned == 0 && stats.signal.is_none() {
-        return Ok(opts.no_tests.report(stats.skipped));
+        return with_write_errors(opts.no_tests.report(stats.skipped), write_errors);
     }
     // Where the timeline is, on stderr: stdout's last line stays the tally (and in JSON
     // mode, where the human report is on stderr, its last line too).
     if let Some(path) = html_path.filter(|p| p.is_file() && opts.message_format == MessageFormat::Human) {
         eprintln!("{:>12} {}", "Report", path.display());
     }
-    Ok(match stats.signal {
+    let code = match stats.signal {
         Some(sig) => 128 + sig,
         None if stats.failed > 0 => exit_code::TEST_RUN_FAILED,
         None if budget_fails => exit_code::BUDGET_MISSED,
         None => exit_code::OK,
-    })
+    };
+    with_write_errors(code, write_errors)
+}
+
+/// A reporter's error that ended the run: stdout's, as before (a file that cannot be
+/// written is collected by `Fanout` instead, but is told apart here all the same).
+fn reporter_error(error: std::io::Error) -> Error {
+    match crate::report::WriteError::from_io(error) {
+        Ok(write) => Error::Write(write),
+        Err(error) => Error::Output(error),
+    }
+}
+
+/// Reports the files a run could not write (its history, JUnit or HTML report), once
+/// everything else has been written and printed, each error naming its file. They
+/// make the run exit with [`exit_code::WRITE_OUTPUT_ERROR`] (110, as nextest), which
+/// beats a missed budget (107); failing tests (100) and a signal (130, 143) beat it,
+/// since they say more about the run, and the error lines are printed all the same.
+fn with_write_errors(code: i32, mut errors: Vec<crate::report::WriteError>) -> Result<i32> {
+    let Some(last) = errors.pop() else { return Ok(code) };
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    if code == exit_code::OK || code == exit_code::BUDGET_MISSED || code == exit_code::NO_TESTS_RUN {
+        return Err(last.into());
+    }
+    eprintln!("error: {last}");
+    Ok(code)
 }

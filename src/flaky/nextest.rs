@@ -176,13 +176,12 @@ pub(crate) fn prepare_runs(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.config_file.is_none() => String::new(),
         Err(e) => return Err(crate::config::ConfigError::Read { path: config_file.clone(), source: e }.into()),
     };
-    let dir = std::env::temp_dir().join(format!("tempo-{tag}-{}", std::process::id()));
-    let tmp = RemoveOnDrop(dir.clone());
+    let tmp = scratch_dir(tag)?;
+    let dir = tmp.path().to_owned();
     let junit = dir.join("junit.xml");
     let tmp_config = dir.join("nextest.toml");
     let edited = with_junit(&text, &config.profile, &junit)
         .map_err(|reason| Error::EditConfig { path: config_file.clone(), reason })?;
-    std::fs::create_dir_all(&dir).map_err(|source| Error::WriteFile { path: dir.clone(), source })?;
     std::fs::write(&tmp_config, edited).map_err(|source| Error::WriteFile { path: tmp_config.clone(), source })?;
 
     let base = nextest_args(cargo, &config.profile, filter, &tmp_config);
@@ -258,17 +257,46 @@ pub(crate) fn store_dir(config: &ConfigOptions, root: &Path) -> PathBuf {
 }
 
 /// Removes the temporary directory however the run ends.
-pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
+pub(crate) type RemoveOnDrop = tempfile::TempDir;
 
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh private directory for the copied config, the reports and the logs, named
+/// `tempo-{tag}-` and random letters under the temporary directory. It is made with
+/// mkdtemp(3) semantics (a new name, mode 0700), so a directory or symlink that
+/// someone else created at a name tempo would have used is never entered: with the
+/// old `tempo-{tag}-{pid}` name, such a directory let its owner swap the config that
+/// `cargo nextest run` reads.
+pub(crate) fn scratch_dir(tag: &str) -> Result<RemoveOnDrop> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(&format!("tempo-{tag}-"))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|source| Error::WriteFile { path: std::env::temp_dir(), source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the directory was `/tmp/tempo-{tag}-{pid}`, and one that another
+    /// user had created at that name was used as it was.
+    #[test]
+    fn the_scratch_dir_is_fresh_and_private_even_when_its_old_name_is_taken() {
+        use std::os::unix::fs::PermissionsExt;
+        let planted = std::env::temp_dir().join(format!("tempo-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&planted).unwrap();
+        std::fs::write(planted.join("nextest.toml"), "planted").unwrap();
+        let dir = scratch_dir("hostile").unwrap();
+        let path = dir.path().to_owned();
+        assert_ne!(path, planted, "the planted directory is not used");
+        assert!(path.file_name().unwrap().to_str().unwrap().starts_with("tempo-hostile-"));
+        assert_eq!(std::fs::read_dir(&path).unwrap().count(), 0, "it is new and empty");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+        drop(dir);
+        assert!(!path.exists(), "it is removed when dropped");
+        assert_eq!(std::fs::read_to_string(planted.join("nextest.toml")).unwrap(), "planted");
+        std::fs::remove_dir_all(&planted).unwrap();
+    }
 
     #[test]
     fn the_junit_path_goes_into_the_chosen_profile_and_keeps_the_rest() {

@@ -46,20 +46,6 @@ const OUTPUT_TAIL: usize = 6 * 1024;
 /// How many of the slowest tests are listed.
 const SLOWEST: usize = 20;
 
-/// Writing the report failed.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "failed to write the HTML report `{}`: {source}; make its directory writable, choose another path with --report PATH, or pass --no-report",
-    path.display()
-)]
-pub struct HtmlReportError {
-    /// Where the report was to go.
-    pub path: PathBuf,
-    /// Why it could not be written.
-    #[source]
-    pub source: io::Error,
-}
-
 /// The tests the history calls flaky (their outcome changed between recorded runs),
 /// as (binary id, test name), so that the report can flag a failure as a known one.
 pub fn known_flaky(history: &History) -> HashSet<(String, String)> {
@@ -247,9 +233,9 @@ impl HtmlReporter {
             return Ok(());
         }
         let html = self.render(stats);
-        super::write_atomically(&self.path, html.as_bytes()).map_err(|source| {
-            let kind = source.kind();
-            io::Error::new(kind, HtmlReportError { path: self.path.clone(), source })
+        super::write_file("HTML report", &self.path, html.as_bytes()).map_err(|e| {
+            e.with_hint("; make its directory writable, choose another path with --report PATH, or pass --no-report")
+                .into_io()
         })
     }
 }

@@ -13,9 +13,9 @@ use std::time::SystemTime;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use super::Reporter;
 use super::events::{Event, ExecutionResult, ExitStatus, Outcome, RunInfo, RunStats};
 use super::human::signal_name;
+use super::{Reporter, WriteError};
 use crate::plan::TestRef;
 
 /// Collects finished attempts and writes the JUnit file when the run ends.
@@ -121,8 +121,9 @@ impl JunitReporter {
 
     fn write(&self, stats: &RunStats) -> io::Result<()> {
         let report = self.build(stats);
-        let xml = report.to_string().map_err(io::Error::other)?;
-        crate::report::write_atomically(&self.path, xml.as_bytes())
+        let what = "JUnit report";
+        let xml = report.to_string().map_err(|e| WriteError::new(what, &self.path, io::Error::other(e)).into_io())?;
+        crate::report::write_file(what, &self.path, xml.as_bytes()).map_err(WriteError::into_io)
     }
 }
 
