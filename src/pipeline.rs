@@ -739,12 +739,23 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     if binaries.archived() && profile.doctests {
         eprintln!("warning: the profile's `doctests = true` does not apply to an archive, which holds no doctests");
     }
-    let (history, history_path) = load_history(&setup);
+    let (mut history, history_path) = load_history(&setup);
+    // A run of every test ends any split in progress: it plans with every record.
+    if opts.partition.is_none() && !history.pending.is_empty() {
+        history.settle_all();
+    }
     let fail_fast = crate::options::FailFastFlag::over(opts.fail_fast, profile.fail_fast);
     let mut config = runner_config(&profile, slots, cores, fail_fast, opts.failed_first, opts.capture);
     config.cpu_budget = concurrency.cpu_budget;
     let mut reporters = Fanout::default();
+    let html_path = match &opts.html_report {
+        HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
+        HtmlReport::At(path) => Some(path.clone()),
+        HtmlReport::Off => None,
+    };
     let human = HumanOptions {
+        // Named just before the summary, so that the summary stays the last line.
+        report: html_path.clone().filter(|_| opts.message_format == MessageFormat::Human),
         status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
         final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
         success_output: opts.reporter.success_output,
@@ -774,11 +785,6 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     }
     // Pushed after the history, so that a report that cannot be written does not
     // cost the run its history.
-    let html_path = match &opts.html_report {
-        HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
-        HtmlReport::At(path) => Some(path.clone()),
-        HtmlReport::Off => None,
-    };
     let html = html_path.clone().map(|path| HtmlReporter::new(path, known_flaky(&history)));
 
     let (stats, build_error) = match binaries {
@@ -825,7 +831,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 let deliver = Deliver { tx: &tx, partition, pile: Default::default() };
                 feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, deliver)
             });
-            reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
+            reporters.push(Box::new(HistoryReporter::new(history_path, history.clone()).sharded(opts.partition)));
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
@@ -852,7 +858,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 cores,
                 concurrency.cpu_budget.is_some(),
             );
-            reporters.push(Box::new(HistoryReporter::new(history_path, history)));
+            reporters.push(Box::new(HistoryReporter::new(history_path, history).sharded(opts.partition)));
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
@@ -873,11 +879,6 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     }
     if stats.planned == 0 && stats.signal.is_none() {
         return Ok(opts.no_tests.report(stats.skipped));
-    }
-    // Where the timeline is, on stderr: stdout's last line stays the tally (and in JSON
-    // mode, where the human report is on stderr, its last line too).
-    if let Some(path) = html_path.filter(|p| p.is_file() && opts.message_format == MessageFormat::Human) {
-        eprintln!("{:>12} {}", "Report", path.display());
     }
     Ok(match stats.signal {
         Some(sig) => 128 + sig,

@@ -136,7 +136,7 @@ fn table(entries: &[Entry]) -> String {
             format!("{}/{}", e.failures, e.runs),
             e.failure_rate * 100.0,
             e.binary_id,
-            e.name
+            crate::report::style::escape_name(&e.name)
         ));
     }
     out
@@ -163,7 +163,7 @@ pub fn markdown(entries: &[Entry], runs: u32, engine: &str, profile: &str, sugge
             e.runs,
             e.failure_rate * 100.0,
             e.binary_id,
-            e.name
+            crate::report::style::escape_name(&e.name)
         ));
     }
     if !suggested.is_empty() {

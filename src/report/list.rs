@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::style::Styles;
+use super::style::{Styles, escape_name};
 use crate::options::ListFormat;
 use crate::plan::TestPlan;
 
@@ -11,7 +11,7 @@ pub fn write_list(out: &mut impl Write, plan: &TestPlan, format: ListFormat, sty
     match format {
         ListFormat::Oneline => {
             for t in &plan.tests {
-                writeln!(out, "{} {}", t.binary_id(), t.name)?;
+                writeln!(out, "{} {}", t.binary_id(), escape_name(&t.name))?;
             }
         }
         ListFormat::Human => {
@@ -22,7 +22,7 @@ pub fn write_list(out: &mut impl Write, plan: &TestPlan, format: ListFormat, sty
                     writeln!(out, "{}{}{:#}:", styles.binary, t.binary_id(), styles.binary)?;
                 }
                 let ignored = if t.ignored { " (ignored)" } else { "" };
-                writeln!(out, "    {}{ignored}", t.name)?;
+                writeln!(out, "    {}{ignored}", escape_name(&t.name))?;
             }
         }
     }

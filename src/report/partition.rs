@@ -27,7 +27,8 @@ pub fn write_partition(out: &mut impl Write, shards: &[ShardView], history: &Pat
         )?;
         for t in &shard.tests {
             let mark = if t.expected_known { ' ' } else { '~' };
-            writeln!(out, "  {mark}{:>9.3}s {} {}", t.expected.as_secs_f64(), t.binary_id(), t.name)?;
+            let name = super::style::escape_name(&t.name);
+            writeln!(out, "  {mark}{:>9.3}s {} {name}", t.expected.as_secs_f64(), t.binary_id())?;
         }
     }
     out.flush()
