@@ -275,6 +275,23 @@ mod tests {
         Tally { runs, failures }
     }
 
+    /// Regression: a test name's control characters reached the terminal raw; the
+    /// Markdown report escapes them too.
+    #[test]
+    fn names_are_escaped_in_the_table_and_the_markdown() {
+        use crate::report::style::hostile;
+        let entry = Entry {
+            binary_id: "pkg".into(),
+            name: hostile::NAME.into(),
+            runs: 10,
+            failures: 3,
+            failure_rate: 0.3,
+            verdict: Verdict::Flaky,
+        };
+        hostile::assert_escaped(table(std::slice::from_ref(&entry)).as_bytes());
+        hostile::assert_escaped(markdown(&[entry], 10, "tempo", "default", &[]).as_bytes());
+    }
+
     #[test]
     fn verdicts_follow_the_failure_count() {
         assert_eq!(Verdict::of(tally(20, 0)), Verdict::Stable);

@@ -116,3 +116,27 @@ pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::RunRecord;
+    use crate::report::style::hostile;
+
+    /// Regression: a test name's control characters reached the terminal raw, in the
+    /// slowest tests and in the changing outcomes alike.
+    #[test]
+    fn names_are_escaped() {
+        let mut history = History::default();
+        for (at, outcome) in [(1, "pass"), (2, "fail")] {
+            let record =
+                RunRecord { at, duration_us: 1000, cpu_us: 0, outcome: outcome.into(), attempts: 1, batched: false };
+            history.record("pkg", hostile::NAME, "pkg", record);
+        }
+        let mut out = Vec::new();
+        write_history(&mut out, &history, Path::new("history.json"), 10).unwrap();
+        hostile::assert_escaped(&out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches(hostile::SHOWN).count(), 2, "{text}");
+    }
+}

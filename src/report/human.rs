@@ -426,3 +426,63 @@ impl<W: Write> Reporter for HumanReporter<W> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fake;
+    use crate::report::events::{CapturedOutput, ResourceUsage};
+    use crate::report::style::hostile;
+
+    fn finished(test: crate::plan::TestRef, outcome: Outcome, stdout: &[u8]) -> Event {
+        let result = ExecutionResult {
+            outcome,
+            exit: Some(ExitStatus::Code(if outcome.is_success() { 0 } else { 101 })),
+            start: Duration::ZERO,
+            duration: Duration::from_millis(3),
+            usage: ResourceUsage::default(),
+            stdout: CapturedOutput { bytes: stdout.to_vec(), dropped: 0 },
+            stderr: CapturedOutput::default(),
+            error: None,
+            leaked: false,
+            batched: false,
+            rerun: None,
+        };
+        Event::TestFinished(Box::new(TestFinished {
+            test,
+            slot: 0,
+            attempt: 1,
+            max_attempts: 1,
+            result,
+            will_retry: false,
+        }))
+    }
+
+    /// Regression: a test name's control characters reached the terminal raw, and the
+    /// report's path was printed after the summary.
+    #[test]
+    fn names_are_escaped_and_the_summary_is_last() {
+        let options = HumanOptions {
+            status_level: StatusLevel::All,
+            final_status_level: FinalStatusLevel::All,
+            report: Some("store/report.html".into()),
+            ..HumanOptions::default()
+        };
+        let mut human = HumanReporter::new(Vec::new(), options);
+        let odd = fake::test(hostile::NAME, |_| {});
+        let skipped: std::sync::Arc<[_]> = vec![(odd.binary_id().clone(), hostile::NAME.to_owned())].into();
+        let added = Event::TestsAdded { tests: 2, binaries: 1, skipped_tests: skipped, planned: vec![].into() };
+        human.report(&added).unwrap();
+        human.report(&finished(odd.clone(), Outcome::Pass, b"")).unwrap();
+        human.report(&finished(odd, Outcome::Fail(ExitStatus::Code(101)), b"printed")).unwrap();
+        let stats = RunStats { planned: 2, finished: 2, passed: 1, failed: 1, skipped: 1, ..RunStats::default() };
+        human.report(&Event::RunFinished(stats)).unwrap();
+        hostile::assert_escaped(&human.out);
+        let text = String::from_utf8(human.out).unwrap();
+        // Skip lines, status lines, the output header and the summary's repeats.
+        assert!(text.matches(hostile::SHOWN).count() >= 6, "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[lines.len() - 2], "      Report store/report.html");
+        assert_eq!(lines[lines.len() - 1], "tempo: 1 passed, 1 failed, 1 skipped");
+    }
+}

@@ -28,3 +28,21 @@ pub fn write_list(out: &mut impl Write, plan: &TestPlan, format: ListFormat, sty
     }
     out.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fake;
+    use crate::report::style::hostile;
+
+    /// Regression: a test name's control characters reached the terminal raw.
+    #[test]
+    fn names_are_escaped_in_every_format() {
+        let plan = TestPlan { tests: vec![fake::test(hostile::NAME, |_| {})], ..TestPlan::default() };
+        for format in [ListFormat::Oneline, ListFormat::Human] {
+            let mut out = Vec::new();
+            write_list(&mut out, &plan, format, &Styles::default()).unwrap();
+            hostile::assert_escaped(&out);
+        }
+    }
+}

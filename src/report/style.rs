@@ -140,6 +140,23 @@ fn sgr_len(s: &str) -> Option<usize> {
     (body.as_bytes().get(params) == Some(&b'm')).then_some(2 + params + 1)
 }
 
+/// A test name every human writer is tested with.
+#[cfg(test)]
+pub(crate) mod hostile {
+    /// A colour code, a bell, a carriage return and a newline.
+    pub const NAME: &str = "odd\x1b[31mred\x07bell\rreturn\nnext";
+    /// How [`NAME`] is shown.
+    pub const SHOWN: &str = "odd\\u{1b}[31mred\\u{7}bell\\rreturn\\nnext";
+
+    /// Fails if `out` holds a control character other than the newlines that end its
+    /// lines, or does not show [`NAME`] escaped.
+    pub fn assert_escaped(out: &[u8]) {
+        let text = String::from_utf8_lossy(out);
+        assert!(!out.iter().any(|&b| b != b'\n' && (b < 0x20 || b == 0x7f)), "a raw control character:\n{text:?}");
+        assert!(text.contains(SHOWN), "the name is shown escaped:\n{text}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
