@@ -358,6 +358,15 @@ impl History {
             tests.retain(|_, h| h.runs.back().is_some_and(|r| r.at >= oldest));
         }
         self.tests.retain(|_, tests| !tests.is_empty());
+        // Pending records age the same way, so that shards of a split that never
+        // completes do not pile up.
+        for shard in &mut self.pending {
+            for tests in shard.tests.values_mut() {
+                tests.retain(|_, h| h.runs.back().is_some_and(|r| r.at >= oldest));
+            }
+            shard.tests.retain(|_, tests| !tests.is_empty());
+        }
+        self.pending.retain(|shard| !shard.tests.is_empty());
         let count: usize = self.tests.values().map(BTreeMap::len).sum();
         if count > MAX_TESTS {
             let mut seen: Vec<u64> =
@@ -684,6 +693,19 @@ mod tests {
         assert_eq!(h.get("a", "t1").unwrap().runs.len(), 2);
         assert_eq!(h.get("a", "t3").unwrap().runs.len(), 3, "both splits' records of t3 are settled");
         assert_eq!(h.get("a", "t2").unwrap().runs.back().unwrap().duration_us, 600_000);
+    }
+
+    #[test]
+    fn old_pending_records_are_pruned() {
+        let mut h = base();
+        h.record_shard(shard(crate::partition::PartitionKind::Duration, 1, 3), shard_records(1, 0, 5));
+        h.record_shard(
+            shard(crate::partition::PartitionKind::Duration, 2, 3),
+            shard_records(2, MAX_AGE.as_secs() + 10, 5),
+        );
+        h.prune(MAX_AGE.as_secs() + 10);
+        assert_eq!(h.pending.len(), 1);
+        assert_eq!(h.pending[0].shard, 2);
     }
 
     #[test]
