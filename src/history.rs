@@ -359,14 +359,18 @@ impl History {
         }
         self.tests.retain(|_, tests| !tests.is_empty());
         // Pending records age the same way, so that shards of a split that never
-        // completes do not pile up.
-        for shard in &mut self.pending {
+        // completes do not pile up. A shard that recorded no test (it had none, or was
+        // interrupted first) still counts towards its split, so it stays.
+        self.pending.retain_mut(|shard| {
+            if shard.tests.is_empty() {
+                return true;
+            }
             for tests in shard.tests.values_mut() {
                 tests.retain(|_, h| h.runs.back().is_some_and(|r| r.at >= oldest));
             }
             shard.tests.retain(|_, tests| !tests.is_empty());
-        }
-        self.pending.retain(|shard| !shard.tests.is_empty());
+            !shard.tests.is_empty()
+        });
         let count: usize = self.tests.values().map(BTreeMap::len).sum();
         if count > MAX_TESTS {
             let mut seen: Vec<u64> =
@@ -703,9 +707,10 @@ mod tests {
             shard(crate::partition::PartitionKind::Duration, 2, 3),
             shard_records(2, MAX_AGE.as_secs() + 10, 5),
         );
+        h.record_shard(shard(crate::partition::PartitionKind::Duration, 3, 4), BTreeMap::new());
         h.prune(MAX_AGE.as_secs() + 10);
-        assert_eq!(h.pending.len(), 1);
-        assert_eq!(h.pending[0].shard, 2);
+        let left: Vec<u64> = h.pending.iter().map(|p| p.shard).collect();
+        assert_eq!(left, [2, 3], "shard 1's records aged out; an empty shard still counts");
     }
 
     #[test]

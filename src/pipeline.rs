@@ -849,6 +849,14 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 partition.apply(&mut prepared.plan);
             }
             if prepared.plan.tests.is_empty() {
+                // A shard with no tests still counts towards its split's completion.
+                if let Some(partition) = opts.partition {
+                    let mut history = history;
+                    history.record_shard(partition, Default::default());
+                    if let Err(e) = history.save(&history_path) {
+                        eprintln!("warning: failed to write the history {}: {e}", history_path.display());
+                    }
+                }
                 return Ok(opts.no_tests.report(prepared.plan.skipped));
             }
             let info = run_info(

@@ -290,3 +290,41 @@ fn a_test_name_with_control_characters_is_escaped_everywhere() {
         doc.descendants().filter(|n| n.attribute("class") == Some("name")).filter_map(|n| n.text()).collect();
     assert!(names.contains(&escaped), "the failed odd test is listed, escaped: {names:?}");
 }
+
+/// A split with more shards than tests has a shard with nothing to run; it still
+/// counts towards the split, pipelined or not, so the split settles.
+#[test]
+fn a_shard_without_tests_still_completes_its_split() {
+    let two = "test(=tests::t00) | test(=tests::t01)";
+    for extra in [&[][..], &["--no-pipeline"]] {
+        let store = fresh_store_dir();
+        let all = seed(&store);
+        let selected: BTreeSet<_> = all.into_iter().filter(|(_, n)| n == "tests::t00" || n == "tests::t01").collect();
+        let mut ran = Vec::new();
+        for k in 1..=3 {
+            let out = tempo_in(&store)
+                .args([
+                    "run",
+                    "--no-report",
+                    "--no-tests",
+                    "pass",
+                    "-E",
+                    two,
+                    "--partition",
+                    &format!("duration:{k}/3"),
+                ])
+                .args(extra)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+            ran.push(statuses(&String::from_utf8(out.stdout).unwrap()).into_keys().collect::<BTreeSet<_>>());
+        }
+        assert_exactly_once(&ran, &selected, "two tests in three shards");
+        assert!(ran.iter().any(BTreeSet::is_empty), "one shard had nothing to run");
+        let (_, pending) = settled_runs(&store);
+        assert!(!pending, "{extra:?}: the empty shard completes the split");
+        let history: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(store.join("history.json")).unwrap()).unwrap();
+        assert_eq!(history["generation"], 1, "{extra:?}: the split settled once");
+    }
+}
