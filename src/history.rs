@@ -12,6 +12,15 @@
 //! `history.json.lock`, reads the file again, merges its records into what is there
 //! (see [`History::merge`]) and writes that. A file of a newer format, written by a
 //! newer tempo, is left as it is.
+//!
+//! A sharded run (`--partition`) must not change the durations that the other shards
+//! of its split partition by, or shards run one after another in one workspace would
+//! each split a different list and lose tests. So its records wait in
+//! [`History::pending`], tagged with the shard and the [`History::generation`] it
+//! split from, and partitioning reads only the settled records in [`History::tests`].
+//! Once every shard of a split has recorded (in one file, or after `history-merge`),
+//! or a run without `--partition` ends, the pending records are settled and the
+//! generation advances.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -155,6 +164,39 @@ pub struct History {
     /// were recorded, hence the default).
     #[serde(default)]
     pub runs: VecDeque<RunSummary>,
+    /// Counts the times the settled records changed: the basis a sharded run's
+    /// records are tagged with (absent from older files, hence the default).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
+    /// Records of sharded runs that are not settled yet, one entry per shard.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingShard>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What one shard of a split recorded, kept apart until its split is complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingShard {
+    /// The [`History::generation`] the shard split from.
+    pub basis: u64,
+    /// The partition kind: `count`, `hash`, `slice` or `duration`.
+    pub kind: String,
+    /// Which shard, from 1 to `total`.
+    pub shard: u64,
+    /// How many shards the split has.
+    pub total: u64,
+    /// Binary id → test name → what the shard recorded.
+    pub tests: BTreeMap<String, BTreeMap<String, TestHistory>>,
+}
+
+impl PendingShard {
+    /// Whether `other` is a record of the same shard of the same split.
+    fn same_shard(&self, other: &PendingShard) -> bool {
+        (self.basis, &self.kind, self.shard, self.total) == (other.basis, &other.kind, other.shard, other.total)
+    }
 }
 
 /// Why a history file could not be read.
@@ -302,6 +344,67 @@ impl History {
         }
     }
 
+    /// Adds what one shard of a split recorded (`shard.tests`) as pending, tagged
+    /// with the current generation, then settles whatever is complete.
+    pub fn record_shard(
+        &mut self,
+        partition: crate::partition::Partition,
+        tests: BTreeMap<String, BTreeMap<String, TestHistory>>,
+    ) {
+        let shard = PendingShard {
+            basis: self.generation,
+            kind: partition.kind.as_str().to_owned(),
+            shard: partition.shard,
+            total: partition.total,
+            tests,
+        };
+        self.add_pending(shard);
+        self.settle_complete();
+    }
+
+    /// Adds a pending shard; a shard recorded before (a rerun, or the same shard in
+    /// another copy) takes the union of both records.
+    fn add_pending(&mut self, shard: PendingShard) {
+        match self.pending.iter_mut().find(|p| p.same_shard(&shard)) {
+            Some(mine) => merge_tests(&mut mine.tests, shard.tests),
+            None => self.pending.push(shard),
+        }
+    }
+
+    /// Settles every pending record, as a run without `--partition` does when it
+    /// ends (it ran every test, so no split is waiting on the old durations).
+    pub fn settle_all(&mut self) {
+        for shard in std::mem::take(&mut self.pending) {
+            merge_tests(&mut self.tests, shard.tests);
+        }
+        self.generation += 1;
+    }
+
+    /// Settles the pending records once a split is complete: when, for the current
+    /// generation, one kind and shard count has a record of every shard from 1 to N.
+    /// Records of an older generation (possible only after a merge, when another copy
+    /// already settled their split) are settled too, without a new generation.
+    fn settle_complete(&mut self) {
+        let current = self.generation;
+        let complete = self.pending.iter().filter(|p| p.basis == current).any(|p| {
+            (1..=p.total).all(|k| {
+                self.pending
+                    .iter()
+                    .any(|q| q.basis == current && q.kind == p.kind && q.total == p.total && q.shard == k)
+            })
+        });
+        if complete {
+            self.settle_all();
+            return;
+        }
+        let (old, keep): (Vec<PendingShard>, Vec<PendingShard>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.basis < current);
+        self.pending = keep;
+        for shard in old {
+            merge_tests(&mut self.tests, shard.tests);
+        }
+    }
+
     /// Adds one run's summary, keeping the last [`MAX_RUN_SUMMARIES`].
     pub fn record_run(&mut self, summary: RunSummary) {
         self.runs.push_back(summary);
@@ -322,23 +425,18 @@ impl History {
     /// union of both sides' runs (a run both sides hold, inherited from the common
     /// history, counts once), in time order, trimmed to the last [`MAX_RUNS`]; it is
     /// isolation-sensitive if either side says so. Run summaries merge the same way.
+    ///
+    /// Pending shard records merge too (the same shard's records are united), under
+    /// the later of the two generations, and a split that the merge completes is
+    /// settled: merging the histories of every shard of a split settles it.
     pub fn merge(&mut self, other: History) {
-        for (binary, tests) in other.tests {
-            let mine = self.tests.entry(binary).or_default();
-            for (name, theirs) in tests {
-                let Some(entry) = mine.get_mut(&name) else {
-                    mine.insert(name, theirs);
-                    continue;
-                };
-                let newer = theirs.runs.back().map(|r| r.at) > entry.runs.back().map(|r| r.at);
-                if newer || entry.package.is_empty() {
-                    entry.package = theirs.package;
-                }
-                entry.isolation_sensitive |= theirs.isolation_sensitive;
-                entry.runs = union_by_time(std::mem::take(&mut entry.runs), theirs.runs, |r| r.at, MAX_RUNS);
-            }
-        }
+        merge_tests(&mut self.tests, other.tests);
         self.runs = union_by_time(std::mem::take(&mut self.runs), other.runs, |r| r.at, MAX_RUN_SUMMARIES);
+        self.generation = self.generation.max(other.generation);
+        for shard in other.pending {
+            self.add_pending(shard);
+        }
+        self.settle_complete();
     }
 
     /// Drops tests not seen within [`MAX_AGE`], then the least recently seen beyond
@@ -349,6 +447,19 @@ impl History {
             tests.retain(|_, h| h.runs.back().is_some_and(|r| r.at >= oldest));
         }
         self.tests.retain(|_, tests| !tests.is_empty());
+        // Pending records age the same way, so that shards of a split that never
+        // completes do not pile up. A shard that recorded no test (it had none, or was
+        // interrupted first) still counts towards its split, so it stays.
+        self.pending.retain_mut(|shard| {
+            if shard.tests.is_empty() {
+                return true;
+            }
+            for tests in shard.tests.values_mut() {
+                tests.retain(|_, h| h.runs.back().is_some_and(|r| r.at >= oldest));
+            }
+            shard.tests.retain(|_, tests| !tests.is_empty());
+            !shard.tests.is_empty()
+        });
         let count: usize = self.tests.values().map(BTreeMap::len).sum();
         if count > MAX_TESTS {
             let mut seen: Vec<u64> =
@@ -415,6 +526,28 @@ pub fn merge_files(output: &Path, inputs: &[PathBuf]) -> crate::error::Result<i3
     Ok(crate::error::exit_code::OK)
 }
 
+/// Adds `theirs` to `mine`: each test keeps the union of both sides' runs.
+fn merge_tests(
+    mine: &mut BTreeMap<String, BTreeMap<String, TestHistory>>,
+    theirs: BTreeMap<String, BTreeMap<String, TestHistory>>,
+) {
+    for (binary, tests) in theirs {
+        let mine = mine.entry(binary).or_default();
+        for (name, theirs) in tests {
+            let Some(entry) = mine.get_mut(&name) else {
+                mine.insert(name, theirs);
+                continue;
+            };
+            let newer = theirs.runs.back().map(|r| r.at) > entry.runs.back().map(|r| r.at);
+            if newer || entry.package.is_empty() {
+                entry.package = theirs.package;
+            }
+            entry.isolation_sensitive |= theirs.isolation_sensitive;
+            entry.runs = union_by_time(std::mem::take(&mut entry.runs), theirs.runs, |r| r.at, MAX_RUNS);
+        }
+    }
+}
+
 /// Both sides' items in time order (stable, so that items of one time keep their
 /// order), each distinct item once, the last `keep` of them.
 fn union_by_time<T: PartialEq>(
@@ -472,23 +605,34 @@ fn outcome_word(outcome: Outcome, attempt: u32) -> &'static str {
 
 /// Records every test's final result and writes the history when the run ends
 /// (interrupted runs included, for the tests that finished).
+///
+/// A sharded run's records go to the shard's pending entry (see [`History::pending`]);
+/// a run without `--partition` settles every pending record.
 pub struct HistoryReporter {
     path: Option<PathBuf>,
     history: History,
     started: u64,
     profile: String,
+    /// The shard this run is, with what it recorded so far.
+    shard: Option<(crate::partition::Partition, History)>,
 }
 
 impl HistoryReporter {
     /// A reporter that adds to `history` and saves it to `path`.
     pub fn new(path: PathBuf, history: History) -> HistoryReporter {
-        HistoryReporter { path: Some(path), history, started: now_secs(), profile: String::new() }
+        HistoryReporter { path: Some(path), history, started: now_secs(), profile: String::new(), shard: None }
+    }
+
+    /// Makes the run's test records those of one shard of a split (`--partition`).
+    pub fn sharded(mut self, partition: Option<crate::partition::Partition>) -> HistoryReporter {
+        self.shard = partition.map(|p| (p, History::default()));
+        self
     }
 
     /// A reporter that adds to `history` and never saves it: for runs that must not
     /// leave a record (a `tune` sweep) but whose later runs may learn from it.
     pub fn in_memory(history: History) -> HistoryReporter {
-        HistoryReporter { path: None, history, started: now_secs(), profile: String::new() }
+        HistoryReporter { path: None, history, started: now_secs(), profile: String::new(), shard: None }
     }
 
     /// The history, with what the run added.
@@ -514,6 +658,10 @@ impl Reporter for HistoryReporter {
                     failed: stats.failed,
                     accounting: stats.accounting(),
                 });
+                match self.shard.take() {
+                    Some((partition, recorded)) => self.history.record_shard(partition, recorded.tests),
+                    None => self.history.settle_all(),
+                }
                 let Some(path) = &self.path else { return Ok(()) };
                 if let Some(warning) = self.history.clone().save_merged(path).map_err(WriteError::into_io)? {
                     eprintln!("warning: {warning}");
@@ -532,9 +680,13 @@ impl Reporter for HistoryReporter {
             batched: r.batched,
         };
         let test = &finished.test;
-        self.history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
+        let history = match &mut self.shard {
+            Some((_, recorded)) => recorded,
+            None => &mut self.history,
+        };
+        history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
         if r.isolation_sensitive() {
-            self.history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
+            history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
         }
         Ok(())
     }
@@ -594,6 +746,121 @@ mod tests {
         assert_eq!(other_way.tests, merged.tests);
         merged.merge(shard1);
         assert_eq!(other_way.tests, merged.tests);
+    }
+
+    fn shard(kind: crate::partition::PartitionKind, k: u64, n: u64) -> crate::partition::Partition {
+        crate::partition::Partition { kind, shard: k, total: n }
+    }
+
+    /// What shard `k` of 3 records: its own test, run at `at` for `ms`.
+    fn shard_records(k: u64, at: u64, ms: u64) -> BTreeMap<String, BTreeMap<String, TestHistory>> {
+        let mut h = History::default();
+        h.record("a", &format!("t{k}"), "a", record(at, ms, "pass"));
+        h.tests
+    }
+
+    fn base() -> History {
+        let mut h = History::default();
+        for k in 1..=3 {
+            h.record("a", &format!("t{k}"), "a", record(1, 10 * k, "pass"));
+        }
+        h
+    }
+
+    /// Regression: each shard of a split run in one workspace rewrote the durations
+    /// that the next shard partitioned by, and tests were lost between shards.
+    #[test]
+    fn shards_in_sequence_leave_the_durations_alone_until_the_split_is_complete() {
+        use crate::partition::PartitionKind::{Count, Duration as D};
+        let mut h = base();
+        let settled = h.tests.clone();
+        h.record_shard(shard(D, 1, 3), shard_records(1, 5, 500));
+        h.record_shard(shard(D, 2, 3), shard_records(2, 6, 600));
+        // Another split's shard, of the same basis, does not complete this one.
+        h.record_shard(shard(Count, 3, 4), shard_records(3, 7, 700));
+        assert_eq!(h.tests, settled, "partitioning still reads the durations the split started from");
+        assert_eq!(h.generation, 0);
+        assert_eq!(h.pending.len(), 3);
+        h.record_shard(shard(D, 3, 3), shard_records(3, 8, 800));
+        assert!(h.pending.is_empty(), "the complete split is settled");
+        assert_eq!(h.generation, 1);
+        assert_eq!(h.get("a", "t1").unwrap().runs.len(), 2);
+        assert_eq!(h.get("a", "t3").unwrap().runs.len(), 3, "both splits' records of t3 are settled");
+        assert_eq!(h.get("a", "t2").unwrap().runs.back().unwrap().duration_us, 600_000);
+    }
+
+    #[test]
+    fn old_pending_records_are_pruned() {
+        let mut h = base();
+        h.record_shard(shard(crate::partition::PartitionKind::Duration, 1, 3), shard_records(1, 0, 5));
+        h.record_shard(
+            shard(crate::partition::PartitionKind::Duration, 2, 3),
+            shard_records(2, MAX_AGE.as_secs() + 10, 5),
+        );
+        h.record_shard(shard(crate::partition::PartitionKind::Duration, 3, 4), BTreeMap::new());
+        h.prune(MAX_AGE.as_secs() + 10);
+        let left: Vec<u64> = h.pending.iter().map(|p| p.shard).collect();
+        assert_eq!(left, [2, 3], "shard 1's records aged out; an empty shard still counts");
+    }
+
+    #[test]
+    fn a_run_of_every_test_settles_the_pending_records() {
+        let mut h = base();
+        h.record_shard(shard(crate::partition::PartitionKind::Duration, 2, 3), shard_records(2, 5, 500));
+        h.settle_all();
+        assert!(h.pending.is_empty());
+        assert_eq!(h.get("a", "t2").unwrap().runs.len(), 2);
+        assert_eq!(h.generation, 1);
+    }
+
+    /// The shards of a CI matrix start from copies of one history; merging their
+    /// files settles the split, in any order, and merging again changes nothing.
+    #[test]
+    fn merging_every_shards_copy_settles_the_split_in_any_order() {
+        use crate::partition::PartitionKind::Duration as D;
+        let copies: Vec<History> = (1..=3)
+            .map(|k| {
+                let mut h = base();
+                h.record_shard(shard(D, k, 3), shard_records(k, 5 + k, 100 * k));
+                h
+            })
+            .collect();
+        let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        let merge = |order: &[usize]| {
+            let mut m = History::default();
+            for &i in order {
+                m.merge(copies[i].clone());
+            }
+            m
+        };
+        let first = merge(&orders[0]);
+        assert!(first.pending.is_empty(), "{:?}", first.pending);
+        assert_eq!(first.generation, 1);
+        assert!(first.tests.values().flat_map(BTreeMap::values).all(|t| t.runs.len() == 2));
+        for order in &orders[1..] {
+            assert_eq!(merge(order), first, "order {order:?}");
+        }
+        // Two of three shards: nothing settles yet.
+        let mut partial = History::default();
+        partial.merge(copies[0].clone());
+        partial.merge(copies[2].clone());
+        assert_eq!(partial.pending.len(), 2);
+        assert_eq!(partial.tests, base().tests);
+        // Merging a shard's copy again into the settled history changes nothing: its
+        // pending records are of an older generation and already settled.
+        let mut again = first.clone();
+        again.merge(copies[1].clone());
+        assert_eq!(again, first);
+        let mut twice = first.clone();
+        twice.merge(first.clone());
+        assert_eq!(twice, first);
+    }
+
+    /// A history file of an older tempo, which had no pending records, still loads.
+    #[test]
+    fn pending_records_are_left_out_of_files_that_have_none() {
+        let json = serde_json::to_string(&base()).unwrap();
+        assert!(!json.contains("pending") && !json.contains("generation"), "{json}");
     }
 
     #[test]

@@ -742,12 +742,23 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     if binaries.archived() && profile.doctests {
         eprintln!("warning: the profile's `doctests = true` does not apply to an archive, which holds no doctests");
     }
-    let (history, history_path) = load_history(&setup);
+    let (mut history, history_path) = load_history(&setup);
+    // A run of every test ends any split in progress: it plans with every record.
+    if opts.partition.is_none() && !history.pending.is_empty() {
+        history.settle_all();
+    }
     let fail_fast = crate::options::FailFastFlag::over(opts.fail_fast, profile.fail_fast);
     let mut config = runner_config(&profile, slots, cores, fail_fast, opts.failed_first, opts.capture);
     config.cpu_budget = concurrency.cpu_budget;
     let mut reporters = Fanout::default();
+    let html_path = match &opts.html_report {
+        HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
+        HtmlReport::At(path) => Some(path.clone()),
+        HtmlReport::Off => None,
+    };
     let human = HumanOptions {
+        // Named just before the summary, so that the summary stays the last line.
+        report: html_path.clone().filter(|_| opts.message_format == MessageFormat::Human),
         status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
         final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
         success_output: opts.reporter.success_output,
@@ -777,11 +788,6 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     }
     // A reporter that cannot write its file does not stop the others (see `Fanout`):
     // its error is reported at the end, by `with_write_errors`.
-    let html_path = match &opts.html_report {
-        HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
-        HtmlReport::At(path) => Some(path.clone()),
-        HtmlReport::Off => None,
-    };
     let html = html_path.clone().map(|path| HtmlReporter::new(path, known_flaky(&history)));
 
     let (stats, build_error) = match binaries {
@@ -828,7 +834,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 let deliver = Deliver { tx: &tx, partition, pile: Default::default() };
                 feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, deliver)
             });
-            reporters.push(Box::new(HistoryReporter::new(history_path, history.clone())));
+            reporters.push(Box::new(HistoryReporter::new(history_path, history.clone()).sharded(opts.partition)));
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
@@ -847,6 +853,14 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 partition.apply(&mut prepared.plan);
             }
             if prepared.plan.tests.is_empty() {
+                // A shard with no tests still counts towards its split's completion.
+                if let Some(partition) = opts.partition {
+                    let mut history = history;
+                    history.record_shard(partition, Default::default());
+                    if let Err(e) = history.save(&history_path) {
+                        eprintln!("warning: failed to write the history {}: {e}", history_path.display());
+                    }
+                }
                 return Ok(opts.no_tests.report(prepared.plan.skipped));
             }
             let info = run_info(
@@ -856,7 +870,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
                 cores,
                 concurrency.cpu_budget.is_some(),
             );
-            reporters.push(Box::new(HistoryReporter::new(history_path, history)));
+            reporters.push(Box::new(HistoryReporter::new(history_path, history).sharded(opts.partition)));
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
@@ -881,11 +895,6 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     }
     if stats.planned == 0 && stats.signal.is_none() {
         return with_write_errors(opts.no_tests.report(stats.skipped), write_errors);
-    }
-    // Where the timeline is, on stderr: stdout's last line stays the tally (and in JSON
-    // mode, where the human report is on stderr, its last line too).
-    if let Some(path) = html_path.filter(|p| p.is_file() && opts.message_format == MessageFormat::Human) {
-        eprintln!("{:>12} {}", "Report", path.display());
     }
     let code = match stats.signal {
         Some(sig) => 128 + sig,

@@ -136,7 +136,7 @@ fn table(entries: &[Entry]) -> String {
             format!("{}/{}", e.failures, e.runs),
             e.failure_rate * 100.0,
             e.binary_id,
-            e.name
+            crate::report::style::escape_name(&e.name)
         ));
     }
     out
@@ -163,7 +163,7 @@ pub fn markdown(entries: &[Entry], runs: u32, engine: &str, profile: &str, sugge
             e.runs,
             e.failure_rate * 100.0,
             e.binary_id,
-            e.name
+            crate::report::style::escape_name(&e.name)
         ));
     }
     if !suggested.is_empty() {
@@ -273,6 +273,23 @@ mod tests {
 
     fn tally(runs: u32, failures: u32) -> Tally {
         Tally { runs, failures }
+    }
+
+    /// Regression: a test name's control characters reached the terminal raw; the
+    /// Markdown report escapes them too.
+    #[test]
+    fn names_are_escaped_in_the_table_and_the_markdown() {
+        use crate::report::style::hostile;
+        let entry = Entry {
+            binary_id: "pkg".into(),
+            name: hostile::NAME.into(),
+            runs: 10,
+            failures: 3,
+            failure_rate: 0.3,
+            verdict: Verdict::Flaky,
+        };
+        hostile::assert_escaped(table(std::slice::from_ref(&entry)).as_bytes());
+        hostile::assert_escaped(markdown(&[entry], 10, "tempo", "default", &[]).as_bytes());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use super::style::escape_name;
 use crate::history::{History, TestHistory};
 
 fn secs(d: Duration) -> String {
@@ -42,6 +43,7 @@ pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit
         "median", "last", "trend", "cpu", "takes", "runs in", "runs"
     )?;
     for (binary, name, h) in tests.iter().take(limit) {
+        let name = escape_name(name);
         let last = h.runs.back().map_or(Duration::ZERO, |r| r.duration());
         // The learned CPU appetite (CPU time per wall time) and the cores adaptive
         // concurrency charges the test for it.
@@ -96,11 +98,45 @@ pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit
             )?;
         }
     }
+    if !history.pending.is_empty() {
+        let shards: Vec<String> =
+            history.pending.iter().map(|p| format!("{}:{}/{}", p.kind, p.shard, p.total)).collect();
+        writeln!(
+            out,
+            "\nshards whose records wait for the rest of their split: {} (settled once every shard has run)",
+            shards.join(", ")
+        )?;
+    }
     let flaky: Vec<_> = tests.iter().filter(|(_, _, h)| h.is_flaky()).collect();
     writeln!(out, "\ntests whose outcome changed between runs: {}", flaky.len())?;
     for (binary, name, h) in flaky {
+        let name = escape_name(name);
         let outcomes: Vec<&str> = h.runs.iter().map(|r| r.outcome.as_str()).collect();
         writeln!(out, "  {binary} {name}: {}", outcomes.join(" "))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::RunRecord;
+    use crate::report::style::hostile;
+
+    /// Regression: a test name's control characters reached the terminal raw, in the
+    /// slowest tests and in the changing outcomes alike.
+    #[test]
+    fn names_are_escaped() {
+        let mut history = History::default();
+        for (at, outcome) in [(1, "pass"), (2, "fail")] {
+            let record =
+                RunRecord { at, duration_us: 1000, cpu_us: 0, outcome: outcome.into(), attempts: 1, batched: false };
+            history.record("pkg", hostile::NAME, "pkg", record);
+        }
+        let mut out = Vec::new();
+        write_history(&mut out, &history, Path::new("history.json"), 10).unwrap();
+        hostile::assert_escaped(&out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches(hostile::SHOWN).count(), 2, "{text}");
+    }
 }

@@ -29,6 +29,7 @@ use super::events::{
     TestFinished,
 };
 use super::human::signal_name;
+use super::style::escape_name;
 use crate::history::History;
 use crate::plan::TestRef;
 
@@ -362,7 +363,7 @@ impl<'a> Page<'a> {
         let wall = s.wall.as_secs_f64();
         let bound = s.lower_bound();
         let longest = self.r.attempts.iter().max_by_key(|a| a.duration);
-        let longest_name = longest.map_or(String::new(), |a| format!(" ({})", a.test.name));
+        let longest_name = longest.map_or(String::new(), |a| format!(" ({})", escape_name(&a.test.name)));
         let components = [
             (s.longest, format!("longest attempt{longest_name}")),
             (s.cpu.div_f64(s.cores.max(1) as f64), format!("CPU time ÷ {} cores", s.cores)),
@@ -482,7 +483,7 @@ impl<'a> Page<'a> {
                 "<tr><td class=\"num\">{}</td><td class=\"name\">{}{attempt}</td><td>{}</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"track\"><span class=\"{}\" style=\"width:{pct:.1}%\"></span></td></tr>",
                 n + 1,
-                esc(&a.test.name),
+                esc(&escape_name(&a.test.name)),
                 esc(a.test.binary_id().as_str()),
                 fmt_dur(a.duration),
                 fmt_dur(a.usage.cpu()),
@@ -539,7 +540,7 @@ impl<'a> Page<'a> {
                     let _ = writeln!(
                         self.out,
                         "<li><span class=\"name\">{}</span> <small>{}</small> {}</li>",
-                        esc(&key.1),
+                        esc(&escape_name(&key.1)),
                         esc(&key.0),
                         esc(&describe(last))
                     );
@@ -561,8 +562,8 @@ impl<'a> Page<'a> {
         let _ = writeln!(
             self.out,
             "<article class=\"test\" id=\"t{n}\" data-name=\"{}\">\n<h4><span class=\"name\">{}</span> <small>{}</small>{badge}</h4>\n<p>{}</p>",
-            esc(&key.1),
-            esc(&key.1),
+            esc(&escape_name(&key.1)),
+            esc(&escape_name(&key.1)),
             esc(&key.0),
             esc(&attempts.iter().map(|a| describe(a)).collect::<Vec<_>>().join("; then ")),
         );
@@ -597,7 +598,7 @@ impl<'a> Page<'a> {
 fn bar_title(a: &Attempt) -> String {
     let mut t = format!(
         "{}\n{} · attempt {}/{} · {}\n{} from {} · CPU {} (user {}, sys {}) · RSS {}",
-        a.test.name,
+        escape_name(&a.test.name),
         a.test.binary_id(),
         a.attempt,
         a.max_attempts,
@@ -681,6 +682,10 @@ fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // XML 1.0 cannot hold control characters, even as references, and a name
+            // or message is never meant to carry them: they are shown escaped.
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => out.extend(c.escape_default()),
             c => out.push(c),
         }
     }

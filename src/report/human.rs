@@ -11,12 +11,12 @@ use anstyle::Style;
 
 use super::Reporter;
 use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, RunningTest, TestFinished};
-use super::style::{Styles, sanitize};
+use super::style::{Styles, escape_name, sanitize};
 use crate::config::{FinalStatusLevel, OutputMode, StatusLevel};
 use crate::plan::TestInstance;
 
 /// What the terminal shows, from the profile and the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HumanOptions {
     /// Paint statuses.
     pub colored: bool,
@@ -30,6 +30,9 @@ pub struct HumanOptions {
     pub success_output: Option<OutputMode>,
     /// Overrides every test's `failure-output`.
     pub failure_output: Option<OutputMode>,
+    /// The HTML report the run writes, named in a `Report` line just before the
+    /// last line, so that the summary stays last.
+    pub report: Option<std::path::PathBuf>,
 }
 
 impl Default for HumanOptions {
@@ -41,6 +44,7 @@ impl Default for HumanOptions {
             final_status_level: FinalStatusLevel::Flaky,
             success_output: None,
             failure_output: None,
+            report: None,
         }
     }
 }
@@ -109,6 +113,7 @@ impl<W: Write> HumanReporter<W> {
 
     fn skip_line(&mut self, binary_id: &crate::test_id::BinaryId, name: &str) -> io::Result<()> {
         let (style, b) = (self.styles.skip, self.styles.binary);
+        let name = escape_name(name);
         writeln!(self.out, "{style}{:>12}{style:#} [         ] {b}{binary_id}{b:#} {name}", "SKIP")
     }
 
@@ -128,7 +133,7 @@ impl<W: Write> HumanReporter<W> {
             s.binary,
             test.binary_id(),
             s.binary,
-            test.name,
+            escape_name(&test.name),
         )
     }
 
@@ -137,13 +142,15 @@ impl<W: Write> HumanReporter<W> {
         let test = &finished.test;
         let style = self.styles.fail;
         if let Some(error) = &r.error {
-            writeln!(self.out, "{style}--- ERROR: {:>13}{style:#} {} {}\n{error}", "", test.binary_id(), test.name)?;
+            let name = escape_name(&test.name);
+            writeln!(self.out, "{style}--- ERROR: {:>13}{style:#} {} {name}\n{error}", "", test.binary_id())?;
         }
         for (label, output) in [("STDOUT", &r.stdout), ("STDERR", &r.stderr)] {
             if output.is_empty() {
                 continue;
             }
-            writeln!(self.out, "{style}--- {label}: {:>13}{style:#} {} {} ---", "", test.binary_id(), test.name)?;
+            let name = escape_name(&test.name);
+            writeln!(self.out, "{style}--- {label}: {:>13}{style:#} {} {name} ---", "", test.binary_id())?;
             let text = sanitize(&output.bytes, self.options.terminal);
             self.out.write_all(text.as_bytes())?;
             if !text.ends_with('\n') {
@@ -282,6 +289,9 @@ impl<W: Write> HumanReporter<W> {
             stats.lower_bound().as_secs_f64(),
             stats.efficiency() * 100.0,
         )?;
+        if let Some(path) = &self.options.report {
+            writeln!(self.out, "{:>12} {}", "Report", path.display())?;
+        }
         writeln!(self.out, "tempo: {} passed, {} failed, {} skipped", stats.passed, stats.failed, stats.skipped)
     }
 }
@@ -414,5 +424,65 @@ impl<W: Write> Reporter for HumanReporter<W> {
             Event::RunFinished(stats) => self.summary(stats)?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fake;
+    use crate::report::events::{CapturedOutput, ResourceUsage};
+    use crate::report::style::hostile;
+
+    fn finished(test: crate::plan::TestRef, outcome: Outcome, stdout: &[u8]) -> Event {
+        let result = ExecutionResult {
+            outcome,
+            exit: Some(ExitStatus::Code(if outcome.is_success() { 0 } else { 101 })),
+            start: Duration::ZERO,
+            duration: Duration::from_millis(3),
+            usage: ResourceUsage::default(),
+            stdout: CapturedOutput { bytes: stdout.to_vec(), dropped: 0 },
+            stderr: CapturedOutput::default(),
+            error: None,
+            leaked: false,
+            batched: false,
+            rerun: None,
+        };
+        Event::TestFinished(Box::new(TestFinished {
+            test,
+            slot: 0,
+            attempt: 1,
+            max_attempts: 1,
+            result,
+            will_retry: false,
+        }))
+    }
+
+    /// Regression: a test name's control characters reached the terminal raw, and the
+    /// report's path was printed after the summary.
+    #[test]
+    fn names_are_escaped_and_the_summary_is_last() {
+        let options = HumanOptions {
+            status_level: StatusLevel::All,
+            final_status_level: FinalStatusLevel::All,
+            report: Some("store/report.html".into()),
+            ..HumanOptions::default()
+        };
+        let mut human = HumanReporter::new(Vec::new(), options);
+        let odd = fake::test(hostile::NAME, |_| {});
+        let skipped: std::sync::Arc<[_]> = vec![(odd.binary_id().clone(), hostile::NAME.to_owned())].into();
+        let added = Event::TestsAdded { tests: 2, binaries: 1, skipped_tests: skipped, planned: vec![].into() };
+        human.report(&added).unwrap();
+        human.report(&finished(odd.clone(), Outcome::Pass, b"")).unwrap();
+        human.report(&finished(odd, Outcome::Fail(ExitStatus::Code(101)), b"printed")).unwrap();
+        let stats = RunStats { planned: 2, finished: 2, passed: 1, failed: 1, skipped: 1, ..RunStats::default() };
+        human.report(&Event::RunFinished(stats)).unwrap();
+        hostile::assert_escaped(&human.out);
+        let text = String::from_utf8(human.out).unwrap();
+        // Skip lines, status lines, the output header and the summary's repeats.
+        assert!(text.matches(hostile::SHOWN).count() >= 6, "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[lines.len() - 2], "      Report store/report.html");
+        assert_eq!(lines[lines.len() - 1], "tempo: 1 passed, 1 failed, 1 skipped");
     }
 }

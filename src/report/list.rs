@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::style::Styles;
+use super::style::{Styles, escape_name};
 use crate::options::ListFormat;
 use crate::plan::TestPlan;
 
@@ -11,7 +11,7 @@ pub fn write_list(out: &mut impl Write, plan: &TestPlan, format: ListFormat, sty
     match format {
         ListFormat::Oneline => {
             for t in &plan.tests {
-                writeln!(out, "{} {}", t.binary_id(), t.name)?;
+                writeln!(out, "{} {}", t.binary_id(), escape_name(&t.name))?;
             }
         }
         ListFormat::Human => {
@@ -22,9 +22,27 @@ pub fn write_list(out: &mut impl Write, plan: &TestPlan, format: ListFormat, sty
                     writeln!(out, "{}{}{:#}:", styles.binary, t.binary_id(), styles.binary)?;
                 }
                 let ignored = if t.ignored { " (ignored)" } else { "" };
-                writeln!(out, "    {}{ignored}", t.name)?;
+                writeln!(out, "    {}{ignored}", escape_name(&t.name))?;
             }
         }
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fake;
+    use crate::report::style::hostile;
+
+    /// Regression: a test name's control characters reached the terminal raw.
+    #[test]
+    fn names_are_escaped_in_every_format() {
+        let plan = TestPlan { tests: vec![fake::test(hostile::NAME, |_| {})], ..TestPlan::default() };
+        for format in [ListFormat::Oneline, ListFormat::Human] {
+            let mut out = Vec::new();
+            write_list(&mut out, &plan, format, &Styles::default()).unwrap();
+            hostile::assert_escaped(&out);
+        }
+    }
 }

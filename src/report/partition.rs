@@ -27,8 +27,25 @@ pub fn write_partition(out: &mut impl Write, shards: &[ShardView], history: &Pat
         )?;
         for t in &shard.tests {
             let mark = if t.expected_known { ' ' } else { '~' };
-            writeln!(out, "  {mark}{:>9.3}s {} {}", t.expected.as_secs_f64(), t.binary_id(), t.name)?;
+            let name = super::style::escape_name(&t.name);
+            writeln!(out, "  {mark}{:>9.3}s {} {name}", t.expected.as_secs_f64(), t.binary_id())?;
         }
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fake;
+    use crate::report::style::hostile;
+
+    /// Regression: a test name's control characters reached the terminal raw.
+    #[test]
+    fn names_are_escaped() {
+        let shards = crate::partition::show(&[fake::timed(hostile::NAME, 5, false), fake::timed("b", 1, false)], 2);
+        let mut out = Vec::new();
+        write_partition(&mut out, &shards, Path::new("history.json")).unwrap();
+        hostile::assert_escaped(&out);
+    }
 }

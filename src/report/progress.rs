@@ -202,7 +202,10 @@ impl<W: Write> ProgressReporter<W> {
                 self.bar.inc_length(planned.len() as u64);
             }
             Event::TestStarted { test, .. } => {
-                st.running.insert(key(test), (format!("{} {}", test.binary_id(), test.name), now));
+                st.running.insert(
+                    key(test),
+                    (format!("{} {}", test.binary_id(), super::style::escape_name(&test.name)), now),
+                );
             }
             Event::TestFinished(f) => {
                 st.running.remove(&key(&f.test));

@@ -190,7 +190,11 @@ pub fn write_show_config(
     let mut applied: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for t in &plan.tests {
         for source in &t.settings.applied_overrides {
-            applied.entry(source.as_str()).or_default().push(format!("{} {}", t.binary_id(), t.name));
+            applied.entry(source.as_str()).or_default().push(format!(
+                "{} {}",
+                t.binary_id(),
+                super::style::escape_name(&t.name)
+            ));
         }
     }
     writeln!(out, "overrides, in the order they are tried (for each setting, the first match wins)")?;

@@ -4,6 +4,7 @@
 //! would leave a terminal in a broken state. It is decoded lossily, and when the output
 //! is not a terminal, control codes are shown escaped rather than sent raw.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 
 use anstyle::{AnsiColor, Style};
@@ -110,12 +111,50 @@ pub fn sanitize(bytes: &[u8], terminal: bool) -> String {
     out
 }
 
+/// A test name made safe for a line of human output. Names come from outside tempo
+/// (a test binary's `--list`, a doctest's file path) and may hold control
+/// characters; every one of them, newline and tab included, is shown escaped
+/// (`\u{1b}`, `\n`), so that a name can neither style nor move the cursor, ring the
+/// bell, overwrite its own line nor split it in two. Other names are returned as
+/// they are.
+pub fn escape_name(name: &str) -> Cow<'_, str> {
+    if !name.chars().any(char::is_control) {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The length of a Select Graphic Rendition sequence (`ESC [ digits;... m`) at the
 /// start of `s`, if there is one.
 fn sgr_len(s: &str) -> Option<usize> {
     let body = s.strip_prefix("\x1b[")?;
     let params = body.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
     (body.as_bytes().get(params) == Some(&b'm')).then_some(2 + params + 1)
+}
+
+/// A test name every human writer is tested with.
+#[cfg(test)]
+pub(crate) mod hostile {
+    /// A colour code, a bell, a carriage return and a newline.
+    pub const NAME: &str = "odd\x1b[31mred\x07bell\rreturn\nnext";
+    /// How [`NAME`] is shown.
+    pub const SHOWN: &str = "odd\\u{1b}[31mred\\u{7}bell\\rreturn\\nnext";
+
+    /// Fails if `out` holds a control character other than the newlines that end its
+    /// lines, or does not show [`NAME`] escaped.
+    pub fn assert_escaped(out: &[u8]) {
+        let text = String::from_utf8_lossy(out);
+        assert!(!out.iter().any(|&b| b != b'\n' && (b < 0x20 || b == 0x7f)), "a raw control character:\n{text:?}");
+        assert!(text.contains(SHOWN), "the name is shown escaped:\n{text}");
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +210,14 @@ mod tests {
     fn escapes_control_codes_and_bad_utf8() {
         let s = sanitize(b"ok\x1b[31mred\xff\n", false);
         assert_eq!(s, "ok\\u{1b}[31mred\u{fffd}\n");
+    }
+
+    /// Regression: control characters in test names reached the terminal raw.
+    #[test]
+    fn names_show_every_control_character_escaped() {
+        assert_eq!(escape_name("plain::name"), "plain::name");
+        assert!(matches!(escape_name("plain"), Cow::Borrowed(_)));
+        assert_eq!(escape_name("a\x1b[31mred\x07\r\n\tb"), "a\\u{1b}[31mred\\u{7}\\r\\n\\tb");
     }
 
     #[test]

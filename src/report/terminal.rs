@@ -23,7 +23,7 @@ use super::{Reporter, SharedBuffer};
 use crate::options::{Color, MessageFormat};
 
 /// What the terminal and stdout should show.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TerminalOptions {
     /// The human reporter's settings; `colored` and `terminal` are filled in here.
     pub human: HumanOptions,
@@ -64,7 +64,7 @@ pub fn terminal(opts: TerminalOptions) -> Terminal {
     let json = opts.format == MessageFormat::Json;
     let human_tty = if json { stderr_tty } else { stdout_tty };
     let colored = use_color(opts.color, human_tty);
-    let human_opts = HumanOptions { colored, terminal: human_tty, ..opts.human };
+    let human_opts = HumanOptions { colored, terminal: human_tty, ..opts.human.clone() };
     let styles = if colored { Styles::colored() } else { Styles::default() };
     let out: Box<dyn Write> = if json {
         Box::new(std::io::LineWriter::new(std::io::stderr()))
@@ -86,7 +86,7 @@ pub fn terminal(opts: TerminalOptions) -> Terminal {
         }
         (Some(bar), group) => {
             let pending = SharedBuffer::default();
-            let mut inner: Box<dyn Reporter> = Box::new(HumanReporter::new(pending.clone(), human_opts));
+            let mut inner: Box<dyn Reporter> = Box::new(HumanReporter::new(pending.clone(), human_opts.clone()));
             if group {
                 let grouped_pending = SharedBuffer::default();
                 let human = Box::new(HumanReporter::new(grouped_pending.clone(), human_opts));

@@ -250,6 +250,10 @@ pub fn normalize(text: &str) -> String {
         if line.trim_start().starts_with("Timing ") {
             line = "      Timing [TIMING]".into();
         }
+        // The HTML report's path, under a store directory of the test's own.
+        if line.trim_start().starts_with("Report ") {
+            line = "      Report [PATH]".into();
+        }
         out.push_str(&line);
         out.push('\n');
     }

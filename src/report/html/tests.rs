@@ -175,6 +175,21 @@ fn a_small_run_has_a_lane_per_slot_a_bar_per_attempt_and_every_problem_with_its_
     assert!(links.iter().all(|l| l.starts_with("#t")));
 }
 
+/// Regression: a test name's control characters made the report invalid XML.
+#[test]
+fn names_with_control_characters_are_escaped() {
+    use crate::report::style::hostile;
+    let mut run = Run::new(1, 1);
+    let odd = fake::test(hostile::NAME, |_| {});
+    run.attempt(&odd, 0, 1, 1, Outcome::Fail(ExitStatus::Code(101)), ms(0), ms(20), b"boom");
+    let html = run.html();
+    let doc = parse(&html).unwrap_or_else(|e| panic!("the report is not well-formed: {e}"));
+    let names: Vec<&str> =
+        doc.descendants().filter(|n| n.attribute("class") == Some("name")).filter_map(|n| n.text()).collect();
+    assert!(names.contains(&hostile::SHOWN), "{names:?}");
+    assert_eq!(bars(&doc)[0].1, hostile::SHOWN, "the bar's title names it on its first line");
+}
+
 #[test]
 fn output_is_cut_to_its_head_and_tail() {
     let mut bytes = b"HEAD".to_vec();
