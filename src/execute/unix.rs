@@ -181,7 +181,7 @@ pub fn reap_orphans() {
 // only ever shows one zombie. So the reaper reads the zombies' list from `/proc`
 // (Linux's `/proc/PID/stat`: state, parent and process group) and waits for each
 // adopted one by its pid. It leaves alone:
-// - the processes spawned with [`spawn_leader`] (tests, batches, the watchdog: each
+// - the processes spawned with `spawn_leader` (tests, batches, the watchdog: each
 //   in a process group of its own), which are registered while the reaper is held
 //   off, so that none can exit unregistered;
 // - every child in tempo's own process group (cargo, a test binary listing its
@@ -190,7 +190,7 @@ pub fn reap_orphans() {
 // group or session it made itself.
 
 /// Held for reading while a leader is spawned and registered, and for writing while
-/// the reaper looks for zombies: a leader is registered before the reaper can see it.
+/// the reaper reaps: a leader is registered before the reaper can take it.
 static SPAWNING: RwLock<()> = RwLock::new(());
 /// The pids of the live [`Leader`]s.
 static LEADERS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
@@ -222,9 +222,10 @@ pub fn spawn_leader(cmd: &mut Command) -> io::Result<(Child, Leader)> {
 const REAP_EVERY: Duration = Duration::from_millis(50);
 
 /// Reaps tempo's adopted orphans as they exit, for as long as it lives: a thread woken
-/// by SIGCHLD that looks for exited children at most every [`REAP_EVERY`] (Linux:
-/// it reads `/proc`). The orphans still alive at the end of the run are left to the
-/// run's sweep and [`reap_orphans`].
+/// by SIGCHLD that looks for exited children at most every [`REAP_EVERY`]. This is
+/// Linux's implementation: it finds the zombies in `/proc` (see [`reap_adopted`]).
+/// The orphans still alive at the end of the run are left to the run's sweep and
+/// [`reap_orphans`].
 pub struct OrphanReaper {
     handle: signal_hook::iterator::Handle,
     stop: Option<crossbeam_channel::Sender<()>>,
@@ -272,13 +273,22 @@ pub fn reap_adopted() -> usize {
     if !has_exited_child() {
         return 0;
     }
-    let _reaping = SPAWNING.write().unwrap_or_else(PoisonError::into_inner);
     let me = std::process::id();
     let my_group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    // The scan runs without holding spawns up; only what it finds is checked again
+    // under the lock, against the leaders registered by then.
     let zombies = adopted_zombies(me, my_group);
+    if zombies.is_empty() {
+        return 0;
+    }
+    let _reaping = SPAWNING.write().unwrap_or_else(PoisonError::into_inner);
     let leaders = LEADERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut buf = [0u8; 512];
     let mut reaped = 0;
-    for pid in zombies.into_iter().filter(|pid| !leaders.contains(pid)) {
+    for pid in zombies {
+        if leaders.contains(&pid) || !is_adopted_zombie(pid, me, my_group, &mut buf) {
+            continue;
+        }
         let Some(pid) = Pid::from_raw(pid as i32) else { continue };
         if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG) {
             reaped += 1;
@@ -288,7 +298,8 @@ pub fn reap_adopted() -> usize {
 }
 
 /// Whether any child of tempo's has exited and waits to be reaped: one cheap call
-/// that spares the `/proc` scan when the SIGCHLD was for a test a worker reaps.
+/// that spares the `/proc` scan when every child that exited is reaped already (most
+/// SIGCHLDs are for tests, which their workers reap at once).
 fn has_exited_child() -> bool {
     // SAFETY: waitid only writes into the siginfo we own; WNOWAIT leaves the child be.
     unsafe {
@@ -298,26 +309,23 @@ fn has_exited_child() -> bool {
     }
 }
 
-/// The zombies whose parent is `parent` and whose process group is not `skip_group`,
-/// from each process's `/proc/PID/stat` (`PID (COMM) STATE PPID PGRP ...`; COMM may
-/// hold spaces and parentheses, so the fields are counted from its last `)`).
+/// The zombies whose parent is `parent` and whose process group is not `skip_group`.
 fn adopted_zombies(parent: u32, skip_group: u32) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut buf = [0u8; 512];
-    let mut zombies = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(mut file) = std::fs::File::open(format!("/proc/{pid}/stat")) else { continue };
-        let Ok(n) = file.read(&mut buf) else { continue };
-        if let Some((state, ppid, pgrp)) = parse_stat(&buf[..n])
-            && state == b'Z'
-            && ppid == parent
-            && pgrp != skip_group
-        {
-            zombies.push(pid);
-        }
-    }
-    zombies
+    dir.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| is_adopted_zombie(*pid, parent, skip_group, &mut buf))
+        .collect()
+}
+
+/// Whether `pid` is a zombie whose parent is `parent` and whose process group is not
+/// `skip_group`, from its `/proc/PID/stat` (`PID (COMM) STATE PPID PGRP ...`; COMM
+/// may hold spaces and parentheses, so the fields are counted from its last `)`).
+fn is_adopted_zombie(pid: u32, parent: u32, skip_group: u32, buf: &mut [u8]) -> bool {
+    let Ok(mut file) = std::fs::File::open(format!("/proc/{pid}/stat")) else { return false };
+    let Ok(n) = file.read(buf) else { return false };
+    parse_stat(&buf[..n]).is_some_and(|(state, ppid, pgrp)| state == b'Z' && ppid == parent && pgrp != skip_group)
 }
 
 /// The state, parent pid and process group of a `/proc/PID/stat` line.
@@ -380,6 +388,7 @@ mod tests {
     /// The reaper takes exited children outside tempo's process group, but never a
     /// registered leader, whose status and rusage belong to the worker that waits.
     #[test]
+    #[expect(clippy::zombie_processes, reason = "the stray is left for the reaper to take, which is the test")]
     fn the_reaper_takes_strays_and_leaves_leaders() {
         let (leader, guard) = spawn_leader(Command::new("sh").args(["-c", "exit 3"]).process_group(0)).unwrap();
         let stray = Command::new("sh").args(["-c", "exit 4"]).process_group(0).spawn().unwrap();
