@@ -309,14 +309,43 @@ fn has_exited_child() -> bool {
     }
 }
 
-/// The zombies whose parent is `parent` and whose process group is not `skip_group`.
+/// The zombies whose parent is `parent` (tempo) and whose process group is not
+/// `skip_group`.
 fn adopted_zombies(parent: u32, skip_group: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut buf = [0u8; 512];
-    dir.flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| is_adopted_zombie(*pid, parent, skip_group, &mut buf))
-        .collect()
+    let mut candidates = children_of_self().unwrap_or_else(every_process);
+    candidates.retain(|pid| is_adopted_zombie(*pid, parent, skip_group, &mut buf));
+    candidates
+}
+
+/// tempo's children, from each of its threads' `/proc/self/task/TID/children`, where
+/// the kernel has those files (`CONFIG_PROC_CHILDREN`, which most distributions
+/// enable): a few reads, where reading every process's `stat` costs ~5 µs a process.
+/// `None` where the kernel has no such files.
+fn children_of_self() -> Option<Vec<u32>> {
+    static HAS_CHILDREN_FILES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*HAS_CHILDREN_FILES.get_or_init(|| std::path::Path::new("/proc/thread-self/children").exists()) {
+        return None;
+    }
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread that ended meanwhile has no file left, and no children either.
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            pids.extend(parse_pids(&text));
+        }
+    }
+    Some(pids)
+}
+
+/// The pids in a `children` file: numbers separated by spaces.
+fn parse_pids(text: &str) -> impl Iterator<Item = u32> + '_ {
+    text.split_ascii_whitespace().filter_map(|p| p.parse().ok())
+}
+
+/// Every process in `/proc`.
+fn every_process() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten().filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok()).collect()
 }
 
 /// Whether `pid` is a zombie whose parent is `parent` and whose process group is not
@@ -375,6 +404,7 @@ mod tests {
         assert_eq!(parse_stat(b"4242 (a) b (c)) Z 17 4242 4242 0 -1 4227148"), Some((b'Z', 17, 4242)));
         assert_eq!(parse_stat(b"1 (init) S 0 1 1 0 -1"), Some((b'S', 0, 1)));
         assert_eq!(parse_stat(b"garbage"), None);
+        assert_eq!(parse_pids("12 345 6789 \n").collect::<Vec<_>>(), [12, 345, 6789]);
     }
 
     fn wait_until_exited(pid: u32) {
