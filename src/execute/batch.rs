@@ -28,7 +28,8 @@ use crate::report::events::{BatchFailure, CapturedOutput, ExecutionResult, ExitS
 pub struct BatchSpec {
     /// The slot it runs in.
     pub slot: usize,
-    /// The most bytes kept of the batch's raw output, for a test that times out.
+    /// The most bytes kept of each stream of the batch's output: stderr, a doctest
+    /// unit's stdout, and the stdout of the test running now, for a timeout.
     pub output_cap: usize,
     /// How long leftovers get between SIGTERM and SIGKILL.
     pub grace_period: Duration,
@@ -97,26 +98,84 @@ fn result_word(s: &str) -> Option<TestResult> {
 /// the end of the line. Output a test writes straight to the process's stdout (not
 /// through `print!`, which libtest captures) can land between the two: a line of it is
 /// skipped, and a result that is not alone on its line is not trusted.
-#[derive(Debug, Default)]
+///
+/// A test may also print a line with no end: the parser keeps at most `limit` bytes of
+/// a line (enough for `test NAME ... ` and a result word), and each byte fed is looked
+/// at a bounded number of times, so memory stays flat and the work linear whatever
+/// the test prints.
+#[derive(Debug)]
 pub struct LineParser {
+    /// The current line's first bytes, at most `limit` of them.
     partial: Vec<u8>,
+    /// Whether the current line was longer than `limit`: only its start can count.
+    truncated: bool,
+    /// Where the first ` ... ` of the current line starts, once seen.
+    separator: Option<usize>,
+    /// Where the search for that separator goes on.
+    searched: usize,
+    limit: usize,
     started_on_line: bool,
     current: Option<String>,
 }
 
+/// The most bytes of one line a [`LineParser`] keeps by default.
+pub const LINE_LIMIT: usize = 64 * 1024;
+
+impl Default for LineParser {
+    fn default() -> LineParser {
+        LineParser::with_limit(LINE_LIMIT)
+    }
+}
+
+const SEPARATOR: &[u8] = b" ... ";
+
 impl LineParser {
+    /// A parser that keeps at most `limit` bytes of a line: the longest `test NAME ... `
+    /// line it must recognise, and more.
+    pub fn with_limit(limit: usize) -> LineParser {
+        LineParser {
+            partial: Vec::new(),
+            truncated: false,
+            separator: None,
+            searched: 0,
+            limit,
+            started_on_line: false,
+            current: None,
+        }
+    }
+
     /// Feeds bytes, returning what they completed.
     pub fn feed(&mut self, mut bytes: &[u8]) -> Vec<Parsed> {
         let mut out = Vec::new();
         while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..nl]);
+            self.keep(&bytes[..nl]);
             bytes = &bytes[nl + 1..];
-            let line = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
-            self.complete_line(&line, &mut out);
+            let line = String::from_utf8_lossy(&self.partial).into_owned();
+            if self.truncated {
+                // Only a start can be read from a line's head; its result would
+                // follow whatever the line lost.
+                if let Some((name, _)) = split_start(&line)
+                    && !self.started_on_line
+                {
+                    self.start(name.to_owned(), &mut out);
+                }
+            } else {
+                self.complete_line(&line, &mut out);
+            }
+            self.partial.clear();
+            self.truncated = false;
+            self.separator = None;
+            self.searched = 0;
             self.started_on_line = false;
         }
-        self.partial.extend_from_slice(bytes);
+        self.keep(bytes);
+        // A start is a line that is `test NAME ... ` so far, its first separator at
+        // its end (as `split_start` reads it).
         if !self.started_on_line
+            && self.partial.starts_with(b"test ")
+            && let Some(at) = self.find_separator()
+            && at + SEPARATOR.len() == self.partial.len()
+            && !self.truncated
             && let Some((name, rest)) = split_start(&String::from_utf8_lossy(&self.partial))
             && rest.is_empty()
         {
@@ -124,6 +183,35 @@ impl LineParser {
             self.started_on_line = true;
         }
         out
+    }
+
+    /// Appends to the current line what fits within the limit.
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.partial.len());
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        self.partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// The first separator in the line, searching each byte once (save the few a
+    /// separator cut in two left over).
+    fn find_separator(&mut self) -> Option<usize> {
+        if self.separator.is_none() {
+            let from = self.searched.min(self.partial.len());
+            if let Some(i) = self.partial[from..].windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
+                self.separator = Some(from + i);
+            } else {
+                self.searched = self.partial.len().saturating_sub(SEPARATOR.len() - 1);
+            }
+        }
+        self.separator
+    }
+
+    /// The bytes of the current line held now, for tests of the bound.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.partial.capacity()
     }
 
     /// The test that started and has no result yet.
@@ -220,8 +308,9 @@ struct Running {
     stall_at: Option<Instant>,
     /// Past this, the test has timed out by its own settings.
     terminate_at: Option<Instant>,
-    /// Where the batch's raw output stood when it started.
-    output_mark: usize,
+    /// The batch's raw output since the test started (head and tail within the cap),
+    /// for a test that times out.
+    output: CaptureBuf,
 }
 
 /// How long a test that the history calls fast may run in a batch before the batch
@@ -247,8 +336,9 @@ pub fn run_batch(
     let mut end = BatchEnd::default();
     let index: HashMap<&str, usize> = tests.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
     let mut resolved = vec![false; tests.len()];
-    let mut child = match command(tests, spec).spawn() {
-        Ok(child) => child,
+    // Registered until the end of this function, after the batch is reaped.
+    let (mut child, _leader) = match unix::spawn_leader(&mut command(tests, spec)) {
+        Ok(spawned) => spawned,
         Err(_) => {
             // Each test, run alone, will report why it cannot start.
             end.rerun_alone = (0..tests.len()).map(|i| (i, BatchFailure::Unreadable)).collect();
@@ -263,9 +353,13 @@ pub fn run_batch(
     if let Some(out) = &stdout {
         unix::grow_pipe(out);
     }
-    let mut parser = LineParser::default();
-    // The raw output since the current test started, kept for a test that times out.
-    let mut raw: Vec<u8> = Vec::new();
+    // Room for the longest start line with a suffix (` - should panic`) and a result.
+    let longest = tests.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let mut parser = LineParser::with_limit(LINE_LIMIT.max(longest + 1024));
+    let doc = tests[0].binary.doc.is_some();
+    // A doctest unit's whole output, where libtest prints its failures: head and tail
+    // within the cap. (The output of the test running now is kept with it.)
+    let mut raw = doc.then(|| CaptureBuf::new(spec.output_cap));
     let mut err_buf = CaptureBuf::new(spec.output_cap);
     let mut chunk = vec![0u8; 64 * 1024];
     let mut running: Option<Running> = None;
@@ -274,7 +368,6 @@ pub fn run_batch(
     let mut timed_out: Option<usize> = None;
     let mut kill_at: Option<Instant> = None;
     let mut attributed_cpu = Duration::ZERO;
-    let doc = tests[0].binary.doc.is_some();
     let lookup = |name: &str| index.get(name).or_else(|| index.get(strip_suffix(name))).copied();
     let mut doc_failures: Vec<(usize, Instant, Instant)> = Vec::new();
 
@@ -331,8 +424,12 @@ pub fn run_batch(
                 Ok(0) | Err(_) => stdout = None,
                 Ok(n) => {
                     let at = Instant::now();
-                    if raw.len() < spec.output_cap {
-                        raw.extend_from_slice(&chunk[..n.min(spec.output_cap - raw.len())]);
+                    if let Some(raw) = raw.as_mut() {
+                        raw.push(&chunk[..n]);
+                    }
+                    // A test's output starts with the read after its start line.
+                    if let Some(r) = running.as_mut() {
+                        r.output.push(&chunk[..n]);
                     }
                     for parsed in parser.feed(&chunk[..n]) {
                         if ended_for.is_some() || timed_out.is_some() {
@@ -354,7 +451,7 @@ pub fn run_batch(
                                     next_slow: at + slow.period,
                                     stall_at: stall_limit(test).map(|d| at + d),
                                     terminate_at: slow.terminate_after.map(|n| at + slow.period * n),
-                                    output_mark: raw.len(),
+                                    output: CaptureBuf::new(spec.output_cap),
                                 });
                                 on_event(BatchEvent::Started(i));
                             }
@@ -428,11 +525,9 @@ pub fn run_batch(
     if let Some(i) = timed_out {
         let r = running.take().expect("a test timed out while it ran");
         resolved[i] = true;
-        let output = raw.split_off(r.output_mark.min(raw.len()));
-        on_event(BatchEvent::Finished(
-            i,
-            batch_result(Outcome::Timeout, run_start, r.started, now, Duration::ZERO, output),
-        ));
+        let mut result = batch_result(Outcome::Timeout, run_start, r.started, now, Duration::ZERO, Vec::new());
+        result.stdout = r.output.finish();
+        on_event(BatchEvent::Finished(i, result));
     } else if let Some((i, why)) = ended_for {
         resolved[i] = true;
         end.rerun_alone.push((i, why));
@@ -460,7 +555,8 @@ pub fn run_batch(
             }
         }
     }
-    if doc {
+    if let Some(raw) = raw {
+        let raw = raw.finish().bytes;
         settle_doctests(tests, &mut end, doc_failures, &raw, err_buf.finish(), exit, run_start, &mut on_event);
     }
     end
@@ -647,6 +743,94 @@ mod tests {
         assert_eq!(sections["b"], "it compiled\n\n");
         assert_eq!(strip_suffix("src/lib.rs - f (line 3) - compile"), "src/lib.rs - f (line 3)");
         assert_eq!(strip_suffix("bytes::get_i32_be_overflow - should panic"), "bytes::get_i32_be_overflow");
+    }
+
+    /// Regression: a line with no end grew without bound, and each piece of it was
+    /// decoded again with all before it (100 MiB cost tempo 180 MB; 16 MiB, 1.2 s).
+    #[test]
+    fn an_endless_line_is_held_within_the_limit() {
+        for head in ["", "test a ... ", "test x", "ok"] {
+            let mut p = LineParser::with_limit(1024);
+            let mut events = p.feed(b"running 1 test\n");
+            events.extend(p.feed(head.as_bytes()));
+            let piece = vec![b'y'; 4093];
+            for _ in 0..4096 {
+                events.extend(p.feed(&piece));
+                assert!(p.held() <= 2 * 1024, "{head:?}: the parser holds {} bytes", p.held());
+            }
+            events.extend(p.feed(b"ok\ntest b ... ok\n"));
+            let mut want = if head == "test a ... " { vec![started("a")] } else { vec![] };
+            if head == "test a ... " {
+                want.push(Parsed::Lost("a".into()));
+            }
+            want.extend([started("b"), result("b", TestResult::Ok)]);
+            assert_eq!(events, want, "{head:?}");
+        }
+    }
+
+    #[test]
+    fn a_start_at_the_head_of_an_overlong_line_is_still_seen() {
+        let mut p = LineParser::with_limit(64);
+        let line = format!("test a ... {}", "z".repeat(1000));
+        assert_eq!(p.feed(line.as_bytes()), vec![]);
+        assert_eq!(p.feed(b"ok\n"), vec![started("a")]);
+        assert_eq!(p.current(), Some("a"));
+    }
+
+    /// The parser as it was before lines were bounded: the reference for what the
+    /// bounded one must still read.
+    #[derive(Default)]
+    struct Reference {
+        partial: Vec<u8>,
+        inner: LineParser,
+    }
+
+    impl Reference {
+        fn feed(&mut self, mut bytes: &[u8]) -> Vec<Parsed> {
+            let mut out = Vec::new();
+            while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+                self.partial.extend_from_slice(&bytes[..nl]);
+                bytes = &bytes[nl + 1..];
+                let line = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+                self.inner.complete_line(&line, &mut out);
+                self.inner.started_on_line = false;
+            }
+            self.partial.extend_from_slice(bytes);
+            if !self.inner.started_on_line
+                && let Some((name, rest)) = split_start(&String::from_utf8_lossy(&self.partial))
+                && rest.is_empty()
+            {
+                self.inner.start(name.to_owned(), &mut out);
+                self.inner.started_on_line = true;
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn the_bounded_parser_reads_what_the_unbounded_one_read() {
+        let tokens = ["test ", "a", "b::c", " ... ", "...", " ", "ok", "FAILED", "ignored, why", "\n", "x", "\u{e9}"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for case in 0..2000 {
+            let text: String = (0..next(40)).map(|_| tokens[next(tokens.len())]).collect();
+            let bytes = text.as_bytes();
+            let (mut bounded, mut reference) = (LineParser::with_limit(4096), Reference::default());
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            let mut at = 0;
+            while at < bytes.len() {
+                let end = (at + 1 + next(8)).min(bytes.len());
+                got.extend(bounded.feed(&bytes[at..end]));
+                want.extend(reference.feed(&bytes[at..end]));
+                at = end;
+            }
+            assert_eq!(got, want, "case {case}: {text:?}");
+        }
     }
 
     #[test]

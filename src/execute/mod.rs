@@ -241,6 +241,8 @@ pub fn run_fed(
     let run_marker = format!("TEMPO_RUN_ID={}", info.run_id);
     unix::become_subreaper();
     let watchdog = watchdog::Watchdog::start(&info.run_id);
+    // Adopted orphans are reaped as they exit, not only at the end of the run.
+    let reaper = unix::OrphanReaper::start().ok();
     reporter.report(&Event::RunStarted(info))?;
 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
@@ -309,6 +311,7 @@ pub fn run_fed(
     // ends with the run; orphans re-parented to tempo are reaped.
     unix::sweep(std::slice::from_ref(&run_marker), config.grace_period);
     drop(watchdog);
+    drop(reaper);
     unix::reap_orphans();
     result?;
     stats.wall = last_end;

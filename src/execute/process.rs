@@ -76,8 +76,10 @@ pub fn run_attempt(
 ) -> ExecutionResult {
     let started = Instant::now();
     let start = started.saturating_duration_since(run_start);
-    let mut child = match command(test, spec).spawn() {
-        Ok(child) => child,
+    // The leader guard lives until the test is reaped below, so that the orphan
+    // reaper leaves the test to this thread's `wait4`.
+    let (mut child, _leader) = match unix::spawn_leader(&mut command(test, spec)) {
+        Ok(spawned) => spawned,
         Err(e) => {
             return ExecutionResult {
                 outcome: Outcome::ExecFail,

@@ -3,8 +3,11 @@
 //! Everything that touches process groups, signals, pidfds and rusage lives here, so
 //! the rest of the runner speaks in terms of "the test's group" and "its usage".
 
-use std::io;
+use std::collections::BTreeSet;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Child, Command};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
@@ -166,6 +169,205 @@ pub fn reap_orphans() {
     while let Ok(Some(_)) = rustix::process::waitpid(None, rustix::process::WaitOptions::NOHANG) {}
 }
 
+// Reaping adopted orphans while the run goes on.
+//
+// As the run's subreaper, tempo inherits every process a test starts and abandons
+// (a daemon that double-forks, a `setsid` child). Each one that exits stays a zombie,
+// holding a pid, until tempo waits for it: a long suite of tests that start daemons
+// could run the machine out of pids if that waited for the end of the run. But the
+// workers reap their own test processes with `wait4(pid)`, which is how each test
+// gets its own rusage, so a reaper must never take one of those. `waitpid(-1)`
+// cannot be told to skip a process, and neither can `waitid(P_ALL, WNOWAIT)`, which
+// only ever shows one zombie. So the reaper reads the zombies' list from `/proc`
+// (Linux's `/proc/PID/stat`: state, parent and process group) and waits for each
+// adopted one by its pid. It leaves alone:
+// - the processes spawned with `spawn_leader` (tests, batches, the watchdog: each
+//   in a process group of its own), which are registered while the reaper is held
+//   off, so that none can exit unregistered;
+// - every child in tempo's own process group (cargo, a test binary listing its
+//   tests, rustc): tempo spawns those in its group and waits for them itself.
+// An orphan is never in tempo's group: it belongs to its test's group, or to a
+// group or session it made itself.
+
+/// Held for reading while a leader is spawned and registered, and for writing while
+/// the reaper reaps: a leader is registered before the reaper can take it.
+static SPAWNING: RwLock<()> = RwLock::new(());
+/// The pids of the live [`Leader`]s.
+static LEADERS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// A process tempo spawned and waits for itself, by pid. The orphan reaper leaves it
+/// alone until this is dropped, which must come after the process is reaped.
+#[derive(Debug)]
+#[must_use = "the process is protected from the orphan reaper only while this lives"]
+pub struct Leader(u32);
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        LEADERS.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.0);
+    }
+}
+
+/// Spawns a process that tempo will reap itself with [`reap`] (or `Child::wait`),
+/// registered so that the orphan reaper never takes it first.
+pub fn spawn_leader(cmd: &mut Command) -> io::Result<(Child, Leader)> {
+    let _spawning = SPAWNING.read().unwrap_or_else(PoisonError::into_inner);
+    let child = cmd.spawn()?;
+    let pid = child.id();
+    LEADERS.lock().unwrap_or_else(PoisonError::into_inner).insert(pid);
+    Ok((child, Leader(pid)))
+}
+
+/// The least time between two of the reaper's looks at `/proc`: each look reads every
+/// process's `stat`, and a run whose tests are short sends SIGCHLD all the time.
+const REAP_EVERY: Duration = Duration::from_millis(50);
+
+/// Reaps tempo's adopted orphans as they exit, for as long as it lives: a thread woken
+/// by SIGCHLD that looks for exited children at most every [`REAP_EVERY`]. This is
+/// Linux's implementation: it finds the zombies in `/proc` (see [`reap_adopted`]).
+/// The orphans still alive at the end of the run are left to the run's sweep and
+/// [`reap_orphans`].
+pub struct OrphanReaper {
+    handle: signal_hook::iterator::Handle,
+    stop: Option<crossbeam_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OrphanReaper {
+    /// Starts the reaper. SIGCHLD gets a handler that only wakes the thread; it is
+    /// installed with `SA_RESTART`, and the calls tempo makes that a signal still
+    /// interrupts (`poll`) already retry.
+    pub fn start() -> io::Result<OrphanReaper> {
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGCHLD])?;
+        let handle = signals.handle();
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::Builder::new().name("tempo-reaper".into()).spawn(move || {
+            loop {
+                // Every SIGCHLD since the last look is one reason to look again.
+                let _ = signals.wait().count();
+                if signals.is_closed() {
+                    break;
+                }
+                reap_adopted();
+                if !matches!(stopped.recv_timeout(REAP_EVERY), Err(crossbeam_channel::RecvTimeoutError::Timeout)) {
+                    break;
+                }
+            }
+        })?;
+        Ok(OrphanReaper { handle, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for OrphanReaper {
+    fn drop(&mut self) {
+        self.handle.close();
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reaps every exited child of tempo's that is neither a [`Leader`] nor in tempo's
+/// own process group; returns how many it reaped.
+pub fn reap_adopted() -> usize {
+    if !has_exited_child() {
+        return 0;
+    }
+    let me = std::process::id();
+    let my_group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    // The scan runs without holding spawns up; only what it finds is checked again
+    // under the lock, against the leaders registered by then.
+    let zombies = adopted_zombies(me, my_group);
+    if zombies.is_empty() {
+        return 0;
+    }
+    let _reaping = SPAWNING.write().unwrap_or_else(PoisonError::into_inner);
+    let leaders = LEADERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut buf = [0u8; 512];
+    let mut reaped = 0;
+    for pid in zombies {
+        if leaders.contains(&pid) || !is_adopted_zombie(pid, me, my_group, &mut buf) {
+            continue;
+        }
+        let Some(pid) = Pid::from_raw(pid as i32) else { continue };
+        if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG) {
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
+/// Whether any child of tempo's has exited and waits to be reaped: one cheap call
+/// that spares the `/proc` scan when every child that exited is reaped already (most
+/// SIGCHLDs are for tests, which their workers reap at once).
+fn has_exited_child() -> bool {
+    // SAFETY: waitid only writes into the siginfo we own; WNOWAIT leaves the child be.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
+        rc == 0 && info.si_pid() != 0
+    }
+}
+
+/// The zombies whose parent is `parent` (tempo) and whose process group is not
+/// `skip_group`.
+fn adopted_zombies(parent: u32, skip_group: u32) -> Vec<u32> {
+    let mut buf = [0u8; 512];
+    let mut candidates = children_of_self().unwrap_or_else(every_process);
+    candidates.retain(|pid| is_adopted_zombie(*pid, parent, skip_group, &mut buf));
+    candidates
+}
+
+/// tempo's children, from each of its threads' `/proc/self/task/TID/children`, where
+/// the kernel has those files (`CONFIG_PROC_CHILDREN`, which most distributions
+/// enable): a few reads, where reading every process's `stat` costs ~5 µs a process.
+/// `None` where the kernel has no such files.
+fn children_of_self() -> Option<Vec<u32>> {
+    static HAS_CHILDREN_FILES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*HAS_CHILDREN_FILES.get_or_init(|| std::path::Path::new("/proc/thread-self/children").exists()) {
+        return None;
+    }
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread that ended meanwhile has no file left, and no children either.
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            pids.extend(parse_pids(&text));
+        }
+    }
+    Some(pids)
+}
+
+/// The pids in a `children` file: numbers separated by spaces.
+fn parse_pids(text: &str) -> impl Iterator<Item = u32> + '_ {
+    text.split_ascii_whitespace().filter_map(|p| p.parse().ok())
+}
+
+/// Every process in `/proc`.
+fn every_process() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten().filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok()).collect()
+}
+
+/// Whether `pid` is a zombie whose parent is `parent` and whose process group is not
+/// `skip_group`, from its `/proc/PID/stat` (`PID (COMM) STATE PPID PGRP ...`; COMM
+/// may hold spaces and parentheses, so the fields are counted from its last `)`).
+fn is_adopted_zombie(pid: u32, parent: u32, skip_group: u32, buf: &mut [u8]) -> bool {
+    let Ok(mut file) = std::fs::File::open(format!("/proc/{pid}/stat")) else { return false };
+    let Ok(n) = file.read(buf) else { return false };
+    parse_stat(&buf[..n]).is_some_and(|(state, ppid, pgrp)| state == b'Z' && ppid == parent && pgrp != skip_group)
+}
+
+/// The state, parent pid and process group of a `/proc/PID/stat` line.
+fn parse_stat(stat: &[u8]) -> Option<(u8, u32, u32)> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, ppid, pgrp))
+}
+
 /// Grows a pipe's buffer (to 1 MiB where the system allows it), so that a test that
 /// prints a lot is not held up while its output waits to be read.
 pub fn grow_pipe(fd: impl AsFd) {
@@ -187,5 +389,46 @@ pub fn process_cpu(pid: u32) -> Option<Duration> {
             return None;
         }
         Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_read_after_the_last_parenthesis() {
+        assert_eq!(parse_stat(b"4242 (a) b (c)) Z 17 4242 4242 0 -1 4227148"), Some((b'Z', 17, 4242)));
+        assert_eq!(parse_stat(b"1 (init) S 0 1 1 0 -1"), Some((b'S', 0, 1)));
+        assert_eq!(parse_stat(b"garbage"), None);
+        assert_eq!(parse_pids("12 345 6789 \n").collect::<Vec<_>>(), [12, 345, 6789]);
+    }
+
+    fn wait_until_exited(pid: u32) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !has_exited(pid) {
+            assert!(Instant::now() < deadline, "{pid} never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The reaper takes exited children outside tempo's process group, but never a
+    /// registered leader, whose status and rusage belong to the worker that waits.
+    #[test]
+    #[expect(clippy::zombie_processes, reason = "the stray is left for the reaper to take, which is the test")]
+    fn the_reaper_takes_strays_and_leaves_leaders() {
+        let (leader, guard) = spawn_leader(Command::new("sh").args(["-c", "exit 3"]).process_group(0)).unwrap();
+        let stray = Command::new("sh").args(["-c", "exit 4"]).process_group(0).spawn().unwrap();
+        wait_until_exited(leader.id());
+        wait_until_exited(stray.id());
+        assert!(reap_adopted() >= 1);
+        assert!(!has_exited(stray.id()), "the stray was reaped");
+        assert!(has_exited(leader.id()), "the leader is still there to be reaped");
+        let (status, _) = reap(leader.id()).unwrap();
+        assert_eq!(status, ExitStatus::Code(3));
+        drop(guard);
     }
 }

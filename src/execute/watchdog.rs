@@ -21,6 +21,8 @@ pub const SUBCOMMAND: &str = "__watchdog";
 /// A running watchdog; dropping it stops the watchdog without a sweep.
 pub struct Watchdog {
     child: Option<Child>,
+    /// Keeps the orphan reaper off the watchdog, which `Drop` waits for.
+    _leader: Option<unix::Leader>,
 }
 
 impl Watchdog {
@@ -28,19 +30,21 @@ impl Watchdog {
     /// the run goes on without the protection.
     pub fn start(run_id: &str) -> Watchdog {
         use std::os::unix::process::CommandExt;
-        let child = std::env::current_exe().ok().and_then(|exe| {
-            Command::new(exe)
-                .args(["tempo", SUBCOMMAND, run_id])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                // Out of tempo's process group, so that a signal to tempo's group
-                // (Ctrl-C, a CI job's timeout) does not take the watchdog along.
-                .process_group(0)
-                .spawn()
-                .ok()
+        let spawned = std::env::current_exe().ok().and_then(|exe| {
+            unix::spawn_leader(
+                Command::new(exe)
+                    .args(["tempo", SUBCOMMAND, run_id])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    // Out of tempo's process group, so that a signal to tempo's group
+                    // (Ctrl-C, a CI job's timeout) does not take the watchdog along.
+                    .process_group(0),
+            )
+            .ok()
         });
-        Watchdog { child }
+        let (child, leader) = spawned.unzip();
+        Watchdog { child, _leader: leader }
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use super::events::{Event, ExecutionResult, ExitStatus, Outcome, RunInfo, RunStats};
+use super::events::{CapturedOutput, Event, ExecutionResult, ExitStatus, Outcome, RunInfo, RunStats};
 use super::human::signal_name;
 use super::{Reporter, WriteError};
 use crate::plan::TestRef;
@@ -24,7 +24,52 @@ pub struct JunitReporter {
     report_name: String,
     info: Option<RunInfo>,
     /// Attempts per test, keyed by (binary id, test name) for a stable order.
-    attempts: BTreeMap<(String, String), (TestRef, Vec<ExecutionResult>)>,
+    attempts: BTreeMap<(String, String), (TestRef, Vec<Attempt>)>,
+}
+
+/// What the report needs of one attempt. Its output is kept only where the test's
+/// `junit.store-*-output` setting will write it: a run of many tests that print a lot
+/// must not hold all of it until the end. (Each stream is already within the capture
+/// cap.) The panic message, which goes in the report either way, is read at once.
+struct Attempt {
+    result: ExecutionResult,
+    panic: Option<String>,
+}
+
+impl Attempt {
+    fn new(test: &TestRef, result: &ExecutionResult) -> Attempt {
+        // A passing attempt is a test's last; a failing one is written as a failure,
+        // whether it is the last or a rerun.
+        let keep = if result.outcome.is_success() {
+            test.settings.junit_store_success_output
+        } else {
+            test.settings.junit_store_failure_output
+        };
+        let output = |o: &CapturedOutput| if keep { o.clone() } else { CapturedOutput::default() };
+        Attempt {
+            result: ExecutionResult {
+                outcome: result.outcome,
+                exit: result.exit,
+                start: result.start,
+                duration: result.duration,
+                usage: result.usage,
+                stdout: output(&result.stdout),
+                stderr: output(&result.stderr),
+                error: result.error.clone(),
+                leaked: result.leaked,
+                batched: result.batched,
+                rerun: result.rerun,
+            },
+            // Only a failure's description shows it.
+            panic: if result.outcome.is_success() { None } else { panic_message(result) },
+        }
+    }
+
+    /// The bytes of output held.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.result.stdout.bytes.len() + self.result.stderr.bytes.len() + self.panic.as_ref().map_or(0, String::len)
+    }
 }
 
 impl JunitReporter {
@@ -46,14 +91,15 @@ impl JunitReporter {
         }
     }
 
-    fn rerun(&self, result: &ExecutionResult, keep_output: bool) -> TestRerun {
+    fn rerun(&self, attempt: &Attempt, keep_output: bool) -> TestRerun {
+        let result = &attempt.result;
         let mut rerun = TestRerun::new(Self::failure_kind(result));
         rerun
             .set_timestamp(self.timestamp(result.start))
             .set_time(result.duration)
             .set_message(failure_message(result));
-        if let Some(desc) = panic_message(result) {
-            rerun.set_description(desc);
+        if let Some(desc) = &attempt.panic {
+            rerun.set_description(desc.as_str());
         }
         if keep_output {
             rerun.set_system_out_lossy(&result.stdout.bytes).set_system_err_lossy(&result.stderr.bytes);
@@ -61,8 +107,9 @@ impl JunitReporter {
         rerun
     }
 
-    fn test_case(&self, test: &TestRef, attempts: &[ExecutionResult]) -> TestCase {
-        let last = attempts.last().expect("a test is recorded once it has an attempt");
+    fn test_case(&self, test: &TestRef, attempts: &[Attempt]) -> TestCase {
+        let last_attempt = attempts.last().expect("a test is recorded once it has an attempt");
+        let last = &last_attempt.result;
         let earlier = &attempts[..attempts.len() - 1];
         let status = if last.outcome.is_success() {
             let flaky = earlier.iter().map(|r| self.rerun(r, test.settings.junit_store_failure_output)).collect();
@@ -70,8 +117,8 @@ impl JunitReporter {
         } else {
             let mut status = TestCaseStatus::non_success(Self::failure_kind(last));
             status.set_message(failure_message(last)).set_type(failure_type(last));
-            if let Some(desc) = panic_message(last) {
-                status.set_description(desc);
+            if let Some(desc) = &last_attempt.panic {
+                status.set_description(desc.as_str());
             }
             status.add_reruns(earlier.iter().map(|r| self.rerun(r, test.settings.junit_store_failure_output)));
             status
@@ -183,11 +230,92 @@ impl Reporter for JunitReporter {
             Event::RunStarted(info) => self.info = Some(info.clone()),
             Event::TestFinished(f) => {
                 let key = (f.test.binary_id().to_string(), f.test.name.clone());
-                self.attempts.entry(key).or_insert_with(|| (f.test.clone(), Vec::new())).1.push(f.result.clone());
+                let attempt = Attempt::new(&f.test, &f.result);
+                self.attempts.entry(key).or_insert_with(|| (f.test.clone(), Vec::new())).1.push(attempt);
             }
             Event::RunFinished(stats) => self.write(stats)?,
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::report::events::{ResourceUsage, TestFinished};
+
+    fn finished(test: &TestRef, outcome: Outcome, stdout: Vec<u8>, stderr: Vec<u8>) -> Event {
+        let result = ExecutionResult {
+            outcome,
+            exit: Some(match outcome {
+                Outcome::Pass => ExitStatus::Code(0),
+                _ => ExitStatus::Code(101),
+            }),
+            start: Duration::ZERO,
+            duration: Duration::from_millis(1),
+            usage: ResourceUsage::default(),
+            stdout: CapturedOutput { bytes: stdout, dropped: 0 },
+            stderr: CapturedOutput { bytes: stderr, dropped: 0 },
+            error: None,
+            leaked: false,
+            batched: false,
+            rerun: None,
+        };
+        Event::TestFinished(Box::new(TestFinished {
+            test: test.clone(),
+            slot: 0,
+            attempt: 1,
+            max_attempts: 1,
+            result,
+            will_retry: false,
+        }))
+    }
+
+    fn held(reporter: &JunitReporter) -> usize {
+        reporter.attempts.values().flat_map(|(_, a)| a.iter()).map(Attempt::held).sum()
+    }
+
+    /// Regression: every attempt's output was kept until the end of the run, stored or
+    /// not (100 tests printing 1 MiB each cost 80 MB).
+    #[test]
+    fn output_that_will_not_be_written_is_not_kept() {
+        let mut reporter = JunitReporter::new("/nonexistent/junit.xml".into(), "tempo-run".into());
+        let mib = vec![b'x'; 1024 * 1024];
+        for i in 0..100 {
+            let test = crate::plan::fake::test(&format!("t{i}"), |s| {
+                s.junit_store_success_output = false;
+                s.junit_store_failure_output = false;
+            });
+            let outcome = if i % 2 == 0 { Outcome::Pass } else { Outcome::Fail(ExitStatus::Code(101)) };
+            let stderr =
+                [&mib[..], b"\nthread 't' panicked at src/lib.rs:1:1:\nboom\nnote: run with backtrace"].concat();
+            reporter.report(&finished(&test, outcome, mib.clone(), stderr)).unwrap();
+        }
+        // Only the failures' panic messages are left.
+        assert!(held(&reporter) < 100 * 1024, "the reporter holds {} bytes", held(&reporter));
+        let xml = reporter.build(&RunStats::default()).to_string().unwrap();
+        assert!(!xml.contains("xxxxxxxx"), "no output is written");
+        assert!(xml.contains("panicked at src/lib.rs:1:1:\nboom"), "the failures keep their panic message");
+    }
+
+    #[test]
+    fn stored_output_is_kept_and_written() {
+        let mut reporter = JunitReporter::new("/nonexistent/junit.xml".into(), "tempo-run".into());
+        let test = crate::plan::fake::test("fails", |s| s.junit_store_failure_output = true);
+        reporter
+            .report(&finished(&test, Outcome::Fail(ExitStatus::Code(101)), b"said".into(), b"oops".into()))
+            .unwrap();
+        let passes = crate::plan::fake::test("passes", |s| s.junit_store_success_output = false);
+        reporter.report(&finished(&passes, Outcome::Pass, b"quiet".into(), Vec::new())).unwrap();
+        assert_eq!(held(&reporter), 8);
+        let xml = reporter.build(&RunStats::default()).to_string().unwrap();
+        assert!(
+            xml.contains("<system-out>said</system-out>") && xml.contains("<system-err>oops</system-err>"),
+            "{xml}"
+        );
+        assert!(!xml.contains("quiet"), "{xml}");
     }
 }
