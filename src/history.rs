@@ -480,150 +480,11 @@ impl Reporter for HistoryReporter {
     }
 }
 
+/// Tests of the reader against hostile files: property tests over arbitrary and
+/// history-shaped input, and the regressions they found.
 #[cfg(test)]
-mod tests {
+mod fuzz_tests {
     use super::*;
-
-    fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
-        RunRecord { at, duration_us: ms * 1000, cpu_us: ms * 500, outcome: outcome.into(), attempts: 1, batched: false }
-    }
-
-    #[test]
-    fn keeps_the_last_runs_and_takes_their_median() {
-        let mut h = History::default();
-        for (i, ms) in [5, 100, 7, 9, 8, 6, 1000, 7, 8, 9, 10, 11].iter().enumerate() {
-            h.record("pkg", "t", "pkg", record(i as u64, *ms, "pass"));
-        }
-        let t = h.get("pkg", "t").unwrap();
-        assert_eq!(t.runs.len(), MAX_RUNS);
-        assert_eq!(t.runs.front().unwrap().duration_us, 7_000, "the two oldest runs were dropped");
-        assert_eq!(t.expected(), Some(Duration::from_millis(9)), "the median ignores the 1 s outlier");
-        assert_eq!(t.cpu_ratio(), Some(0.5));
-    }
-
-    #[test]
-    fn merging_shards_keeps_the_common_runs_once_and_each_shards_new_runs() {
-        let mut base = History::default();
-        for at in 1..=9 {
-            base.record("a", "t1", "a", record(at, 10, "pass"));
-            base.record("a", "t2", "a", record(at, 20, "pass"));
-        }
-        // Shard 1 ran t1 (and failed it), shard 2 ran t2 and a new test.
-        let (mut shard1, mut shard2) = (base.clone(), base.clone());
-        shard1.record("a", "t1", "a", record(20, 11, "fail"));
-        shard1.record("a", "t1", "a", record(30, 12, "pass"));
-        shard2.record("a", "t2", "a", record(20, 21, "pass"));
-        shard2.record("b", "new", "b", record(20, 5, "pass"));
-        shard2.mark_isolation_sensitive("a", "t2");
-        let mut merged = History::default();
-        merged.merge(shard1.clone());
-        merged.merge(shard2.clone());
-
-        let t1 = merged.get("a", "t1").unwrap();
-        assert_eq!(t1, shard1.get("a", "t1").unwrap(), "shard 1's t1, its common runs counted once");
-        assert_eq!(t1.runs.len(), MAX_RUNS);
-        let at: Vec<u64> = t1.runs.iter().map(|r| r.at).collect();
-        assert_eq!(at, [2, 3, 4, 5, 6, 7, 8, 9, 20, 30], "in time order, the oldest dropped");
-        assert_eq!(merged.get("a", "t2").unwrap(), shard2.get("a", "t2").unwrap());
-        assert!(merged.get("a", "t2").unwrap().isolation_sensitive);
-        assert_eq!(merged.get("b", "new").unwrap().runs.len(), 1);
-        // Merging is order-independent, and merging a history again changes nothing.
-        let mut other_way = History::default();
-        other_way.merge(shard2);
-        other_way.merge(shard1.clone());
-        assert_eq!(other_way.tests, merged.tests);
-        merged.merge(shard1);
-        assert_eq!(other_way.tests, merged.tests);
-    }
-
-    #[test]
-    fn unknown_tests_are_estimated_from_their_binary_then_package() {
-        let mut h = History::default();
-        h.record("a::x", "t1", "a", record(1, 100, "pass"));
-        h.record("a::x", "t2", "a", record(1, 300, "pass"));
-        h.record("a::y", "t3", "a", record(1, 1000, "pass"));
-        let e = h.estimator();
-        assert_eq!(e.estimate("a::x", "a", "t1"), (Duration::from_millis(100), true));
-        assert_eq!(e.estimate("a::x", "a", "new"), (Duration::from_millis(200), false));
-        assert_eq!(e.estimate("a::z", "a", "new"), (Duration::from_nanos(466_666_666), false));
-        assert_eq!(History::default().estimator().estimate("b", "b", "t"), (Duration::ZERO, false));
-    }
-
-    #[test]
-    fn flakiness_is_a_changing_outcome() {
-        let mut h = History::default();
-        h.record("b", "steady", "b", record(1, 1, "pass"));
-        h.record("b", "steady", "b", record(2, 1, "pass"));
-        h.record("b", "wobbly", "b", record(1, 1, "pass"));
-        h.record("b", "wobbly", "b", record(2, 1, "fail"));
-        assert!(!h.get("b", "steady").unwrap().is_flaky());
-        assert!(h.get("b", "wobbly").unwrap().is_flaky());
-        assert!(h.get("b", "wobbly").unwrap().failed_last());
-    }
-
-    #[test]
-    fn old_tests_are_pruned() {
-        let mut h = History::default();
-        h.record("b", "old", "b", record(0, 1, "pass"));
-        h.record("b", "new", "b", record(MAX_AGE.as_secs() + 10, 1, "pass"));
-        h.prune(MAX_AGE.as_secs() + 10);
-        assert!(h.get("b", "old").is_none());
-        assert!(h.get("b", "new").is_some());
-    }
-
-    /// Regression: a corrupt or truncated history must be a warning, not an error.
-    #[test]
-    fn a_corrupt_history_is_a_warning() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("history.json");
-        std::fs::write(&file, b"{\"version\":1,\"tests\":{\"a\":{").unwrap();
-        let (h, warning) = History::load(&file);
-        assert_eq!(h, History::default());
-        assert!(warning.unwrap().contains("corrupt"));
-        let (_, none) = History::load(&dir.path().join("missing.json"));
-        assert!(none.is_none());
-    }
-
-    /// Regression: a history written before run summaries existed must still load.
-    #[test]
-    fn a_history_without_run_summaries_loads() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("history.json");
-        std::fs::write(&file, br#"{"version":1,"tests":{"b":{"t":{"package":"b","runs":[]}}}}"#).unwrap();
-        let (h, warning) = History::load(&file);
-        assert!(warning.is_none(), "{warning:?}");
-        assert!(h.runs.is_empty());
-        assert!(h.get("b", "t").is_some());
-    }
-
-    #[test]
-    fn run_summaries_are_bounded() {
-        let mut h = History::default();
-        let accounting = crate::report::events::RunStats::default().accounting();
-        for at in 0..(MAX_RUN_SUMMARIES as u64 + 5) {
-            h.record_run(RunSummary {
-                at,
-                profile: "default".into(),
-                passed: 1,
-                failed: 0,
-                accounting: accounting.clone(),
-            });
-        }
-        assert_eq!(h.runs.len(), MAX_RUN_SUMMARIES);
-        assert_eq!(h.runs.front().unwrap().at, 5, "the oldest summaries go first");
-    }
-
-    #[test]
-    fn saves_and_loads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("store/history.json");
-        let mut h = History::default();
-        h.record("b", "t", "b", record(now_secs(), 42, "pass"));
-        h.save(&file).unwrap();
-        let (back, warning) = History::load(&file);
-        assert!(warning.is_none());
-        assert_eq!(back.get("b", "t").unwrap().expected(), Some(Duration::from_millis(42)));
-    }
 
     /// Writes `bytes` as a history file and loads it. Each test thread reuses one
     /// directory, since the property tests load hundreds of files.
@@ -656,7 +517,16 @@ mod tests {
         // Built in memory, where no reader checked them, the sums still hold.
         let mut h = History::default();
         for at in 0..4 {
-            h.record("b", "t", "b", RunRecord { duration_us: u64::MAX, cpu_us: u64::MAX, ..record(at, 0, "pass") });
+            h.record(
+                "b",
+                "t",
+                "b",
+                RunRecord {
+                    duration_us: u64::MAX,
+                    cpu_us: u64::MAX,
+                    ..RunRecord { at, duration_us: 0, cpu_us: 0, outcome: "pass".into(), attempts: 1, batched: false }
+                },
+            );
         }
         assert_eq!(h.get("b", "t").unwrap().cpu_ratio(), Some(1.0));
     }
@@ -905,5 +775,151 @@ mod tests {
             }
             assert!(loaded > 20 && refused > 20, "{loaded} loaded, {refused} refused");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
+        RunRecord { at, duration_us: ms * 1000, cpu_us: ms * 500, outcome: outcome.into(), attempts: 1, batched: false }
+    }
+
+    #[test]
+    fn keeps_the_last_runs_and_takes_their_median() {
+        let mut h = History::default();
+        for (i, ms) in [5, 100, 7, 9, 8, 6, 1000, 7, 8, 9, 10, 11].iter().enumerate() {
+            h.record("pkg", "t", "pkg", record(i as u64, *ms, "pass"));
+        }
+        let t = h.get("pkg", "t").unwrap();
+        assert_eq!(t.runs.len(), MAX_RUNS);
+        assert_eq!(t.runs.front().unwrap().duration_us, 7_000, "the two oldest runs were dropped");
+        assert_eq!(t.expected(), Some(Duration::from_millis(9)), "the median ignores the 1 s outlier");
+        assert_eq!(t.cpu_ratio(), Some(0.5));
+    }
+
+    #[test]
+    fn merging_shards_keeps_the_common_runs_once_and_each_shards_new_runs() {
+        let mut base = History::default();
+        for at in 1..=9 {
+            base.record("a", "t1", "a", record(at, 10, "pass"));
+            base.record("a", "t2", "a", record(at, 20, "pass"));
+        }
+        // Shard 1 ran t1 (and failed it), shard 2 ran t2 and a new test.
+        let (mut shard1, mut shard2) = (base.clone(), base.clone());
+        shard1.record("a", "t1", "a", record(20, 11, "fail"));
+        shard1.record("a", "t1", "a", record(30, 12, "pass"));
+        shard2.record("a", "t2", "a", record(20, 21, "pass"));
+        shard2.record("b", "new", "b", record(20, 5, "pass"));
+        shard2.mark_isolation_sensitive("a", "t2");
+        let mut merged = History::default();
+        merged.merge(shard1.clone());
+        merged.merge(shard2.clone());
+
+        let t1 = merged.get("a", "t1").unwrap();
+        assert_eq!(t1, shard1.get("a", "t1").unwrap(), "shard 1's t1, its common runs counted once");
+        assert_eq!(t1.runs.len(), MAX_RUNS);
+        let at: Vec<u64> = t1.runs.iter().map(|r| r.at).collect();
+        assert_eq!(at, [2, 3, 4, 5, 6, 7, 8, 9, 20, 30], "in time order, the oldest dropped");
+        assert_eq!(merged.get("a", "t2").unwrap(), shard2.get("a", "t2").unwrap());
+        assert!(merged.get("a", "t2").unwrap().isolation_sensitive);
+        assert_eq!(merged.get("b", "new").unwrap().runs.len(), 1);
+        // Merging is order-independent, and merging a history again changes nothing.
+        let mut other_way = History::default();
+        other_way.merge(shard2);
+        other_way.merge(shard1.clone());
+        assert_eq!(other_way.tests, merged.tests);
+        merged.merge(shard1);
+        assert_eq!(other_way.tests, merged.tests);
+    }
+
+    #[test]
+    fn unknown_tests_are_estimated_from_their_binary_then_package() {
+        let mut h = History::default();
+        h.record("a::x", "t1", "a", record(1, 100, "pass"));
+        h.record("a::x", "t2", "a", record(1, 300, "pass"));
+        h.record("a::y", "t3", "a", record(1, 1000, "pass"));
+        let e = h.estimator();
+        assert_eq!(e.estimate("a::x", "a", "t1"), (Duration::from_millis(100), true));
+        assert_eq!(e.estimate("a::x", "a", "new"), (Duration::from_millis(200), false));
+        assert_eq!(e.estimate("a::z", "a", "new"), (Duration::from_nanos(466_666_666), false));
+        assert_eq!(History::default().estimator().estimate("b", "b", "t"), (Duration::ZERO, false));
+    }
+
+    #[test]
+    fn flakiness_is_a_changing_outcome() {
+        let mut h = History::default();
+        h.record("b", "steady", "b", record(1, 1, "pass"));
+        h.record("b", "steady", "b", record(2, 1, "pass"));
+        h.record("b", "wobbly", "b", record(1, 1, "pass"));
+        h.record("b", "wobbly", "b", record(2, 1, "fail"));
+        assert!(!h.get("b", "steady").unwrap().is_flaky());
+        assert!(h.get("b", "wobbly").unwrap().is_flaky());
+        assert!(h.get("b", "wobbly").unwrap().failed_last());
+    }
+
+    #[test]
+    fn old_tests_are_pruned() {
+        let mut h = History::default();
+        h.record("b", "old", "b", record(0, 1, "pass"));
+        h.record("b", "new", "b", record(MAX_AGE.as_secs() + 10, 1, "pass"));
+        h.prune(MAX_AGE.as_secs() + 10);
+        assert!(h.get("b", "old").is_none());
+        assert!(h.get("b", "new").is_some());
+    }
+
+    /// Regression: a corrupt or truncated history must be a warning, not an error.
+    #[test]
+    fn a_corrupt_history_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        std::fs::write(&file, b"{\"version\":1,\"tests\":{\"a\":{").unwrap();
+        let (h, warning) = History::load(&file);
+        assert_eq!(h, History::default());
+        assert!(warning.unwrap().contains("corrupt"));
+        let (_, none) = History::load(&dir.path().join("missing.json"));
+        assert!(none.is_none());
+    }
+
+    /// Regression: a history written before run summaries existed must still load.
+    #[test]
+    fn a_history_without_run_summaries_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        std::fs::write(&file, br#"{"version":1,"tests":{"b":{"t":{"package":"b","runs":[]}}}}"#).unwrap();
+        let (h, warning) = History::load(&file);
+        assert!(warning.is_none(), "{warning:?}");
+        assert!(h.runs.is_empty());
+        assert!(h.get("b", "t").is_some());
+    }
+
+    #[test]
+    fn run_summaries_are_bounded() {
+        let mut h = History::default();
+        let accounting = crate::report::events::RunStats::default().accounting();
+        for at in 0..(MAX_RUN_SUMMARIES as u64 + 5) {
+            h.record_run(RunSummary {
+                at,
+                profile: "default".into(),
+                passed: 1,
+                failed: 0,
+                accounting: accounting.clone(),
+            });
+        }
+        assert_eq!(h.runs.len(), MAX_RUN_SUMMARIES);
+        assert_eq!(h.runs.front().unwrap().at, 5, "the oldest summaries go first");
+    }
+
+    #[test]
+    fn saves_and_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("store/history.json");
+        let mut h = History::default();
+        h.record("b", "t", "b", record(now_secs(), 42, "pass"));
+        h.save(&file).unwrap();
+        let (back, warning) = History::load(&file);
+        assert!(warning.is_none());
+        assert_eq!(back.get("b", "t").unwrap().expected(), Some(Duration::from_millis(42)));
     }
 }
