@@ -248,10 +248,20 @@ fn split_doctests(tests: Vec<TestCase>, max: usize) -> Vec<(DocFilters, Vec<Test
         let file = test.name.split(" - ").next().unwrap_or(&test.name).to_owned();
         by_file.entry(file).or_default().push(test);
     }
+    // libtest's filters match substrings, so a file's filter also selects the
+    // doctests of every file whose name contains it (`src/a.rs` is inside
+    // `src/x/src/a.rs`, which a `#[path]` module can give); those files are skipped
+    // (when their names have no whitespace, which rustdoc would split).
+    let files: Vec<String> = by_file.keys().cloned().collect();
+    let containing = |file: &str| -> Vec<String> {
+        let contains = |f: &&String| f.as_str() != file && f.contains(file) && !f.contains(char::is_whitespace);
+        files.iter().filter(contains).cloned().collect()
+    };
     let mut units = Vec::new();
     for (file, tests) in by_file {
         if tests.len() <= max {
-            units.push((DocFilters { filters: vec![file], skip: Vec::new() }, tests.into_iter().cloned().collect()));
+            let skip = containing(&file);
+            units.push((DocFilters { filters: vec![file], skip }, tests.into_iter().cloned().collect()));
             continue;
         }
         let mut by_item: BTreeMap<&str, Vec<&TestCase>> = BTreeMap::new();
@@ -282,6 +292,7 @@ fn split_doctests(tests: Vec<TestCase>, max: usize) -> Vec<(DocFilters, Vec<Test
             units.push(part);
         }
         if !rest.is_empty() {
+            skip.extend(containing(&file));
             units.push((DocFilters { filters: vec![file], skip }, rest));
         }
     }
@@ -357,6 +368,25 @@ mod tests {
         assert_eq!(got[3].0, ["src/d.rs"]);
         // No filter has whitespace, which rustdoc would split.
         assert!(got.iter().flat_map(|u| u.0.iter().chain(u.1.iter())).all(|f| !f.contains(' ')));
+    }
+
+    /// Regression (found by the selection property): libtest filters match
+    /// substrings, so the unit for `src/b.rs` also ran the doctests of
+    /// `x/src/b.rs`, which its own unit ran as well. It skips that file now.
+    #[test]
+    fn a_file_whose_name_is_inside_anothers_skips_the_other() {
+        let names = ["src/b.rs - a (line 1)", "x/src/b.rs - a (line 1)", "src/b.rs - c::d (line 9)"];
+        let got = units(&names, 8);
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0],
+            (vec!["src/b.rs".into()], vec!["x/src/b.rs".into()], vec![names[0].into(), names[2].into()])
+        );
+        assert_eq!(got[1], (vec!["x/src/b.rs".into()], vec![], vec![names[1].into()]));
+        // A big file's remainder skips the other file too, besides its split items.
+        let got = units(&names, 1);
+        let rest = got.iter().find(|u| u.0 == ["src/b.rs"]).expect("the remainder of src/b.rs");
+        assert_eq!(rest.1, ["c::d", "x/src/b.rs"]);
     }
 
     /// indexmap 2.14 (edition 2024) lists its doctests this way.
@@ -444,6 +474,40 @@ mod tests {
                         prop_assert_eq!(names, expected);
                     }
                     Err(_) => prop_assert!(!is_well_formed || lines.iter().any(|(l, _)| l.contains('\r'))),
+                }
+            }
+
+            /// Each doctest is run by exactly the unit that holds it, under libtest's
+            /// selection: a test runs if its name contains one of the unit's filters
+            /// and none of its skip patterns. File names may contain one another
+            /// (`src/a.rs` is inside `src/x/src/a.rs`), as `#[path]` modules allow.
+            #[test]
+            fn each_doctest_is_selected_by_its_own_unit_only(
+                names in prop::collection::btree_set(
+                    (
+                        prop::sample::select(&["src/a.rs", "src/x/src/a.rs", "src/b.rs", "src/ab.rs", "x/src/b.rs"][..]),
+                        "[a-c]{1,2}(::[a-c]{1,2}){0,2}",
+                        1..40u32,
+                    )
+                        .prop_map(|(file, item, line)| format!("{file} - {item} (line {line})")),
+                    0..30,
+                ),
+                max in 1..5usize,
+            ) {
+                let tests: Vec<TestCase> = names.iter().map(|n| TestCase { name: n.clone(), ignored: false }).collect();
+                let units = split_doctests(tests, max);
+                for name in &names {
+                    let selected_by: Vec<usize> = units
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (f, _))| {
+                            f.filters.iter().any(|p| name.contains(p.as_str()))
+                                && !f.skip.iter().any(|p| name.contains(p.as_str()))
+                        })
+                        .map(|(i, _)| i)
+                        .collect();
+                    let holder = units.iter().position(|(_, t)| t.iter().any(|t| &t.name == name));
+                    prop_assert_eq!(selected_by, holder.into_iter().collect::<Vec<_>>(), "{} in {:?}", name, units);
                 }
             }
 
