@@ -54,10 +54,22 @@ pub fn parse_terse(stdout: &str) -> std::result::Result<Vec<String>, String> {
         } else if line.ends_with(": benchmark") {
             continue;
         } else {
-            return Err(format!("unexpected line in the test list: {line:?}"));
+            return Err(format!("unexpected line in the test list: {}", quote_line(line)));
         }
     }
     Ok(names)
+}
+
+/// How many characters of an unexpected list line an error quotes.
+const MAX_QUOTED_LINE: usize = 200;
+
+/// Quotes a line for an error, cut to [`MAX_QUOTED_LINE`] characters: a binary
+/// that printed one huge line must not make an error message as large.
+fn quote_line(line: &str) -> String {
+    match line.char_indices().nth(MAX_QUOTED_LINE) {
+        None => format!("{line:?}"),
+        Some((cut, _)) => format!("{:?}... ({} characters)", &line[..cut], line.chars().count()),
+    }
 }
 
 /// Parses rustdoc's `--list --format terse` output. Under edition 2024, rustdoc merges
@@ -236,10 +248,20 @@ fn split_doctests(tests: Vec<TestCase>, max: usize) -> Vec<(DocFilters, Vec<Test
         let file = test.name.split(" - ").next().unwrap_or(&test.name).to_owned();
         by_file.entry(file).or_default().push(test);
     }
+    // libtest's filters match substrings, so a file's filter also selects the
+    // doctests of every file whose name contains it (`src/a.rs` is inside
+    // `src/x/src/a.rs`, which a `#[path]` module can give); those files are skipped
+    // (when their names have no whitespace, which rustdoc would split).
+    let files: Vec<String> = by_file.keys().cloned().collect();
+    let containing = |file: &str| -> Vec<String> {
+        let contains = |f: &&String| f.as_str() != file && f.contains(file) && !f.contains(char::is_whitespace);
+        files.iter().filter(contains).cloned().collect()
+    };
     let mut units = Vec::new();
     for (file, tests) in by_file {
         if tests.len() <= max {
-            units.push((DocFilters { filters: vec![file], skip: Vec::new() }, tests.into_iter().cloned().collect()));
+            let skip = containing(&file);
+            units.push((DocFilters { filters: vec![file], skip }, tests.into_iter().cloned().collect()));
             continue;
         }
         let mut by_item: BTreeMap<&str, Vec<&TestCase>> = BTreeMap::new();
@@ -270,6 +292,7 @@ fn split_doctests(tests: Vec<TestCase>, max: usize) -> Vec<(DocFilters, Vec<Test
             units.push(part);
         }
         if !rest.is_empty() {
+            skip.extend(containing(&file));
             units.push((DocFilters { filters: vec![file], skip }, rest));
         }
     }
@@ -347,6 +370,25 @@ mod tests {
         assert!(got.iter().flat_map(|u| u.0.iter().chain(u.1.iter())).all(|f| !f.contains(' ')));
     }
 
+    /// Regression (found by the selection property): libtest filters match
+    /// substrings, so the unit for `src/b.rs` also ran the doctests of
+    /// `x/src/b.rs`, which its own unit ran as well. It skips that file now.
+    #[test]
+    fn a_file_whose_name_is_inside_anothers_skips_the_other() {
+        let names = ["src/b.rs - a (line 1)", "x/src/b.rs - a (line 1)", "src/b.rs - c::d (line 9)"];
+        let got = units(&names, 8);
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0],
+            (vec!["src/b.rs".into()], vec!["x/src/b.rs".into()], vec![names[0].into(), names[2].into()])
+        );
+        assert_eq!(got[1], (vec!["x/src/b.rs".into()], vec![], vec![names[1].into()]));
+        // A big file's remainder skips the other file too, besides its split items.
+        let got = units(&names, 1);
+        let rest = got.iter().find(|u| u.0 == ["src/b.rs"]).expect("the remainder of src/b.rs");
+        assert_eq!(rest.1, ["c::d", "x/src/b.rs"]);
+    }
+
     /// indexmap 2.14 (edition 2024) lists its doctests this way.
     #[test]
     fn merged_doctest_lists_end_with_a_timing_line_that_is_not_a_test() {
@@ -355,5 +397,142 @@ mod tests {
         assert_eq!(parse_doctest_list(list).unwrap(), ["src/set.rs - set::IndexSet<T,S>::splice (line 676)"]);
         assert!(parse_terse(list).is_err(), "a test binary's list has no such line");
         assert!(parse_doctest_list("all doctests ran in 1s\n").is_err(), "only rustdoc's exact line is skipped");
+    }
+
+    /// Regression (found by fuzzing): a list line that is not a test was quoted
+    /// whole in the error, so a binary that printed one huge line made an error
+    /// message as large; the quote is now cut to [`MAX_QUOTED_LINE`] characters.
+    #[test]
+    fn an_unexpected_line_is_quoted_at_bounded_length() {
+        let line = "é".repeat(1_000_000);
+        let error = parse_terse(&format!("a: test\n{line}\n")).unwrap_err();
+        assert!(error.chars().count() < MAX_QUOTED_LINE + 200, "{} characters", error.chars().count());
+        assert!(error.starts_with("unexpected line in the test list: \"éé") && error.contains("1000000 characters"));
+        let short = parse_terse("running 1 test\n").unwrap_err();
+        assert_eq!(short, "unexpected line in the test list: \"running 1 test\"");
+    }
+
+    /// Property tests: no list makes the parsers panic; a well-formed list gives
+    /// back exactly its tests; doctests split into units that hold each test once.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::Config;
+
+        fn config() -> Config {
+            Config { cases: 384, failure_persistence: None, ..Config::default() }
+        }
+
+        /// A test name as libtest, rustdoc or a custom harness may print it: module
+        /// paths, doctest names, odd characters and, now and then, a huge one.
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                4 => "[a-z_]{1,8}(::[a-z_0-9]{1,8}){0,3}",
+                3 => ("(src/)?[a-c]{1,2}\\.rs", "[a-c]{1,3}(::[A-Za-z<>, ]{1,6}){0,2}", 1..2000u32)
+                    .prop_map(|(file, item, line)| format!("{file} - {item} (line {line})")),
+                1 => "[^\n\r]{0,24}",
+                1 => (1..4usize).prop_map(|n| "x".repeat(n * 30_000)),
+            ]
+        }
+
+        /// A line of a list: a test, a benchmark, a blank line, or something else.
+        fn line() -> impl Strategy<Value = (String, Option<String>)> {
+            prop_oneof![
+                6 => name().prop_map(|n| (format!("{n}: test"), Some(n))),
+                1 => name().prop_map(|n| (format!("{n}: benchmark"), None)),
+                1 => Just((String::new(), None)),
+                1 => "[^\n]{0,40}".prop_map(|l| {
+                    let test = l.strip_suffix(": test").map(str::to_owned);
+                    (l, test)
+                }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_is_a_list_or_an_error(text in any::<String>()) {
+                for result in [parse_terse(&text), parse_doctest_list(&text)] {
+                    if let Err(error) = result {
+                        prop_assert!(error.len() < 4 * MAX_QUOTED_LINE + 200, "{} bytes", error.len());
+                    }
+                }
+            }
+
+            /// A list of test and benchmark lines gives back its tests in order;
+            /// any other line is an error.
+            #[test]
+            fn lists_give_back_their_tests(lines in prop::collection::vec(line(), 0..24), crlf in any::<bool>()) {
+                let text: String = lines.iter().map(|(l, _)| format!("{l}{}", if crlf { "\r\n" } else { "\n" })).collect();
+                let is_well_formed = lines.iter().all(|(l, test)| {
+                    l.is_empty() || test.is_some() || (l.ends_with(": benchmark") && !l.contains(['\n', '\r']))
+                });
+                match parse_terse(&text) {
+                    Ok(names) => {
+                        let expected: Vec<&str> = lines.iter().filter_map(|(_, t)| t.as_deref()).collect();
+                        prop_assert_eq!(names, expected);
+                    }
+                    Err(_) => prop_assert!(!is_well_formed || lines.iter().any(|(l, _)| l.contains('\r'))),
+                }
+            }
+
+            /// Each doctest is run by exactly the unit that holds it, under libtest's
+            /// selection: a test runs if its name contains one of the unit's filters
+            /// and none of its skip patterns. File names may contain one another
+            /// (`src/a.rs` is inside `src/x/src/a.rs`), as `#[path]` modules allow.
+            #[test]
+            fn each_doctest_is_selected_by_its_own_unit_only(
+                names in prop::collection::btree_set(
+                    (
+                        prop::sample::select(&["src/a.rs", "src/x/src/a.rs", "src/b.rs", "src/ab.rs", "x/src/b.rs"][..]),
+                        "[a-c]{1,2}(::[a-c]{1,2}){0,2}",
+                        1..40u32,
+                    )
+                        .prop_map(|(file, item, line)| format!("{file} - {item} (line {line})")),
+                    0..30,
+                ),
+                max in 1..5usize,
+            ) {
+                let tests: Vec<TestCase> = names.iter().map(|n| TestCase { name: n.clone(), ignored: false }).collect();
+                let units = split_doctests(tests, max);
+                for name in &names {
+                    let selected_by: Vec<usize> = units
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (f, _))| {
+                            f.filters.iter().any(|p| name.contains(p.as_str()))
+                                && !f.skip.iter().any(|p| name.contains(p.as_str()))
+                        })
+                        .map(|(i, _)| i)
+                        .collect();
+                    let holder = units.iter().position(|(_, t)| t.iter().any(|t| &t.name == name));
+                    prop_assert_eq!(selected_by, holder.into_iter().collect::<Vec<_>>(), "{} in {:?}", name, units);
+                }
+            }
+
+            /// However the doctests are named and split, each lands in exactly one
+            /// unit, and no filter or skip pattern holds whitespace (rustdoc would
+            /// split it) unless the file name itself has some.
+            #[test]
+            fn doctests_split_into_units_that_hold_each_once(
+                names in prop::collection::btree_set(name().prop_filter("huge names are the list's", |n| n.len() < 100), 0..24),
+                max in 1..6usize,
+            ) {
+                let tests: Vec<TestCase> = names.iter().map(|n| TestCase { name: n.clone(), ignored: false }).collect();
+                let units = split_doctests(tests, max);
+                let mut seen: Vec<&str> = units.iter().flat_map(|(_, t)| t.iter().map(|t| t.name.as_str())).collect();
+                seen.sort_unstable();
+                let expected: Vec<&str> = names.iter().map(String::as_str).collect();
+                prop_assert_eq!(seen, expected);
+                for (filters, tests) in &units {
+                    prop_assert!(!tests.is_empty());
+                    for pattern in filters.filters.iter().chain(&filters.skip) {
+                        let file_has_space = tests.iter().any(|t| t.name.split(" - ").next() == Some(pattern));
+                        prop_assert!(!pattern.contains(char::is_whitespace) || file_has_space, "{:?}", pattern);
+                    }
+                }
+            }
+        }
     }
 }

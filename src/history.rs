@@ -46,6 +46,11 @@ pub const VERSION: u32 = 1;
 pub const WRITER: &str = concat!("tempo ", env!("CARGO_PKG_VERSION"));
 /// How many run summaries (CPU accounting per run) the file keeps.
 pub const MAX_RUN_SUMMARIES: usize = 100;
+/// The longest duration or CPU time a record may hold, a year in microseconds. No
+/// run lasts that long, so a file that says otherwise is corrupt; and with the bound
+/// the durations of even a billion tests add up without overflow (a `Duration`
+/// holds 2^64 seconds), which the scheduler and the partitioner rely on.
+pub const MAX_RECORDED_US: u64 = 365 * 24 * 60 * 60 * 1_000_000;
 
 /// One run's outcome and CPU accounting, so that utilization can be followed over time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,8 +74,10 @@ pub struct RunRecord {
     /// When the run started, in seconds since the Unix epoch.
     pub at: u64,
     /// How long the final attempt ran, in microseconds.
+    #[serde(deserialize_with = "recorded_us")]
     pub duration_us: u64,
     /// Its user plus system CPU time, in microseconds.
+    #[serde(deserialize_with = "recorded_us")]
     pub cpu_us: u64,
     /// `pass`, `flaky`, `fail`, `timeout`, `leak-fail` or `exec-fail`.
     pub outcome: String,
@@ -79,6 +86,17 @@ pub struct RunRecord {
     /// Whether the final attempt ran in a batch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub batched: bool,
+}
+
+/// Reads a duration in microseconds, refusing one beyond [`MAX_RECORDED_US`].
+fn recorded_us<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let us = u64::deserialize(d)?;
+    if us > MAX_RECORDED_US {
+        return Err(serde::de::Error::custom(format!(
+            "a recorded time of {us} µs is longer than a year, which no run lasts"
+        )));
+    }
+    Ok(us)
 }
 
 impl RunRecord {
@@ -120,8 +138,9 @@ impl TestHistory {
     /// CPU time per wall time over the recorded runs: near 0 for a test that waits,
     /// near 1 for one that keeps a core busy, above 1 for a multi-threaded one.
     pub fn cpu_ratio(&self) -> Option<f64> {
-        let wall: u64 = self.runs.iter().map(|r| r.duration_us).sum();
-        let cpu: u64 = self.runs.iter().map(|r| r.cpu_us).sum();
+        // Summed wide: a file may hold any number of runs of a test.
+        let wall: u128 = self.runs.iter().map(|r| u128::from(r.duration_us)).sum();
+        let cpu: u128 = self.runs.iter().map(|r| u128::from(r.cpu_us)).sum();
         (wall > 0).then(|| cpu as f64 / wall as f64)
     }
 
@@ -550,14 +569,25 @@ fn merge_tests(
 
 /// Both sides' items in time order (stable, so that items of one time keep their
 /// order), each distinct item once, the last `keep` of them.
+///
+/// Each side is first cut to its own last `keep` in time order, which changes
+/// nothing for the sides tempo writes (never longer than `keep`) and bounds the
+/// search for duplicates: a file read from disk may hold any number of items, and
+/// comparing each with all the others took quadratic time.
 fn union_by_time<T: PartialEq>(
     mine: VecDeque<T>,
     theirs: VecDeque<T>,
     at: impl Fn(&T) -> u64,
     keep: usize,
 ) -> VecDeque<T> {
-    let mut all: Vec<T> = mine.into_iter().collect();
-    for item in theirs {
+    let last = |side: VecDeque<T>| {
+        let mut side: Vec<T> = side.into();
+        side.sort_by_key(&at);
+        let drop = side.len().saturating_sub(keep);
+        side.into_iter().skip(drop)
+    };
+    let mut all: Vec<T> = last(mine).collect();
+    for item in last(theirs) {
         if !all.contains(&item) {
             all.push(item);
         }
@@ -689,6 +719,304 @@ impl Reporter for HistoryReporter {
             history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
         }
         Ok(())
+    }
+}
+
+/// Tests of the reader against hostile files: property tests over arbitrary and
+/// history-shaped input, and the regressions they found.
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+
+    /// Writes `bytes` as a history file and loads it. Each test thread reuses one
+    /// directory, since the property tests load hundreds of files.
+    fn load_bytes(bytes: &[u8]) -> (History, Option<String>) {
+        thread_local!(static DIR: tempfile::TempDir = tempfile::tempdir().unwrap());
+        let file = DIR.with(|dir| dir.path().join("history.json"));
+        std::fs::write(&file, bytes).unwrap();
+        History::load(&file)
+    }
+
+    /// Regression (found by fuzzing): durations near `u64::MAX` loaded as they were,
+    /// and adding them up overflowed (a panic in a debug build, a wrapped total in
+    /// a release one). Such a file is corrupt now, and the sums are done wide.
+    #[test]
+    fn impossible_durations_make_a_history_corrupt_and_sums_do_not_overflow() {
+        let run = |us: u64| format!(r#"{{"at":1,"duration_us":{us},"cpu_us":{us},"outcome":"pass","attempts":1}}"#);
+        let file = |us: u64| {
+            format!(
+                r#"{{"version":1,"tests":{{"b":{{"t":{{"package":"b","runs":[{}]}}}}}}}}"#,
+                [run(us), run(us)].join(",")
+            )
+        };
+        let (h, warning) = load_bytes(file(MAX_RECORDED_US).as_bytes());
+        assert!(warning.is_none(), "{warning:?}");
+        assert_eq!(h.get("b", "t").unwrap().cpu_ratio(), Some(1.0));
+        let (h, warning) = load_bytes(file(u64::MAX).as_bytes());
+        assert_eq!(h, History::default());
+        assert!(warning.unwrap().contains("longer than a year"));
+
+        // Built in memory, where no reader checked them, the sums still hold.
+        let mut h = History::default();
+        for at in 0..4 {
+            h.record(
+                "b",
+                "t",
+                "b",
+                RunRecord {
+                    duration_us: u64::MAX,
+                    cpu_us: u64::MAX,
+                    ..RunRecord { at, duration_us: 0, cpu_us: 0, outcome: "pass".into(), attempts: 1, batched: false }
+                },
+            );
+        }
+        assert_eq!(h.get("b", "t").unwrap().cpu_ratio(), Some(1.0));
+    }
+
+    /// Regression (found by fuzzing): merging compared every run of a test with
+    /// every other, so a history file holding a test with many runs (tempo writes
+    /// at most ten) took quadratic time to merge. Counted in comparisons, not time.
+    #[test]
+    fn merging_long_run_lists_takes_few_comparisons() {
+        use std::cell::Cell;
+        thread_local!(static COMPARISONS: Cell<u64> = const { Cell::new(0) });
+        #[derive(Debug)]
+        struct Item(u64);
+        impl PartialEq for Item {
+            fn eq(&self, other: &Item) -> bool {
+                COMPARISONS.with(|c| c.set(c.get() + 1));
+                self.0 == other.0
+            }
+        }
+        let side = |start: u64| (start..start + 20_000).map(Item).collect::<VecDeque<_>>();
+        let merged = union_by_time(side(0), side(10_000), |i| i.0, MAX_RUNS);
+        let at: Vec<u64> = merged.iter().map(|i| i.0).collect();
+        assert_eq!(at, (29_990..30_000).collect::<Vec<_>>());
+        let comparisons = COMPARISONS.with(Cell::get);
+        assert!(comparisons <= (2 * MAX_RUNS * MAX_RUNS) as u64, "{comparisons} comparisons");
+    }
+
+    /// serde_json stops at 128 levels of nesting, so a deeply nested file is
+    /// corrupt rather than a stack overflow; an unknown field it skips without
+    /// recursing, however deep.
+    #[test]
+    fn a_deeply_nested_history_is_corrupt_not_a_stack_overflow() {
+        let deep = 100_000;
+        for text in [
+            format!("{}{}", "[".repeat(deep), "]".repeat(deep)),
+            format!(r#"{{"version":1,"tests":{}{}}}"#, r#"{"a":"#.repeat(deep), "}".repeat(deep)),
+            "{\"a\":".repeat(deep),
+        ] {
+            let (h, warning) = load_bytes(text.as_bytes());
+            assert_eq!(h, History::default());
+            assert!(warning.unwrap().contains("corrupt"));
+        }
+        let unknown = format!(r#"{{"version":1,"tests":{{}},"extra":{}{}}}"#, "[".repeat(deep), "]".repeat(deep));
+        let (h, warning) = load_bytes(unknown.as_bytes());
+        assert!(warning.is_none() && h.tests.is_empty(), "{warning:?}");
+    }
+
+    /// Property tests: no file makes the history reader panic, and whatever it
+    /// reads can be estimated from, merged, pruned, printed and saved.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::Config;
+        use serde_json::{Value, json};
+
+        fn config() -> Config {
+            Config { cases: 256, failure_persistence: None, ..Config::default() }
+        }
+
+        /// Uses a history the way tempo does, checking that nothing panics.
+        fn exercise(h: &History) {
+            let estimator = h.estimator();
+            for (binary, tests) in &h.tests {
+                for (name, t) in tests {
+                    let _ = estimator.estimate(binary, &t.package, name);
+                    let _ = (t.expected(), t.cpu_ratio(), t.cpu_appetite(), t.is_flaky(), t.failed_last());
+                }
+            }
+            let _ = estimator.estimate("?", "?", "?");
+            let mut merged = h.clone();
+            merged.merge(h.clone());
+            merged.merge(History::default());
+            let mut out = Vec::new();
+            crate::report::history::write_history(&mut out, &merged, Path::new("h.json"), 5).unwrap();
+            merged.prune(now_secs());
+            merged.prune(u64::MAX);
+            // What was read is written back as it was (save() is this plus a prune),
+            // but for the last digit of a float: serde_json parses floats fast
+            // rather than exactly.
+            let json = serde_json::to_vec(h).unwrap();
+            let back: History = serde_json::from_slice(&json).unwrap();
+            assert_eq!((&back.tests, back.runs.len()), (&h.tests, h.runs.len()));
+        }
+
+        /// A number at an edge: 0, the largest of each width, negative, fractional.
+        fn number() -> impl Strategy<Value = Value> {
+            const EDGES: &[u64] = &[0, 1, MAX_RECORDED_US, MAX_RECORDED_US + 1, u32::MAX as u64 + 1, u64::MAX];
+            prop_oneof![
+                prop::sample::select(EDGES).prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                prop::sample::select(&[-0.0, 0.5, -1.5, 1e308, -1e308, 5e-324][..]).prop_map(Value::from),
+            ]
+        }
+
+        /// A JSON value of any shape, with the history's keys and numbers at their
+        /// edges, and strings that only look like numbers.
+        fn value() -> impl Strategy<Value = Value> {
+            const KEYS: &[&str] = &[
+                "version",
+                "tests",
+                "runs",
+                "package",
+                "at",
+                "duration_us",
+                "cpu_us",
+                "outcome",
+                "attempts",
+                "batched",
+                "isolation_sensitive",
+                "profile",
+                "passed",
+                "failed",
+                "wall_s",
+                "cpu_s",
+                "cores",
+                "slots",
+                "cpu_utilization",
+                "busy_cores",
+                "slot_idle_s",
+                "writer",
+                "a",
+                "t",
+            ];
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                number(),
+                prop::sample::select(&["NaN", "inf", "-1", "1e999", "pass", "flaky", ""][..]).prop_map(Value::from),
+                any::<String>().prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(prop::sample::select(KEYS).prop_map(str::to_owned), inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// A number that is usually plausible for `at`, a duration or a count.
+        fn plausible() -> impl Strategy<Value = Value> {
+            prop_oneof![12 => (0..2_000_000_000u64).prop_map(Value::from), 1 => number()]
+        }
+
+        /// A run record, well formed but for its numbers, and sometimes a field of
+        /// another type.
+        fn run() -> impl Strategy<Value = Value> {
+            let outcome = prop::sample::select(&["pass", "flaky", "fail", "?"][..]);
+            let odd = prop_oneof![12 => Just(Value::Null), 1 => value()];
+            (plausible(), plausible(), plausible(), outcome, plausible(), odd)
+                .prop_map(|(at, duration, cpu, outcome, attempts, odd)| {
+                    let mut run = json!({"at": at, "duration_us": duration, "cpu_us": cpu, "outcome": outcome, "attempts": attempts});
+                    if let Value::Object(map) = &odd
+                        && let Some((key, value)) = map.iter().next()
+                    {
+                        run[key] = value.clone();
+                    }
+                    run
+                })
+        }
+
+        /// A file in the history's shape: tests with runs, and run summaries.
+        fn document() -> impl Strategy<Value = Value> {
+            let test = (prop::sample::select(&["a", "b", ""][..]), prop::collection::vec(run(), 0..12), any::<bool>())
+                .prop_map(|(package, runs, sensitive)| json!({"package": package, "runs": runs, "isolation_sensitive": sensitive}));
+            let tests =
+                prop::collection::btree_map("[ab]{1,2}", prop::collection::btree_map("[a-c:]{1,4}", test, 0..4), 0..4);
+            let summary = (plausible(), plausible(), plausible(), prop::collection::vec(number(), 0..4)).prop_map(|(at, n, f, idle)| {
+                json!({"at": at, "profile": "default", "passed": n, "failed": 0, "wall_s": f, "cpu_s": f, "cores": 2,
+                       "slots": n, "cpu_utilization": 0.5, "busy_cores": 1.0, "slot_idle_s": idle})
+            });
+            (prop_oneof![12 => Just(json!(1)), 1 => number()], tests, prop::collection::vec(summary, 0..3))
+                .prop_map(|(version, tests, runs)| json!({"version": version, "tests": tests, "runs": runs}))
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_bytes_are_a_history_or_a_warning(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+                let (h, warning) = load_bytes(&bytes);
+                prop_assert!(warning.is_some() || h == History::default());
+            }
+
+            #[test]
+            fn any_json_is_a_history_or_a_warning(value in value()) {
+                let (h, _) = load_bytes(value.to_string().as_bytes());
+                exercise(&h);
+            }
+
+            #[test]
+            fn documents_in_the_historys_shape_load_and_can_be_used(doc in document()) {
+                let (h, warning) = load_bytes(doc.to_string().as_bytes());
+                if warning.is_none() {
+                    prop_assert_eq!(h.version, VERSION);
+                }
+                exercise(&h);
+            }
+
+        }
+
+        proptest! {
+            #![proptest_config(Config { cases: 128, ..config() })]
+
+            /// Merging keeps every test of both sides, each with no more runs than
+            /// the longer side or [`MAX_RUNS`], and merging a side again adds none.
+            #[test]
+            fn merging_keeps_every_test_and_bounds_its_runs(a in document(), b in document()) {
+                let (a, _) = load_bytes(a.to_string().as_bytes());
+                let (b, _) = load_bytes(b.to_string().as_bytes());
+                let mut ab = History::default();
+                ab.merge(a.clone());
+                ab.merge(b.clone());
+                for side in [&a, &b] {
+                    for (binary, tests) in &side.tests {
+                        for (name, t) in tests {
+                            let merged = ab.get(binary, name).expect("every test is kept");
+                            let other = [&a, &b].map(|h| h.get(binary, name).map_or(0, |t| t.runs.len()));
+                            prop_assert!(merged.runs.len() <= MAX_RUNS.max(other[0]).max(other[1]));
+                            prop_assert!(merged.runs.len() >= t.runs.len().min(MAX_RUNS));
+                        }
+                    }
+                }
+                let count = |h: &History| h.tests.values().map(BTreeMap::len).sum::<usize>();
+                let before = count(&ab);
+                ab.merge(a);
+                prop_assert_eq!(count(&ab), before);
+            }
+        }
+
+        /// The shaped generator reaches histories that load, so that the uses above
+        /// are exercised, and ones that do not.
+        #[test]
+        fn the_generator_reaches_both_outcomes() {
+            use proptest::strategy::ValueTree;
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let (mut loaded, mut refused) = (0, 0);
+            for _ in 0..200 {
+                let doc = document().new_tree(&mut runner).expect("a value").current();
+                match load_bytes(doc.to_string().as_bytes()) {
+                    (h, None) if !h.tests.is_empty() => loaded += 1,
+                    (_, Some(_)) => refused += 1,
+                    _ => {}
+                }
+            }
+            assert!(loaded > 20 && refused > 20, "{loaded} loaded, {refused} refused");
+        }
     }
 }
 

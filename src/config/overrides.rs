@@ -5,6 +5,8 @@
 //! wins. The selected profile's overrides come first, then those of the profiles it
 //! inherits from, and the `default` profile's last: nextest's order.
 
+use std::ops::Range;
+
 use super::ConfigSource;
 use super::error::ConfigError;
 use super::platform::PlatformSpec;
@@ -83,11 +85,8 @@ impl Override {
         let filter = match &raw.filter {
             None => None,
             Some(f) => Some(FilterExpr::parse_override_filter(f.get_ref()).map_err(|e| {
-                // The span covers the quoted string; the error's offset is within its text.
-                let inner = e.span();
-                let start = f.span().start + 1 + inner.start;
-                let end = f.span().start + 1 + inner.end.max(inner.start + 1);
-                at(start..end, format!("invalid filter expression: {}", e.kind()), e.kind().expected().to_owned())
+                let span = span_in_file(file, f.span(), f.get_ref(), e.span());
+                at(span, format!("invalid filter expression: {}", e.kind()), e.kind().expected().to_owned())
             })?),
         };
         let platform = match &raw.platform {
@@ -144,5 +143,24 @@ impl Override {
             slow_budget: raw.budget.as_ref().map(|b| b.slow),
             isolation: raw.isolation,
         })
+    }
+}
+
+/// Where in the file a part of a string value is: `inner` (byte offsets in the
+/// value) within the string written at `string` (the quoted string's span).
+///
+/// The offsets carry over only when the file holds the value verbatim between two
+/// quotes. Once the string has escapes (`\u00e9` is six bytes for two) or is
+/// multi-line (its first line break is dropped), they no longer line up, and could
+/// even land inside a multi-byte character; the whole string is pointed at then.
+fn span_in_file(file: Option<&ConfigSource>, string: Range<usize>, value: &str, inner: Range<usize>) -> Range<usize> {
+    let written = file.and_then(|f| f.text.get(string.clone())).unwrap_or_default();
+    let multi_line = written.starts_with("'''") || written.starts_with(r#"""""#);
+    let verbatim = ['"', '\''].iter().any(|&q| written.strip_prefix(q).and_then(|w| w.strip_suffix(q)) == Some(value));
+    if verbatim && !multi_line {
+        let start = string.start + 1 + inner.start;
+        start..string.start + 1 + inner.end.max(inner.start + 1)
+    } else {
+        string
     }
 }

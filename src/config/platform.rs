@@ -155,7 +155,7 @@ impl PlatformSpec {
             }
             return Ok(PlatformSpec::Triple(s.to_owned()));
         };
-        let mut p = CfgParser { s: inner, pos: 0 };
+        let mut p = CfgParser { s: inner, pos: 0, depth: 0 };
         let cfg = p.expr()?;
         p.skip_ws();
         if p.pos != p.s.len() {
@@ -173,15 +173,24 @@ impl PlatformSpec {
     }
 }
 
+/// How deep `all()`, `any()` and `not()` may nest in a `cfg()` expression. Parsing,
+/// evaluating, printing and dropping one recurse once per level, so without a bound
+/// a long enough expression overflows the stack. Cargo's own expressions rarely
+/// nest more than three deep.
+const MAX_CFG_DEPTH: usize = 64;
+
 struct CfgParser<'a> {
     s: &'a str,
     pos: usize,
+    /// How many operators enclose the current position.
+    depth: usize,
 }
 
 impl CfgParser<'_> {
     fn skip_ws(&mut self) {
-        while self.s[self.pos..].starts_with(char::is_whitespace) {
-            self.pos += 1;
+        // Whitespace may be more than one byte long (a no-break space is two).
+        while let Some(c) = self.s[self.pos..].chars().next().filter(|c| c.is_whitespace()) {
+            self.pos += c.len_utf8();
         }
     }
 
@@ -209,6 +218,10 @@ impl CfgParser<'_> {
     fn expr(&mut self) -> Result<Cfg, String> {
         let name = self.ident()?;
         if self.eat('(') {
+            self.depth += 1;
+            if self.depth > MAX_CFG_DEPTH {
+                return Err(format!("the cfg expression nests more than {MAX_CFG_DEPTH} deep"));
+            }
             let mut items = Vec::new();
             while !self.eat(')') {
                 items.push(self.expr()?);
@@ -219,6 +232,7 @@ impl CfgParser<'_> {
                     break;
                 }
             }
+            self.depth -= 1;
             return match name.as_str() {
                 "all" => Ok(Cfg::All(items)),
                 "any" => Ok(Cfg::Any(items)),

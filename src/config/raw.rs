@@ -567,10 +567,11 @@ impl<'de> Deserialize<'de> for FailFast {
                 let t = Table::deserialize(MapAccessDeserializer::new(map))?;
                 let max_fail = match t.max_fail {
                     toml::Value::String(s) if s == "all" => None,
-                    toml::Value::Integer(n) if n >= 1 => Some(n as u32),
+                    // A count beyond u32 is refused rather than truncated.
+                    toml::Value::Integer(n) if (1..=i64::from(u32::MAX)).contains(&n) => Some(n as u32),
                     other => {
                         return Err(de::Error::custom(format!(
-                            "invalid max-fail `{other}`; expected a number of failures (1 or more) or \"all\""
+                            "invalid max-fail `{other}`; expected a number of failures from 1 to 4294967295, or \"all\""
                         )));
                     }
                 };

@@ -63,7 +63,15 @@ pub(crate) enum GlobError {
     UnopenedAlternates,
     #[error("the glob is too large to compile: {0}")]
     TooBig(String),
+    #[error("alternations nest more than {MAX_ALTERNATION_DEPTH} deep")]
+    TooDeep,
 }
+
+/// How deep `{...}` alternations may nest. Compiling and dropping a glob recurses
+/// once per level, so without a bound `{{{{...}}}}` written a hundred thousand deep
+/// overflows the stack; the regex crate would refuse such a pattern anyway (its
+/// default nesting limit is 250 groups, and each level of alternation is a group).
+pub(crate) const MAX_ALTERNATION_DEPTH: usize = 64;
 
 impl Glob {
     /// Compiles a glob pattern.
@@ -169,6 +177,9 @@ impl<'a> GlobParser<'a> {
                 '*' => self.parse_star(),
                 '[' => self.parse_class()?,
                 '{' => {
+                    if self.open_alternates.len() == MAX_ALTERNATION_DEPTH {
+                        return Err(GlobError::TooDeep);
+                    }
                     self.open_alternates.push(self.branches.len());
                     self.branches.push(Vec::new());
                 }
@@ -482,6 +493,19 @@ mod tests {
                 Err(error) => assert_eq!(&error, expected, "glob {pattern:?}"),
             }
         }
+    }
+
+    /// Regression (found by fuzzing): `{` nested 100,000 deep overflowed the stack
+    /// while the glob was compiled to a regex, and again while it was dropped.
+    #[test]
+    fn deeply_nested_alternations_are_an_error_not_a_stack_overflow() {
+        let nested = |depth: usize| format!("{}a{}", "{".repeat(depth), "}".repeat(depth));
+        assert!(Glob::new(&nested(MAX_ALTERNATION_DEPTH)).expect("at the limit").is_match("a"));
+        assert_eq!(Glob::new(&nested(MAX_ALTERNATION_DEPTH + 1)).unwrap_err(), GlobError::TooDeep);
+        assert_eq!(Glob::new(&nested(100_000)).unwrap_err(), GlobError::TooDeep);
+        // Side by side rather than nested, alternations are not limited.
+        let wide = "{a,b}".repeat(1_000);
+        assert!(Glob::new(&wide).is_ok());
     }
 
     #[test]

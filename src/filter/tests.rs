@@ -837,157 +837,240 @@ fn errors_display_on_one_line() {
     );
 }
 
-/// A deterministic xorshift64 generator, so that the fuzz test needs no crate and
-/// a failure reproduces.
-struct XorShift(u64);
+/// Property tests: whatever the input, parsing returns an expression or an error
+/// with a span inside the input, never panics, and never recurses without bound.
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::Config;
 
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
+    /// Few enough cases that the whole set takes seconds in a debug build on a busy
+    /// machine; no failure file is written into the source tree.
+    fn config() -> Config {
+        Config { cases: 384, failure_persistence: None, ..Config::default() }
     }
 
-    fn below(&mut self, n: usize) -> usize {
-        // The modulo bias is irrelevant for fuzzing.
-        (self.next() % n as u64) as usize
+    /// A predicate, valid or nearly so, from the grammar's tokens.
+    fn predicate() -> impl Strategy<Value = String> {
+        const NAMES: &[&str] = &["test", "package", "deps", "rdeps", "binary", "binary_id", "kind", "group", "tset"];
+        const PREFIXES: &[&str] = &["", "", "=", "~", "#", "/"];
+        const TEXT: &[&str] = &[
+            "a",
+            "b",
+            "::",
+            "foo",
+            "é",
+            "日本",
+            "*",
+            "?",
+            "**/",
+            "[ab]",
+            "[!a-z]",
+            "[z-a]",
+            "{x\\,y}",
+            "{",
+            "}",
+            "\\)",
+            "\\,",
+            "\\\\",
+            "\\/",
+            "\\u{41}",
+            "\\u{D800}",
+            "\\u{110000}",
+            "\\n",
+            "\\q",
+            " ",
+            ".",
+            "+",
+            "(",
+            "^",
+            "$",
+            "\\d",
+            "|",
+            "a{3}",
+            "(?P<",
+            "\u{0}",
+        ];
+        let fixed = prop::sample::select(
+            &[
+                "all()",
+                "none()",
+                "default()",
+                "all(x)",
+                "platform(host)",
+                "platform( target )",
+                "platform(=host)",
+                "platform(mars)",
+                "platform()",
+            ][..],
+        )
+        .prop_map(str::to_owned);
+        let general = (
+            prop::sample::select(NAMES),
+            prop::sample::select(PREFIXES),
+            prop::collection::vec(prop::sample::select(TEXT), 0..5),
+            prop::sample::select(&[")", ")", ")", "", ",x)", " )"][..]),
+        )
+            .prop_map(|(name, prefix, text, close)| {
+                let mut text = text.concat();
+                if prefix == "/" {
+                    text = format!("{}/", text.replace("\\)", ")").replace("\\,", ","));
+                }
+                format!("{name}({prefix}{text}{close}")
+            });
+        prop_oneof![1 => fixed, 4 => general]
     }
-}
 
-/// Generates a random expression from the grammar, valid or nearly so.
-fn random_expression(rng: &mut XorShift, depth: usize) -> String {
-    const OPERATORS: &[&str] = &[" | ", " & ", " - ", " or ", " and ", "+", "&", "|", "-"];
-    if depth == 0 || rng.below(3) == 0 {
-        return random_predicate(rng);
+    /// An expression built from the grammar: operators, negations and groups over
+    /// predicates, nested up to a few levels.
+    fn expression() -> impl Strategy<Value = String> {
+        const OPERATORS: &[&str] = &[" | ", " & ", " - ", " or ", " and ", "+", "&", "|", "-", " || ", " AND "];
+        predicate().prop_recursive(5, 48, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|e| format!("not {e}")),
+                inner.clone().prop_map(|e| format!("!{e}")),
+                inner.clone().prop_map(|e| format!("({e})")),
+                (inner.clone(), prop::sample::select(OPERATORS), inner).prop_map(|(a, op, b)| format!("{a}{op}{b}")),
+            ]
+        })
     }
-    match rng.below(4) {
-        0 => format!("not {}", random_expression(rng, depth - 1)),
-        1 => format!("!{}", random_expression(rng, depth - 1)),
-        2 => format!("({})", random_expression(rng, depth - 1)),
-        _ => format!(
-            "{}{}{}",
-            random_expression(rng, depth - 1),
-            OPERATORS[rng.below(OPERATORS.len())],
-            random_expression(rng, depth - 1)
-        ),
-    }
-}
 
-fn random_predicate(rng: &mut XorShift) -> String {
-    const NAMES: &[&str] = &["test", "package", "deps", "rdeps", "binary", "binary_id", "kind"];
-    const PREFIXES: &[&str] = &["", "", "=", "~", "#", "/"];
-    const TEXT: &[&str] = &[
-        "a", "b", "::", "foo", "é", "日本", "*", "?", "[ab]", "[!a-z]", "{x\\,y}", "\\)", "\\,", "\\\\", "\\/",
-        "\\u{41}", "\\n", " ", ".", "+", "(", "^", "$", "\\d", "|",
-    ];
-    match rng.below(10) {
-        0 => ["all()", "none()", "default()"][rng.below(3)].to_owned(),
-        1 => ["platform(host)", "platform( target )", "platform(=host)"][rng.below(3)].to_owned(),
-        _ => {
-            let name = NAMES[rng.below(NAMES.len())];
-            let prefix = PREFIXES[rng.below(PREFIXES.len())];
-            let mut text: String = (0..1 + rng.below(4)).map(|_| TEXT[rng.below(TEXT.len())]).collect();
-            if prefix == "/" {
-                text = format!("{}/", text.replace("\\)", ")").replace("\\,", ","));
-            }
-            format!("{name}({prefix}{text})")
-        }
-    }
-}
-
-/// Damages an expression: deletes, duplicates or inserts characters and
-/// fragments, so that the error paths are walked too.
-fn mutate(rng: &mut XorShift, input: &str) -> String {
-    const FRAGMENTS: &[&str] = &[
-        "(", ")", ",", "\\", "/", "{", "}", "[", "]", "!", "||", "&&", "AND ", "tset(", "\\u{", "\\q", "\u{0}", "\n",
-        "\t", "é",
-    ];
-    let mut chars: Vec<char> = input.chars().collect();
-    for _ in 0..1 + rng.below(3) {
-        let at = rng.below(chars.len() + 1);
-        match rng.below(4) {
-            0 if at < chars.len() => {
-                chars.remove(at);
-            }
-            1 if at < chars.len() => chars.insert(at, chars[at]),
-            2 => {
-                let c = char::from_u32(rng.next() as u32 % 0x11_0000).unwrap_or('\u{fffd}');
-                chars.insert(at, c);
-            }
-            _ => {
-                let fragment = FRAGMENTS[rng.below(FRAGMENTS.len())];
-                for (i, c) in fragment.chars().enumerate() {
-                    chars.insert(at + i, c);
+    /// Damages an expression: each edit inserts a fragment, or any character, at a
+    /// position given as a fraction of the length, or deletes there.
+    fn damaged() -> impl Strategy<Value = String> {
+        const FRAGMENTS: &[&str] = &[
+            "(", ")", ",", "\\", "/", "{", "}", "[", "]", "!", "||", "&&", "AND ", "tset(", "\\u{", "\\q", "\u{0}",
+            "\n", "\t", "é", "not", "test(", "",
+        ];
+        let edit = (any::<prop::sample::Index>(), prop::sample::select(FRAGMENTS), any::<char>(), 0..3u8);
+        (expression(), prop::collection::vec(edit, 1..4)).prop_map(|(expr, edits)| {
+            let mut chars: Vec<char> = expr.chars().collect();
+            for (at, fragment, c, kind) in edits {
+                let at = at.index(chars.len() + 1);
+                match kind {
+                    0 if at < chars.len() => {
+                        chars.remove(at);
+                    }
+                    1 => chars.insert(at, c),
+                    _ => {
+                        chars.splice(at..at, fragment.chars());
+                    }
                 }
             }
-        }
+            chars.into_iter().collect()
+        })
     }
-    chars.into_iter().collect()
-}
 
-#[test]
-fn parsing_never_panics_on_garbage() {
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let cx = Workspace::context();
-    let (mut parsed, mut rejected) = (0, 0);
-    let mut kinds_seen = std::collections::HashSet::new();
-    for _ in 0..8_000 {
-        let expression = random_expression(&mut rng, 4);
-        let input = if rng.below(2) == 0 { expression } else { mutate(&mut rng, &expression) };
-        match FilterExpr::parse(&input) {
+    /// Checks one input: an expression evaluates against every test and prints in a
+    /// canonical form that parses back to itself; an error has a span on character
+    /// boundaries inside the input and renders.
+    fn check(input: &str) -> Result<(), TestCaseError> {
+        match FilterExpr::parse(input) {
             Ok(expr) => {
-                parsed += 1;
+                let cx = Workspace::context();
                 for test in TESTS {
                     let _ = expr.matches(test, &cx);
                     let _ = expr.matches_binary(&test.binary(), &cx);
                 }
-                // The canonical form must parse back to itself.
+                let _ = expr.check_packages(&cx);
+                let _ = expr.check_groups(["serial"]);
                 let once = expr.root().to_string();
                 let again = FilterExpr::parse(&once)
-                    .unwrap_or_else(|e| panic!("{input:?} → {once:?}: {}", e.render(&once)))
-                    .root()
-                    .to_string();
-                assert_eq!(again, once, "canonical form of {input:?}");
+                    .map_err(|e| TestCaseError::fail(format!("{input:?} → {once:?} fails: {}", e.render(&once))))?;
+                prop_assert_eq!(again.root().to_string(), once, "canonical form of {:?}", input);
             }
             Err(error) => {
-                rejected += 1;
-                kinds_seen.insert(std::mem::discriminant(error.kind()));
                 let span = error.span();
-                assert!(span.start <= span.end && span.end <= input.len(), "span {span:?} out of {input:?}");
-                assert!(input.is_char_boundary(span.start) && input.is_char_boundary(span.end));
-                let rendered = error.render(&input);
-                assert!(rendered.starts_with("error: failed to parse filter expression: "));
+                prop_assert!(span.start <= span.end && span.end <= input.len(), "span {:?} of {:?}", span, input);
+                prop_assert!(input.is_char_boundary(span.start) && input.is_char_boundary(span.end));
+                prop_assert!(error.render(input).starts_with("error: failed to parse filter expression: "));
                 let _ = error.to_string();
             }
         }
+        Ok(())
     }
-    // Guard the generator itself: both outcomes must be common.
-    assert!(parsed > 1_000, "only {parsed} inputs parsed");
-    assert!(rejected > 1_000, "only {rejected} inputs were rejected");
-    assert!(kinds_seen.len() >= 12, "only {} error kinds were hit", kinds_seen.len());
-}
 
-#[test]
-fn parsing_never_panics_on_random_bytes() {
-    let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);
-    for _ in 0..20_000 {
-        let len = rng.below(24);
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| {
-                // Mostly printable ASCII, with the language's punctuation favoured.
-                const PUNCTUATION: &[u8] = b"()!&|+-=~#/\\,{}[]*? ";
-                match rng.below(3) {
-                    0 => PUNCTUATION[rng.below(PUNCTUATION.len())],
-                    _ => rng.next() as u8,
-                }
-            })
-            .collect();
-        let input = String::from_utf8_lossy(&bytes);
-        if let Err(error) = FilterExpr::parse(&input) {
-            let _ = error.render(&input);
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_string_parses_or_is_reported(input in any::<String>()) {
+            check(&input)?;
+        }
+
+        #[test]
+        fn strings_of_the_languages_punctuation_parse_or_are_reported(
+            input in "[()!&|+=~#/\\\\,{}\\[\\]*? \\-a-z_\n]{0,48}"
+        ) {
+            check(&input)?;
+            let _ = FilterExpr::parse_default_filter(&input);
+            let _ = FilterExpr::parse_override_filter(&input);
+        }
+
+        #[test]
+        fn grammatical_expressions_parse_or_are_reported(input in expression()) {
+            check(&input)?;
+        }
+
+        #[test]
+        fn damaged_expressions_parse_or_are_reported(input in damaged()) {
+            check(&input)?;
+        }
+
+        /// Globs on their own, with names to match: compiling and matching never
+        /// panic, and a pattern without metacharacters matches exactly itself.
+        #[test]
+        fn globs_compile_or_are_reported(
+            pattern in "[*?\\[\\]{},!^/a-c\\-é\\\\]{0,24}",
+            name in "[a-c/:é\\-]{0,12}",
+        ) {
+            if let Ok(glob) = glob::Glob::new(&pattern) {
+                let _ = glob.is_match(&name);
+                let _ = glob.is_match(&pattern);
+            }
         }
     }
+
+    /// The generators reach both outcomes and most error kinds, so that the
+    /// properties above say something.
+    #[test]
+    fn the_generators_reach_both_outcomes() {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut parsed, mut rejected) = (0, 0);
+        let mut kinds = std::collections::HashSet::new();
+        let strategy = prop_oneof![expression(), damaged()];
+        for _ in 0..600 {
+            let input = strategy.new_tree(&mut runner).expect("a value").current();
+            match FilterExpr::parse(&input) {
+                Ok(_) => parsed += 1,
+                Err(error) => {
+                    rejected += 1;
+                    kinds.insert(std::mem::discriminant(error.kind()));
+                }
+            }
+        }
+        assert!(parsed > 60 && rejected > 60, "{parsed} parsed, {rejected} rejected");
+        assert!(kinds.len() >= 12, "only {} error kinds were reached", kinds.len());
+    }
+}
+
+/// Regression guards for the structural limits, at sizes far beyond any real
+/// expression: each must be an error, not a stack overflow or a long wait.
+#[test]
+fn nesting_ten_thousand_deep_is_an_error() {
+    for input in [
+        format!("{}all(){}", "(".repeat(10_000), ")".repeat(10_000)),
+        format!("{}all()", "not ".repeat(10_000)),
+        format!("{}all()", "!".repeat(100_000)),
+        "(".repeat(1_000_000),
+    ] {
+        let error = parse_error(&input);
+        assert_eq!(error.kind(), &FilterErrorKind::TooDeep { limit: parse::MAX_DEPTH });
+    }
+    let error = parse_error(&format!("package({}a{})", "{".repeat(10_000), "}".repeat(10_000)));
+    assert!(matches!(error.kind(), FilterErrorKind::InvalidGlob { reason } if reason.contains("nest")), "{error}");
+    // The regex crate has its own nesting limit.
+    let error = parse_error(&format!("test(/{}a{}/)", "(".repeat(10_000), ")".repeat(10_000)));
+    assert!(matches!(error.kind(), FilterErrorKind::InvalidRegex { .. }), "{error}");
 }
