@@ -325,6 +325,6 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod range_tests;
+#[cfg(test)]
+mod tests;

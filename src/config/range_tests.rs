@@ -109,3 +109,15 @@ fn counts_have_ranges_and_never_wrap() {
     let p = check("retries = { backoff = \"fixed\", count = 1000, delay = \"1y\" }").unwrap();
     assert_eq!((p.retries.count, p.retries.delay), (1000, Duration::from_secs(31_557_600)));
 }
+
+/// An exponential delay that doubles 999 times without a `max-delay` stops at the
+/// longest duration, rather than at `Duration::MAX`, which overflowed `Instant` math.
+#[test]
+fn exponential_delays_stop_at_a_year() {
+    let p = check("retries = { backoff = \"exponential\", count = 1000, delay = \"1y\" }").unwrap();
+    assert_eq!(p.retries.delay_before(2), crate::limits::MAX_DURATION);
+    assert_eq!(p.retries.delay_before(1001), crate::limits::MAX_DURATION);
+    let p = check("retries = { backoff = \"exponential\", count = 1000, delay = \"1s\" }").unwrap();
+    assert_eq!(p.retries.delay_before(3), Duration::from_secs(2));
+    assert_eq!(p.retries.delay_before(1001), crate::limits::MAX_DURATION);
+}

@@ -236,9 +236,9 @@ fn parse_duration_at_least<E: de::Error>(s: &str, min: Duration) -> Result<Durat
             humantime::format_duration(min),
             humantime::format_duration(crate::limits::MAX_DURATION)
         )),
-        e => E::custom(format!(
-            "invalid duration `{s}` ({e}); expected a duration such as \"500ms\", \"1s\" or \"2m\""
-        )),
+        e => {
+            E::custom(format!("invalid duration `{s}` ({e}); expected a duration such as \"500ms\", \"1s\" or \"2m\""))
+        }
     })?;
     crate::limits::check_duration("duration", value, min).map_err(E::custom)
 }
@@ -364,12 +364,16 @@ impl RetryPolicy {
     }
 
     /// The delay before attempt `next_attempt` (2 for the first retry), before jitter.
+    ///
+    /// Never more than [`MAX_DURATION`](crate::limits::MAX_DURATION), however many
+    /// times an exponential delay has doubled: the runner adds it to an `Instant`.
     pub fn delay_before(&self, next_attempt: u32) -> Duration {
         let retry = next_attempt.saturating_sub(2);
         let delay = match self.backoff {
             Backoff::Fixed => self.delay,
             Backoff::Exponential => self.delay.saturating_mul(2u32.saturating_pow(retry)),
         };
+        let delay = delay.min(crate::limits::MAX_DURATION);
         match self.max_delay {
             Some(max) => delay.min(max),
             None => delay,
