@@ -82,7 +82,7 @@ pub struct FlakyArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// How many times to run the selected tests.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=crate::limits::MAX_FLAKY_RUNS as i64))]
     pub runs: u32,
     /// Which runner runs them: tempo itself, or `cargo nextest run`.
     #[arg(long, value_enum, default_value_t, value_name = "ENGINE")]
@@ -119,7 +119,7 @@ pub struct TuneArgs {
     )]
     pub threads: Vec<ThreadsArg>,
     /// How many measured runs at each thread count (after one warm-up run).
-    #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sweep")]
+    #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..=crate::limits::MAX_TUNE_REPEAT as i64), help_heading = "Sweep")]
     pub repeat: u32,
     /// Which runner runs them: tempo itself, or `cargo nextest run`.
     #[arg(long, value_enum, default_value_t, value_name = "ENGINE", help_heading = "Sweep")]
@@ -194,7 +194,7 @@ pub struct PartitionArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Print the assignment of `duration:K/N` for N shards: each shard's tests and expected time.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::limits::MAX_PARTITIONS))]
     pub show: u64,
 }
 
@@ -451,7 +451,13 @@ pub struct RunArgs {
     )]
     pub test_threads: Option<ThreadsArg>,
     /// Retry each failing test up to N times (overrides the profile's `retries`).
-    #[arg(long, value_name = "N", env = "TEMPO_RETRIES", help_heading = "Runner")]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TEMPO_RETRIES",
+        value_parser = clap::value_parser!(u32).range(0..=crate::limits::MAX_RETRIES as i64),
+        help_heading = "Runner"
+    )]
     pub retries: Option<u32>,
     /// Keep starting tests after a failure.
     #[arg(long, overrides_with = "fail_fast", help_heading = "Runner")]
@@ -602,10 +608,18 @@ impl std::str::FromStr for ThreadsArg {
         if s == "adaptive" {
             return Ok(ThreadsArg::Adaptive);
         }
-        match s.parse::<isize>() {
+        // i128 holds any integer someone types, so that a huge one is reported out of
+        // range rather than as not a number.
+        match s.parse::<i128>() {
             Ok(0) => Err("the thread count must not be 0".into()),
-            Ok(n) if n > 0 => Ok(ThreadsArg::Count(n as usize)),
-            Ok(n) => Ok(ThreadsArg::Offset(n)),
+            Ok(n) => {
+                let n = i64::try_from(n).unwrap_or(if n > 0 { i64::MAX } else { i64::MIN });
+                if n > 0 {
+                    crate::limits::check_threads("the thread count", n).map(ThreadsArg::Count)
+                } else {
+                    crate::limits::check_offset("the thread count", n).map(ThreadsArg::Offset)
+                }
+            }
             Err(_) => Err(format!("expected a number of threads, `num-cpus` or `adaptive`, found `{s}`")),
         }
     }
@@ -653,9 +667,16 @@ fn parse_max_fail(text: &str) -> Result<crate::config::FailFast, String> {
         "immediate" => true,
         other => return Err(format!("unknown mode `{other}`; write N:wait or N:immediate")),
     };
-    match count.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(crate::config::FailFast { max_fail: Some(n), terminate_immediately }),
-        _ => Err(format!("`{count}` is not a number of failures (1 or more); write N, N:wait, N:immediate or all")),
+    match count.parse::<i128>() {
+        Ok(n) => {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            let n = crate::limits::check_count("max-fail", n, 1..=u32::MAX).map_err(|e| format!("{e}, or `all`"))?;
+            Ok(crate::config::FailFast { max_fail: Some(n), terminate_immediately })
+        }
+        _ => Err(format!(
+            "`{count}` is not a number of failures (1 to {}); write N, N:wait, N:immediate or all",
+            u32::MAX
+        )),
     }
 }
 
@@ -682,6 +703,57 @@ mod tests {
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "0"]).is_err());
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--threads", "2,adaptive"]).is_err());
         assert!(CargoCli::try_parse_from(["cargo", "tempo", "tune", "--repeat", "0"]).is_err());
+    }
+
+    /// Every number the command line takes, at and just past each end of its range:
+    /// a usage error (exit 2) that names the range, never a wrap or a later panic.
+    #[test]
+    fn numbers_on_the_command_line_have_ranges() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["cargo", "tempo"];
+            all.extend_from_slice(args);
+            CargoCli::try_parse_from(all).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let cases: &[(&[&str], Option<&str>)] = &[
+            (&["run", "-j", "1"], None),
+            (&["run", "-j", "1024"], None),
+            (&["run", "-j", "1025"], Some("from 1 to 1024")),
+            (&["run", "-j", "1000000"], Some("from 1 to 1024")),
+            (&["run", "-j", "99999999999999999999999"], Some("from 1 to 1024")),
+            (&["run", "-j", "-1024"], None),
+            (&["run", "-j", "-1025"], Some("from -1024 to -1")),
+            (&["run", "-j", "-9223372036854775808"], Some("from -1024 to -1")),
+            (&["run", "--retries", "1000"], None),
+            (&["run", "--retries", "1001"], Some("0..=1000")),
+            (&["run", "--retries", "4294967296"], Some("0..=1000")),
+            (&["run", "--max-fail", "4294967295"], None),
+            (&["run", "--max-fail", "4294967296"], Some("from 1 to 4294967295")),
+            (&["run", "--max-fail", "0:immediate"], Some("from 1 to 4294967295")),
+            (&["run", "--partition", "hash:65536/65536"], None),
+            (&["run", "--partition", "hash:1/65537"], Some("from 1 to 65536")),
+            (&["run", "--partition", "duration:1/18446744073709551615"], Some("from 1 to 65536")),
+            (&["run", "--partition", "duration:1/99999999999999999999999"], Some("from 1 to 65536")),
+            (&["list", "--partition", "duration:1/99999999999999"], Some("from 1 to 65536")),
+            (&["partition", "--show", "65536"], None),
+            (&["partition", "--show", "65537"], Some("1..=65536")),
+            (&["flaky", "--runs", "10000"], None),
+            (&["flaky", "--runs", "10001"], Some("2..=10000")),
+            (&["flaky", "-j", "2000"], Some("from 1 to 1024")),
+            (&["tune", "--repeat", "1000"], None),
+            (&["tune", "--repeat", "1001"], Some("1..=1000")),
+            (&["tune", "--threads", "1,1024"], None),
+            (&["tune", "--threads", "1,1025"], Some("from 1 to 1024")),
+            (&["tune", "--tolerance", "NaN"], Some("between 0 and 1")),
+            (&["tune", "--tolerance", "inf"], Some("between 0 and 1")),
+            (&["archive", "--archive-file", "a.tar.zst", "--zstd-level", "23"], Some("1..=22")),
+        ];
+        for (args, expected) in cases {
+            match (parse(args), expected) {
+                (Ok(()), None) => {}
+                (Err(e), Some(want)) => assert!(e.contains(want), "{args:?}: {e}"),
+                (got, _) => panic!("{args:?}: expected {expected:?}, got {got:?}"),
+            }
+        }
     }
 
     #[test]

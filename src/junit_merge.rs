@@ -39,7 +39,53 @@ pub fn run(opts: JunitMergeOptions) -> Result<i32> {
 fn read(path: &Path) -> Result<Report> {
     let fail = |reason: String| Error::JunitInput { path: path.to_owned(), reason };
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    Report::deserialize(BufReader::new(file)).map_err(|e| fail(e.to_string()))
+    let report = Report::deserialize(BufReader::new(file)).map_err(|e| fail(e.to_string()))?;
+    check_numbers(&report).map_err(fail)?;
+    Ok(report)
+}
+
+/// The most tests (or failures, errors, skipped or disabled tests) one suite of an
+/// input may claim, so that the sums over any number of inputs stay far from overflow.
+const MAX_SUITE_COUNT: usize = u32::MAX as usize;
+
+/// Refuses an input whose times or counts no real run produces: a `time` past
+/// [`MAX_DURATION`](crate::limits::MAX_DURATION) (one year), or a suite count past
+/// [`MAX_SUITE_COUNT`]. quick-junit already refuses negative, NaN and infinite times
+/// and negative counts. Summing `time="18000000000000000000"` over two shards used
+/// to overflow `Duration` and panic; an error that names the file tells the user
+/// which shard wrote nonsense, where a clamped value would hide it.
+fn check_numbers(report: &Report) -> std::result::Result<(), String> {
+    let max = crate::limits::MAX_DURATION;
+    let time = |what: &str, t: Option<Duration>| match t {
+        Some(t) if t > max => Err(format!(
+            "{what} time=\"{}\" is out of range; expected from 0 to {} seconds (one year)",
+            t.as_secs_f64(),
+            max.as_secs()
+        )),
+        _ => Ok(()),
+    };
+    time("the report's", report.time)?;
+    for suite in &report.test_suites {
+        let name = suite.name.as_str();
+        time(&format!("suite `{name}`'s"), suite.time)?;
+        for (count, n) in [
+            ("tests", suite.tests),
+            ("failures", suite.failures),
+            ("errors", suite.errors),
+            ("skipped", suite.skipped),
+            ("disabled", suite.disabled.unwrap_or(0)),
+        ] {
+            if n > MAX_SUITE_COUNT {
+                return Err(format!(
+                    "suite `{name}`'s {count}=\"{n}\" is out of range; expected from 0 to {MAX_SUITE_COUNT}"
+                ));
+            }
+        }
+        for case in &suite.test_cases {
+            time(&format!("test case `{}`'s", case.name.as_str()), case.time)?;
+        }
+    }
+    Ok(())
 }
 
 /// Merges reports: suites by name, in the order they first appear; counts and times
@@ -54,7 +100,7 @@ pub fn merge(reports: Vec<Report>, name: Option<&str>) -> Report {
     let mut time: Option<Duration> = None;
     for report in reports {
         if let Some(t) = report.time {
-            time = Some(time.unwrap_or_default() + t);
+            time = Some(time.unwrap_or_default().saturating_add(t));
         }
         if let Some(ts) = report.timestamp
             && merged.timestamp.is_none_or(|old| ts < old)
@@ -96,17 +142,18 @@ impl OrderedSuites {
 /// already have (the same name and value) are kept too, so that each shard's own run
 /// figures stay readable.
 fn absorb(into: &mut TestSuite, from: TestSuite) {
-    into.tests += from.tests;
-    into.failures += from.failures;
-    into.errors += from.errors;
-    into.skipped += from.skipped;
+    // Saturating, though the inputs' counts and times were checked as they were read.
+    into.tests = into.tests.saturating_add(from.tests);
+    into.failures = into.failures.saturating_add(from.failures);
+    into.errors = into.errors.saturating_add(from.errors);
+    into.skipped = into.skipped.saturating_add(from.skipped);
     into.disabled = match (into.disabled, from.disabled) {
         (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
     };
     into.time = match (into.time, from.time) {
         (None, None) => None,
-        (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+        (a, b) => Some(a.unwrap_or_default().saturating_add(b.unwrap_or_default())),
     };
     if let Some(ts) = from.timestamp
         && into.timestamp.is_none_or(|old| ts < old)
@@ -178,6 +225,44 @@ mod tests {
         // The merged file reads back with the same counts.
         let back = Report::deserialize_from_str(&merged.to_string().unwrap()).unwrap();
         assert_eq!((back.tests, back.failures, back.test_suites.len()), (5, 2, 3));
+    }
+
+    fn with_time(time: &str) -> String {
+        format!(
+            r#"<testsuites name="r" tests="1" failures="0" errors="0" time="{time}">
+<testsuite name="s" tests="1" errors="0" failures="0"><testcase name="t" time="{time}"/></testsuite></testsuites>"#
+        )
+    }
+
+    /// Times past a year are refused with the range; quick-junit itself refuses
+    /// negative, NaN and infinite ones. Either way, never a panic.
+    #[test]
+    fn times_in_an_input_have_a_range() {
+        for (time, ok) in [
+            ("0", true),
+            ("31557600", true),
+            ("31557601", false),
+            ("18000000000000000000", false),
+            ("1e300", false),
+            ("-1", false),
+            ("NaN", false),
+            ("inf", false),
+        ] {
+            let parsed = Report::deserialize_from_str(&with_time(time))
+                .map_err(|e| e.to_string())
+                .and_then(|r| check_numbers(&r));
+            assert_eq!(parsed.is_ok(), ok, "{time}: {parsed:?}");
+        }
+        let report = Report::deserialize_from_str(&with_time("31557601")).unwrap();
+        assert!(check_numbers(&report).unwrap_err().contains("expected from 0 to 31557600 seconds"));
+    }
+
+    #[test]
+    fn huge_counts_in_an_input_are_refused() {
+        let xml = r#"<testsuites name="r" tests="1" failures="0" errors="0">
+<testsuite name="s" tests="18446744073709551615" errors="0" failures="0"><testcase name="t"/></testsuite></testsuites>"#;
+        let report = Report::deserialize_from_str(xml).unwrap();
+        assert!(check_numbers(&report).unwrap_err().contains("tests=\"18446744073709551615\" is out of range"));
     }
 
     #[test]

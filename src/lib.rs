@@ -19,6 +19,7 @@ pub mod filter;
 pub mod flaky;
 pub mod history;
 pub mod junit_merge;
+pub mod limits;
 pub mod options;
 pub mod partition;
 pub mod pipeline;

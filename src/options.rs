@@ -500,7 +500,7 @@ pub fn resolve_threads(arg: ThreadsArg, cores: usize) -> usize {
     match arg {
         ThreadsArg::Count(n) => n,
         ThreadsArg::NumCpus | ThreadsArg::Adaptive => cores,
-        ThreadsArg::Offset(off) => (cores as isize + off).max(1) as usize,
+        ThreadsArg::Offset(off) => crate::limits::offset_threads(cores, off),
     }
 }
 

@@ -81,10 +81,17 @@ impl std::str::FromStr for Partition {
             other => return Err(fail(format!("unknown kind `{other}`"))),
         };
         let (shard, total) = rest.split_once('/').ok_or_else(|| fail(format!("`{rest}` is not of the form K/N")))?;
-        let shard: u64 = shard.parse().map_err(|_| fail(format!("the shard `{shard}` is not a whole number")))?;
-        let total: u64 = total.parse().map_err(|_| fail(format!("the shard count `{total}` is not a whole number")))?;
-        if total == 0 {
-            return Err(fail("the shard count must be at least 1".into()));
+        let shard: u128 = shard.parse().map_err(|_| fail(format!("the shard `{shard}` is not a whole number")))?;
+        let shard = u64::try_from(shard).unwrap_or(u64::MAX);
+        // Parsed wide, so that a huge count is reported out of range rather than as not a number.
+        let total: u128 =
+            total.parse().map_err(|_| fail(format!("the shard count `{total}` is not a whole number")))?;
+        let total = u64::try_from(total).unwrap_or(u64::MAX);
+        if !(1..=crate::limits::MAX_PARTITIONS).contains(&total) {
+            return Err(fail(format!(
+                "the shard count {total} is out of range; expected a number from 1 to {}",
+                crate::limits::MAX_PARTITIONS
+            )));
         }
         if !(1..=total).contains(&shard) {
             return Err(fail(format!("the shard must be between 1 and {total}, inclusive")));
@@ -197,12 +204,16 @@ fn balance(tests: &[TestRef], total: u64) -> Vec<(usize, u64)> {
     let mut order = nextest_order(tests);
     // A stable sort keeps the name order among equal durations.
     order.sort_by(|&a, &b| tests[b].expected.cmp(&tests[a].expected));
-    let mut load = vec![(Duration::ZERO, 0usize); total as usize];
+    // A shard past the number of tests would stay empty (each test goes to an empty
+    // shard while there is one, the lowest first), so the table needs no more rows than
+    // there are tests: its size never follows an unchecked shard count.
+    let bins = usize::try_from(total).unwrap_or(usize::MAX).min(tests.len()).max(1);
+    let mut load = vec![(Duration::ZERO, 0usize); bins];
     order
         .into_iter()
         .map(|i| {
             let (shard, _) = load.iter().enumerate().min_by_key(|(s, l)| (**l, *s)).expect("at least one shard");
-            load[shard].0 += tests[i].expected;
+            load[shard].0 = load[shard].0.saturating_add(tests[i].expected);
             load[shard].1 += 1;
             (i, shard as u64)
         })
@@ -224,7 +235,7 @@ pub fn show(tests: &[TestRef], total: u64) -> Vec<ShardView> {
     let assigned = assign(PartitionKind::Duration, tests, total);
     for i in nextest_order(tests) {
         let shard = &mut shards[assigned[i] as usize];
-        shard.expected += tests[i].expected;
+        shard.expected = shard.expected.saturating_add(tests[i].expected);
         shard.tests.push(Arc::clone(&tests[i]));
     }
     shards
@@ -256,6 +267,12 @@ mod tests {
             "size:1/2",
         ] {
             assert!(bad.parse::<Partition>().is_err(), "{bad} must not parse");
+        }
+        // The shard count has a documented range; a huge one is out of range, not "not a number".
+        assert_eq!("slice:65536/65536".parse::<Partition>().unwrap().total, crate::limits::MAX_PARTITIONS);
+        for huge in ["hash:1/65537", "duration:1/18446744073709551615", "duration:1/99999999999999999999999"] {
+            let err = huge.parse::<Partition>().unwrap_err().to_string();
+            assert!(err.contains("out of range; expected a number from 1 to 65536"), "{err}");
         }
         let err = "count:4/3".parse::<Partition>().unwrap_err().to_string();
         assert!(err.contains("between 1 and 3"), "{err}");
@@ -294,6 +311,15 @@ mod tests {
         assert_eq!(shards[0].expected, Duration::from_millis(600));
         assert_eq!(shards[1].expected, Duration::from_millis(500));
         assert_eq!(shards[0].tests.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["t1", "t2", "t5"]);
+    }
+
+    /// More shards than tests (a `Partition` built in code, past the parser's range)
+    /// gives each test an empty shard of its own, without a table of `total` rows.
+    #[test]
+    fn duration_with_more_shards_than_tests_allocates_per_test_not_per_shard() {
+        let tests = vec![fake::timed("t1", 100, false), fake::timed("t2", 400, false)];
+        assert_eq!(assign(PartitionKind::Duration, &tests, u64::MAX), [1, 0]);
+        assert_eq!(assign(PartitionKind::Duration, &[], u64::MAX), Vec::<u64>::new());
     }
 
     #[test]

@@ -325,4 +325,6 @@ impl Config {
 }
 
 #[cfg(test)]
+mod range_tests;
+#[cfg(test)]
 mod tests;

@@ -177,7 +177,7 @@ impl ThreadsRequired {
     /// The number of slots, given the core count and the number of slots in the run.
     pub fn resolve(self, cores: usize, test_threads: usize) -> usize {
         match self {
-            ThreadsRequired::Count(n) => n.max(1),
+            ThreadsRequired::Count(n) => n.clamp(1, crate::limits::MAX_TEST_THREADS),
             ThreadsRequired::NumCpus => cores.max(1),
             ThreadsRequired::NumTestThreads => test_threads.max(1),
         }
@@ -193,12 +193,9 @@ impl<'de> Deserialize<'de> for ThreadsRequired {
                 f.write_str("a positive integer, \"num-cpus\" or \"num-test-threads\"")
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<ThreadsRequired, E> {
-                match usize::try_from(n) {
-                    Ok(n) if n >= 1 => Ok(ThreadsRequired::Count(n)),
-                    _ => Err(E::custom(format!(
-                        "invalid threads-required `{n}`; expected a positive integer, \"num-cpus\" or \"num-test-threads\""
-                    ))),
-                }
+                crate::limits::check_threads("threads-required", n)
+                    .map(ThreadsRequired::Count)
+                    .map_err(|e| E::custom(format!("{e}, \"num-cpus\" or \"num-test-threads\"")))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<ThreadsRequired, E> {
                 match s {
@@ -224,11 +221,26 @@ pub(super) struct RawJunit {
     pub store_failure_output: Option<bool>,
 }
 
-/// Parses a duration such as `"1s"`, `"500ms"` or `"1m 30s"`.
+/// Parses a duration such as `"1s"`, `"500ms"` or `"1m 30s"`, at most
+/// [`MAX_DURATION`](crate::limits::MAX_DURATION) (humantime reports a value too large
+/// for a `Duration` as a number overflow, which is out of range too).
 fn parse_duration<E: de::Error>(s: &str) -> Result<Duration, E> {
-    humantime::parse_duration(s).map_err(|e| {
-        E::custom(format!("invalid duration `{s}` ({e}); expected a duration such as \"500ms\", \"1s\" or \"2m\""))
-    })
+    parse_duration_at_least(s, Duration::ZERO)
+}
+
+/// [`parse_duration`], with `min` as the shortest value accepted.
+fn parse_duration_at_least<E: de::Error>(s: &str, min: Duration) -> Result<Duration, E> {
+    let value = humantime::parse_duration(s).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => E::custom(format!(
+            "duration `{s}` is out of range; expected a duration from {} to {}",
+            humantime::format_duration(min),
+            humantime::format_duration(crate::limits::MAX_DURATION)
+        )),
+        e => {
+            E::custom(format!("invalid duration `{s}` ({e}); expected a duration such as \"500ms\", \"1s\" or \"2m\""))
+        }
+    })?;
+    crate::limits::check_duration("duration", value, min).map_err(E::custom)
 }
 
 struct DurationVisitor;
@@ -281,9 +293,9 @@ impl TestThreads {
     /// `threads-required = "num-test-threads"`) it stands for the core count.
     pub fn resolve(self, cores: usize) -> usize {
         match self {
-            TestThreads::Count(n) => n.max(1),
+            TestThreads::Count(n) => n.clamp(1, crate::limits::MAX_TEST_THREADS),
             TestThreads::NumCpus | TestThreads::Adaptive => cores.max(1),
-            TestThreads::Offset(off) => (cores as isize + off).max(1) as usize,
+            TestThreads::Offset(off) => crate::limits::offset_threads(cores, off),
         }
     }
 }
@@ -297,12 +309,13 @@ impl<'de> Deserialize<'de> for TestThreads {
                 f.write_str("a positive or negative integer, or \"num-cpus\"")
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<TestThreads, E> {
+                let what = "the thread count";
                 match n {
                     0 => Err(E::custom(
                         "the thread count must not be 0; expected a positive or negative integer, or \"num-cpus\"",
                     )),
-                    n if n > 0 => Ok(TestThreads::Count(n as usize)),
-                    n => Ok(TestThreads::Offset(n as isize)),
+                    n if n > 0 => crate::limits::check_threads(what, n).map(TestThreads::Count).map_err(E::custom),
+                    n => crate::limits::check_offset(what, n).map(TestThreads::Offset).map_err(E::custom),
                 }
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<TestThreads, E> {
@@ -351,17 +364,26 @@ impl RetryPolicy {
     }
 
     /// The delay before attempt `next_attempt` (2 for the first retry), before jitter.
+    ///
+    /// Never more than [`MAX_DURATION`](crate::limits::MAX_DURATION), however many
+    /// times an exponential delay has doubled: the runner adds it to an `Instant`.
     pub fn delay_before(&self, next_attempt: u32) -> Duration {
         let retry = next_attempt.saturating_sub(2);
         let delay = match self.backoff {
             Backoff::Fixed => self.delay,
             Backoff::Exponential => self.delay.saturating_mul(2u32.saturating_pow(retry)),
         };
+        let delay = delay.min(crate::limits::MAX_DURATION);
         match self.max_delay {
             Some(max) => delay.min(max),
             None => delay,
         }
     }
+}
+
+/// A retry count, from 0 to [`MAX_RETRIES`](crate::limits::MAX_RETRIES).
+fn retry_count(n: i64) -> Result<u32, String> {
+    crate::limits::check_count("the retry count", n, 0..=crate::limits::MAX_RETRIES)
 }
 
 impl<'de> Deserialize<'de> for RetryPolicy {
@@ -373,7 +395,7 @@ impl<'de> Deserialize<'de> for RetryPolicy {
                 f.write_str("a retry count, or a table like { backoff = \"fixed\", count = 3, delay = \"1s\" }")
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<RetryPolicy, E> {
-                u32::try_from(n).map(RetryPolicy::count).map_err(|_| E::custom("the retry count must be 0 or more"))
+                retry_count(n).map(RetryPolicy::count).map_err(E::custom)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RetryPolicy, A::Error> {
                 #[derive(Deserialize)]
@@ -385,14 +407,14 @@ impl<'de> Deserialize<'de> for RetryPolicy {
                 )]
                 enum Tagged {
                     Fixed {
-                        count: u32,
+                        count: i64,
                         #[serde(default, deserialize_with = "duration")]
                         delay: Duration,
                         #[serde(default)]
                         jitter: bool,
                     },
                     Exponential {
-                        count: u32,
+                        count: i64,
                         #[serde(deserialize_with = "duration")]
                         delay: Duration,
                         #[serde(default)]
@@ -402,12 +424,20 @@ impl<'de> Deserialize<'de> for RetryPolicy {
                     },
                 }
                 Ok(match Tagged::deserialize(MapAccessDeserializer::new(map))? {
-                    Tagged::Fixed { count, delay, jitter } => {
-                        RetryPolicy { backoff: Backoff::Fixed, count, delay, jitter, max_delay: None }
-                    }
-                    Tagged::Exponential { count, delay, jitter, max_delay } => {
-                        RetryPolicy { backoff: Backoff::Exponential, count, delay, jitter, max_delay }
-                    }
+                    Tagged::Fixed { count, delay, jitter } => RetryPolicy {
+                        backoff: Backoff::Fixed,
+                        count: retry_count(count).map_err(de::Error::custom)?,
+                        delay,
+                        jitter,
+                        max_delay: None,
+                    },
+                    Tagged::Exponential { count, delay, jitter, max_delay } => RetryPolicy {
+                        backoff: Backoff::Exponential,
+                        count: retry_count(count).map_err(de::Error::custom)?,
+                        delay,
+                        jitter,
+                        max_delay,
+                    },
                 })
             }
         }
@@ -459,27 +489,29 @@ impl<'de> Deserialize<'de> for SlowTimeout {
                 f.write_str("a duration such as \"60s\", or a table like { period = \"60s\", terminate-after = 2 }")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<SlowTimeout, E> {
-                Ok(SlowTimeout { period: parse_duration(s)?, ..SlowTimeout::default() })
+                Ok(SlowTimeout { period: slow_period(s)?, ..SlowTimeout::default() })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SlowTimeout, A::Error> {
                 #[derive(Deserialize)]
                 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
                 struct Table {
-                    #[serde(deserialize_with = "duration")]
+                    #[serde(deserialize_with = "slow_period_de")]
                     period: Duration,
-                    terminate_after: Option<u32>,
+                    terminate_after: Option<i64>,
                     #[serde(default, deserialize_with = "opt_duration")]
                     grace_period: Option<Duration>,
                     #[serde(default)]
                     on_timeout: OnTimeout,
                 }
                 let t = Table::deserialize(MapAccessDeserializer::new(map))?;
-                if t.terminate_after == Some(0) {
-                    return Err(de::Error::custom("terminate-after must be 1 or more"));
-                }
+                let terminate_after = t
+                    .terminate_after
+                    .map(|n| crate::limits::check_count("terminate-after", n, 1..=crate::limits::MAX_TERMINATE_AFTER))
+                    .transpose()
+                    .map_err(de::Error::custom)?;
                 Ok(SlowTimeout {
                     period: t.period,
-                    terminate_after: t.terminate_after,
+                    terminate_after,
                     grace_period: t.grace_period.unwrap_or(Duration::from_secs(10)),
                     on_timeout: t.on_timeout,
                 })
@@ -487,6 +519,26 @@ impl<'de> Deserialize<'de> for SlowTimeout {
         }
         d.deserialize_any(V)
     }
+}
+
+/// A `slow-timeout` period: at least [`MIN_SLOW_PERIOD`](crate::limits::MIN_SLOW_PERIOD),
+/// since a period of 0 reported every running test as slow in a busy loop.
+fn slow_period<E: de::Error>(s: &str) -> Result<Duration, E> {
+    parse_duration_at_least(s, crate::limits::MIN_SLOW_PERIOD)
+}
+
+fn slow_period_de<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Duration;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration string such as \"60s\"")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
+            slow_period(s)
+        }
+    }
+    d.deserialize_str(V)
 }
 
 /// `leak-timeout`: a period, or `{ period, result }`.
@@ -567,11 +619,14 @@ impl<'de> Deserialize<'de> for FailFast {
                 let t = Table::deserialize(MapAccessDeserializer::new(map))?;
                 let max_fail = match t.max_fail {
                     toml::Value::String(s) if s == "all" => None,
-                    // A count beyond u32 is refused rather than truncated.
-                    toml::Value::Integer(n) if (1..=i64::from(u32::MAX)).contains(&n) => Some(n as u32),
+                    toml::Value::Integer(n) => Some(
+                        crate::limits::check_count("max-fail", n, 1..=u32::MAX)
+                            .map_err(|e| de::Error::custom(format!("{e}, or \"all\"")))?,
+                    ),
                     other => {
                         return Err(de::Error::custom(format!(
-                            "invalid max-fail `{other}`; expected a number of failures from 1 to 4294967295, or \"all\""
+                            "invalid max-fail `{other}`; expected a number of failures (1 to {}) or \"all\"",
+                            u32::MAX
                         )));
                     }
                 };
