@@ -3,7 +3,7 @@
 //! instead of overflowing an `Instant`, spawning a million threads or allocating a
 //! shard table the size of a disk later on.
 //!
-//! The ranges are documented in `docs/config.md`; a change here belongs there too.
+//! The ranges are documented in `docs/reference/config.md`; a change here belongs there too.
 
 use std::time::Duration;
 

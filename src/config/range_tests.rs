@@ -1,5 +1,5 @@
 //! Every number the config takes, at and just past each end of its documented range
-//! (see `crate::limits` and docs/config.md): inside it resolves, outside it is a
+//! (see `crate::limits` and docs/reference/config.md): inside it resolves, outside it is a
 //! located error that names the range, never a wrapped value or a later panic.
 
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! inside tempo must not silently change what a CI script reads. Every line carries
 //! `"version": 1`; a change that removes or changes the meaning of a field bumps it,
 //! while new fields and new event types may appear within a version.
-//! `docs/events.md` documents every event and field.
+//! `docs/reference/events.md` documents every event and field.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant, SystemTime};
