@@ -303,6 +303,8 @@ pub(super) fn unpack(
                 )));
             }
             parsed.check_paths(archive)?;
+            // Kept beside the target directory, as the archive has it.
+            new_file(&root.join(MANIFEST_NAME), 0o644).and_then(|mut f| f.write_all(&text)).map_err(write_err)?;
             manifest = Some(parsed);
             continue;
         };
