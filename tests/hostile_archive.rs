@@ -60,9 +60,14 @@ fn raw_entry(name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]) 
 fn repack(entries: &[(String, tar::Header, Vec<u8>)], raw: &[(tar::Header, Vec<u8>)], to: &Path) {
     let mut tar = tar::Builder::new(Vec::new());
     for (name, header, data) in entries {
-        let mut header = header.clone();
-        header.set_size(data.len() as u64);
-        tar.append_data(&mut header, name, data.as_slice()).unwrap();
+        // A fresh header, with only the type and the mode of the original; `tar` reads
+        // a sparse file (as an older tempo wrote linked binaries with holes) whole.
+        let mut fresh = tar::Header::new_gnu();
+        let kind = header.entry_type();
+        fresh.set_entry_type(if kind.is_gnu_sparse() { tar::EntryType::Regular } else { kind });
+        fresh.set_mode(header.mode().unwrap());
+        fresh.set_size(data.len() as u64);
+        tar.append_data(&mut fresh, name, data.as_slice()).unwrap();
     }
     for (header, data) in raw {
         tar.append(header, data.as_slice()).unwrap();
