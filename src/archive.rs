@@ -101,12 +101,14 @@ pub enum ArchiveError {
     },
     /// The archive is damaged: its zstd frame, content checksum or tar stream is broken.
     #[error(
-        "failed to extract the archive `{}`: it is damaged or is no archive of tempo ({source}); copy it again, or make it again with `cargo tempo archive`",
+        "failed to extract the archive `{}`: it is damaged or is no archive of tempo, at {entry}: {source}; copy it again, or make it again with `cargo tempo archive`",
         path.display()
     )]
     Damaged {
         /// The archive.
         path: PathBuf,
+        /// Where: the entry being read, its start or its end.
+        entry: String,
         /// What the decoder or the tar reader found.
         source: io::Error,
     },
@@ -138,12 +140,14 @@ pub enum ArchiveError {
     },
     /// The archive unpacks to more than the cap.
     #[error(
-        "failed to extract the archive `{}`: it unpacks to more than {limit} bytes; if it is trusted, raise the cap with {MAX_SIZE_ENV}=SIZE (bytes, or with a K, M, G or T suffix)",
+        "failed to extract the archive `{}`: it unpacks to more than {limit} bytes, reached at {entry}; if it is trusted, raise the cap with {MAX_SIZE_ENV}=SIZE (bytes, or with a K, M, G or T suffix)",
         path.display()
     )]
     TooLarge {
         /// The archive.
         path: PathBuf,
+        /// The entry that went over.
+        entry: String,
         /// The cap in bytes.
         limit: u64,
     },

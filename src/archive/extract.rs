@@ -225,11 +225,15 @@ pub(super) fn unpack(
     root: &Path,
     max_size: u64,
 ) -> Result<Manifest, ArchiveError> {
+    // Where in the archive the reader is, for the errors: the entry being read, or
+    // the one after the last entry read.
+    let at = std::cell::RefCell::new("its start".to_owned());
     let damaged = |source: io::Error| {
+        let entry = at.borrow().clone();
         if source.get_ref().is_some_and(|e| e.is::<CapReached>()) {
-            ArchiveError::TooLarge { path: archive.to_owned(), limit: max_size }
+            ArchiveError::TooLarge { path: archive.to_owned(), entry, limit: max_size }
         } else {
-            ArchiveError::Damaged { path: archive.to_owned(), source }
+            ArchiveError::Damaged { path: archive.to_owned(), entry, source }
         }
     };
     let bad = |entry: &str, reason: String| ArchiveError::BadEntry {
@@ -256,7 +260,9 @@ pub(super) fn unpack(
     let mut long_name: Option<Vec<u8>> = None;
     let mut long_link: Option<Vec<u8>> = None;
     // Raw entries: GNU long names are read here under a cap, not by tar into memory.
-    for entry in tar.entries().map_err(damaged)?.raw(true) {
+    let mut entries = tar.entries().map_err(damaged)?.raw(true);
+    *at.borrow_mut() = "its first entry".to_owned();
+    for entry in entries.by_ref() {
         let mut entry = entry.map_err(damaged)?;
         let kind = entry.header().entry_type();
         let size = entry.header().entry_size().map_err(damaged)?;
@@ -279,6 +285,9 @@ pub(super) fn unpack(
         let link_bytes = long_link.take().or_else(|| entry.header().link_name_bytes().map(|b| b.into_owned()));
         let name = String::from_utf8(name_bytes)
             .map_err(|e| bad(&String::from_utf8_lossy(e.as_bytes()), "the path is not UTF-8".to_owned()))?;
+        // Set before the entry is read, so that a failure names it; the next entry's
+        // header is read before this is set again.
+        *at.borrow_mut() = format!("`{name}` or the entry after it");
         let rel = safe_relative(&name).map_err(|reason| bad(&name, reason))?;
         let key = key_of(&rel);
 
@@ -313,7 +322,11 @@ pub(super) fn unpack(
         }
         total = total.saturating_add(size);
         if total > max_size {
-            return Err(ArchiveError::TooLarge { path: archive.to_owned(), limit: max_size });
+            return Err(ArchiveError::TooLarge {
+                path: archive.to_owned(),
+                entry: format!("`{name}`"),
+                limit: max_size,
+            });
         }
         let dest = root.join(&rel);
         if kind.is_dir() {
@@ -348,7 +361,7 @@ pub(super) fn unpack(
                 file.write_all(&buf[..n]).map_err(write_err)?;
             }
             if reader.count != size {
-                return Err(damaged(io::Error::new(io::ErrorKind::UnexpectedEof, format!("`{name}` is cut short"))));
+                return Err(damaged(io::Error::new(io::ErrorKind::UnexpectedEof, "the entry is cut short")));
             }
             if reader.digest() != *xxh64 {
                 return Err(ArchiveError::Mismatch {
@@ -376,6 +389,7 @@ pub(super) fn unpack(
             return Err(bad(&name, format!("its entry type {:?} is not a file, directory or symlink", kind)));
         }
     }
+    *at.borrow_mut() = "its end".to_owned();
     if long_name.is_some() || long_link.is_some() {
         return Err(damaged(io::Error::other("a long name describes no entry")));
     }
@@ -916,7 +930,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 
         #[test]
         fn random_bytes_never_break_the_reader(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
