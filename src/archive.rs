@@ -13,12 +13,19 @@
 //! source on the machine that runs the archive, and every package path is rebuilt
 //! under it.
 //!
-//! The file is a tar stream compressed with zstd (`.tar.zst`), written through a
-//! temporary file and a rename so that a failed archive never leaves half a file.
+//! The file is a tar stream compressed with zstd (`.tar.zst`) in one frame with a
+//! content checksum, written through a temporary file and a rename so that a failed
+//! archive never leaves half a file. The manifest comes first and records the size
+//! and xxh64 digest of every file after it; `extract` reads an archive as untrusted
+//! input and checks all of it.
+
+mod extract;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
+
+pub use extract::{DEFAULT_MAX_SIZE, MAX_SIZE_ENV};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,7 +37,8 @@ use crate::options::{ArchiveOptions, ArchiveSource};
 use crate::test_id::{BinaryId, TargetKind};
 
 /// The version of the archive's layout and metadata; another version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the content checksum and the manifest's `files` digests.
+pub const FORMAT_VERSION: u32 = 2;
 /// The metadata file at the archive's root.
 pub const MANIFEST_NAME: &str = "tempo-archive.json";
 /// The directory in the archive that stands for the target directory.
@@ -91,6 +99,90 @@ pub enum ArchiveError {
         /// Why.
         source: io::Error,
     },
+    /// The archive is damaged: its zstd frame, content checksum or tar stream is broken.
+    #[error(
+        "failed to extract the archive `{}`: it is damaged or is no archive of tempo, at {entry}: {source}; copy it again, or make it again with `cargo tempo archive`",
+        path.display()
+    )]
+    Damaged {
+        /// The archive.
+        path: PathBuf,
+        /// Where: the entry being read, its start or its end.
+        entry: String,
+        /// What the decoder or the tar reader found.
+        source: io::Error,
+    },
+    /// An entry or a manifest path would escape, or is of a kind an archive never holds.
+    #[error(
+        "failed to extract `{entry}` from the archive `{}`: {reason}; the archive was not made by `cargo tempo archive`, make it again",
+        path.display()
+    )]
+    BadEntry {
+        /// The archive.
+        path: PathBuf,
+        /// The entry's path in the archive (or the manifest's name, for its paths).
+        entry: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A file differs from what the manifest records, or is missing.
+    #[error(
+        "failed to verify `{entry}` in the archive `{}`: {reason}; the archive is damaged, copy it again or make it again with `cargo tempo archive`",
+        path.display()
+    )]
+    Mismatch {
+        /// The archive.
+        path: PathBuf,
+        /// The file's path in the archive.
+        entry: String,
+        /// What differs.
+        reason: String,
+    },
+    /// The archive unpacks to more than the cap.
+    #[error(
+        "failed to extract the archive `{}`: it unpacks to more than {limit} bytes, reached at {entry}; if it is trusted, raise the cap with {MAX_SIZE_ENV}=SIZE (bytes, or with a K, M, G or T suffix)",
+        path.display()
+    )]
+    TooLarge {
+        /// The archive.
+        path: PathBuf,
+        /// The entry that went over.
+        entry: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// The size cap's variable could not be read.
+    #[error(
+        "failed to read {MAX_SIZE_ENV}=`{value}`: expected a size in bytes, optionally with a K, M, G or T suffix (powers of 1024), such as 64G"
+    )]
+    BadMaxSize {
+        /// The variable's value.
+        value: String,
+    },
+    /// `--extract-to` would overwrite a file.
+    #[error(
+        "failed to extract the archive `{}`: `{}` already exists; pass --extract-overwrite to replace the files the archive holds, or extract into an empty directory",
+        path.display(),
+        file.display()
+    )]
+    Exists {
+        /// The archive.
+        path: PathBuf,
+        /// The existing file.
+        file: PathBuf,
+    },
+    /// `--extract-to` finds a directory where the archive has a file.
+    #[error(
+        "failed to extract the archive `{}`: `{}` is a directory where the archive has a file; remove it, or extract elsewhere",
+        path.display(),
+        dir.display()
+    )]
+    InTheWay {
+        /// The archive.
+        path: PathBuf,
+        /// The directory.
+        dir: PathBuf,
+    },
     /// The archive's metadata is missing or malformed.
     #[error("failed to read the archive `{}`: {reason}; make it with `cargo tempo archive`", path.display())]
     Metadata {
@@ -101,7 +193,7 @@ pub enum ArchiveError {
     },
     /// The archive was made by a tempo with another layout.
     #[error(
-        "failed to read the archive `{}`: it has format version {found}, and this tempo reads version {FORMAT_VERSION}; make it again with this tempo",
+        "failed to read the archive `{}`: it has format version {found}, and this tempo reads version {FORMAT_VERSION}; make it again with `cargo tempo archive` from this tempo",
         path.display()
     )]
     Version {
@@ -160,6 +252,22 @@ struct Manifest {
     binaries: Vec<ArchivedBinary>,
     /// Package name → direct dependencies, for `deps()` and `rdeps()`.
     dependency_graph: BTreeMap<String, Vec<String>>,
+    /// Every file after the manifest, by its path in the archive (`target/...`, with
+    /// `/` separators): extraction refuses any other, and checks each one.
+    files: BTreeMap<String, ArchivedFile>,
+}
+
+/// What the manifest records of one file in the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ArchivedFile {
+    /// A regular file: its size and its xxh64 digest (16 hex digits). xxh64 detects
+    /// damage, not tampering.
+    File { size: u64, xxh64: String },
+    /// A symlink, allowed only when it resolves inside the extracted directory.
+    /// `cargo tempo archive` follows symlinks and writes none; the reader accepts
+    /// them so that the format can.
+    Symlink { target: String },
 }
 
 /// Only the format version, read first so that a newer layout gets a clear message.
@@ -286,7 +394,46 @@ impl Manifest {
             packages,
             binaries: archived,
             dependency_graph: dependency_graph.into_iter().collect(),
+            files: BTreeMap::new(),
         })
+    }
+
+    /// Refuses a manifest whose paths could point outside the extracted directory or
+    /// the workspace (an absolute binary path would run whatever it names), and a
+    /// binary that the archive does not hold.
+    fn check_paths(&self, archive: &Path) -> Result<(), ArchiveError> {
+        let bad = |reason: String| ArchiveError::BadEntry {
+            path: archive.to_owned(),
+            entry: MANIFEST_NAME.to_owned(),
+            reason,
+        };
+        let check = |what: &str, path: &Path| -> Result<PathBuf, ArchiveError> {
+            let text = path.to_str().ok_or_else(|| bad(format!("{what}: the path is not UTF-8")))?;
+            extract::safe_relative(text).map_err(|reason| bad(format!("{what}: {reason}")))
+        };
+        for key in self.files.keys() {
+            let rel = check("a file it lists", Path::new(key))?;
+            if extract::key_of(&rel) != *key || key == MANIFEST_NAME {
+                return Err(bad(format!("it lists `{key}`, which is not a plain path of a file in the archive")));
+            }
+        }
+        for p in self.packages.values() {
+            check(&format!("package `{}`", p.name), &p.manifest_path)?;
+        }
+        for b in &self.binaries {
+            let what = format!("binary `{}`", b.id);
+            let rel = check(&what, &b.path)?;
+            let key = extract::key_of(&Path::new(TARGET).join(rel));
+            if !matches!(self.files.get(&key), Some(ArchivedFile::File { .. })) {
+                return Err(bad(format!("{what}: `{key}` is not a file in the archive")));
+            }
+            if let Some(script) = &b.build_script {
+                for dir in script.out_dir.iter().chain(&script.linked_in_target) {
+                    check(&format!("{what}'s build script output"), dir)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The files (and whole directories) to pack, relative to the target directory.
@@ -336,9 +483,11 @@ pub fn create(opts: ArchiveOptions) -> Result<i32> {
         BuildEvent::Compiling => {}
     })?;
     let graph = build::dependency_graph(&opts.cargo)?;
-    let manifest = Manifest::new(&workspace, &binaries, graph)?;
+    let mut manifest = Manifest::new(&workspace, &binaries, graph)?;
     let (files, dirs) = manifest.contents(&binaries, &dylibs);
-    write(&opts.archive_file, opts.zstd_level, &manifest, &files, &dirs)?;
+    let entries = collect(&manifest.target_dir, &files, &dirs)?;
+    manifest.files = digests(&entries)?;
+    write(&opts.archive_file, opts.zstd_level, &manifest, &entries)?;
     let size = std::fs::metadata(&opts.archive_file).map_or(0, |m| m.len());
     eprintln!(
         "archived {} test binaries and {} other build outputs into {} ({:.1} MiB)",
@@ -350,18 +499,95 @@ pub fn create(opts: ArchiveOptions) -> Result<i32> {
     Ok(exit_code::OK)
 }
 
-fn write(
-    path: &Path,
-    level: i32,
-    manifest: &Manifest,
+/// One entry to pack after the manifest.
+enum Source {
+    Dir,
+    File(PathBuf),
+}
+
+/// Every entry to pack, by its name in the archive: the files, and the directories
+/// walked (symlinks followed, as `tar` did before) with all they hold.
+fn collect(
+    target: &Path,
     files: &BTreeSet<PathBuf>,
     dirs: &BTreeSet<PathBuf>,
-) -> Result<(), ArchiveError> {
+) -> Result<BTreeMap<String, Source>, ArchiveError> {
+    let name_of = |from: &Path, rel: &Path| -> Result<String, ArchiveError> {
+        let name = Path::new(TARGET).join(rel);
+        match name.to_str() {
+            Some(_) => Ok(extract::key_of(&name)),
+            None => Err(ArchiveError::Add {
+                path: from.to_owned(),
+                source: io::Error::other("its path is not UTF-8, and an archive holds UTF-8 paths only"),
+            }),
+        }
+    };
+    let mut out = BTreeMap::new();
+    for rel in files {
+        let from = target.join(rel);
+        out.insert(name_of(&from, rel)?, Source::File(from));
+    }
+    for rel in dirs {
+        let from = target.join(rel);
+        walk(&from, &name_of(&from, rel)?, 0, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, name: &str, depth: usize, out: &mut BTreeMap<String, Source>) -> Result<(), ArchiveError> {
+    let add_err = |path: &Path, source: io::Error| ArchiveError::Add { path: path.to_owned(), source };
+    // Symlinks are followed, so a loop would recurse forever.
+    if depth > 64 {
+        return Err(add_err(dir, io::Error::other("directories nest more than 64 deep; is there a symlink loop?")));
+    }
+    out.insert(name.to_owned(), Source::Dir);
+    let mut children = std::fs::read_dir(dir)
+        .and_then(|entries| entries.collect::<io::Result<Vec<_>>>())
+        .map_err(|e| add_err(dir, e))?;
+    children.sort_by_key(std::fs::DirEntry::file_name);
+    for child in children {
+        let path = child.path();
+        let Some(file_name) = child.file_name().to_str().map(str::to_owned) else {
+            return Err(add_err(
+                &path,
+                io::Error::other("its name is not UTF-8, and an archive holds UTF-8 paths only"),
+            ));
+        };
+        let child_name = format!("{name}/{file_name}");
+        let meta = std::fs::metadata(&path).map_err(|e| add_err(&path, e))?;
+        if meta.is_dir() {
+            walk(&path, &child_name, depth + 1, out)?;
+        } else if meta.is_file() {
+            out.insert(child_name, Source::File(path));
+        }
+        // Sockets and pipes are no build output a test could read.
+    }
+    Ok(())
+}
+
+/// The manifest's `files`: each file's size and digest, read before packing so that
+/// the manifest can come first.
+fn digests(entries: &BTreeMap<String, Source>) -> Result<BTreeMap<String, ArchivedFile>, ArchiveError> {
+    let mut files = BTreeMap::new();
+    for (name, source) in entries {
+        if let Source::File(from) = source {
+            let (size, xxh64) =
+                extract::digest_of(from).map_err(|source| ArchiveError::Add { path: from.clone(), source })?;
+            files.insert(name.clone(), ArchivedFile::File { size, xxh64 });
+        }
+    }
+    Ok(files)
+}
+
+fn write(path: &Path, level: i32, manifest: &Manifest, entries: &BTreeMap<String, Source>) -> Result<(), ArchiveError> {
     let write_err = |source: io::Error| ArchiveError::Write { path: path.to_owned(), source };
-    // A fresh temporary file (see `temp_beside`), removed when `tmp` is dropped unless
-    // it was persisted.
-    let (file, tmp) = crate::report::temp_beside(path).map_err(write_err)?.into_parts();
-    let encoder = zstd::Encoder::new(BufWriter::new(file), level).map_err(write_err)?;
+    // A fresh, exclusively created file beside the archive (see `temp_beside`), removed
+    // if dropped before `persist`: a failed archive leaves nothing behind.
+    let tmp = crate::report::temp_beside(path).map_err(write_err)?;
+    let mut encoder = zstd::Encoder::new(BufWriter::new(tmp), level).map_err(write_err)?;
+    // Without it, damage to the compressed stream could decompress into other bytes
+    // unnoticed.
+    encoder.include_checksum(true).map_err(write_err)?;
     let mut tar = tar::Builder::new(encoder);
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| write_err(io::Error::other(e)))?;
     let mut header = tar::Header::new_gnu();
@@ -370,22 +596,29 @@ fn write(
     header.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
     header.set_cksum();
     tar.append_data(&mut header, MANIFEST_NAME, json.as_slice()).map_err(write_err)?;
-    let target = &manifest.target_dir;
-    for rel in files {
-        let from = target.join(rel);
-        tar.append_path_with_name(&from, Path::new(TARGET).join(rel))
-            .map_err(|source| ArchiveError::Add { path: from, source })?;
-    }
-    for rel in dirs {
-        let from = target.join(rel);
-        tar.append_dir_all(Path::new(TARGET).join(rel), &from)
-            .map_err(|source| ArchiveError::Add { path: from, source })?;
+    for (name, source) in entries {
+        match source {
+            Source::Dir => {
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                header.set_mode(0o755);
+                tar.append_data(&mut header, name, io::empty()).map_err(write_err)?;
+            }
+            Source::File(from) => {
+                let expected = &manifest.files[name];
+                extract::append_file(&mut tar, name, from, expected)
+                    .map_err(|source| ArchiveError::Add { path: from.clone(), source })?;
+            }
+        }
     }
     let encoder = tar.into_inner().map_err(write_err)?;
     let mut out = encoder.finish().map_err(write_err)?;
     out.flush().map_err(write_err)?;
-    out.into_inner().map_err(|e| write_err(e.into_error()))?.sync_all().map_err(write_err)?;
-    tmp.persist(path).map_err(|e| write_err(e.error))
+    let tmp = out.into_inner().map_err(|e| write_err(e.into_error()))?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path).map_err(|e| write_err(e.error))?;
+    Ok(())
 }
 
 /// Keeps an archive's extracted files while its tests run; a temporary directory is
@@ -435,35 +668,57 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
+/// `--extract-to DIR`: extracts into a fresh directory inside `dest` and moves the
+/// files into place only once all of them are verified, so that a damaged archive
+/// leaves nothing behind; an existing file is replaced only with `overwrite`.
+fn extract_into(
+    archive: &Path,
+    dest: &Path,
+    overwrite: bool,
+    read: impl FnOnce(&Path) -> Result<Manifest, ArchiveError>,
+) -> Result<Manifest, ArchiveError> {
+    let extract_err =
+        |e: io::Error| ArchiveError::Extract { path: archive.to_owned(), dest: dest.to_owned(), source: e };
+    let created = !dest.exists();
+    std::fs::create_dir_all(dest).map_err(extract_err)?;
+    let result = (|| {
+        let staging = tempfile::Builder::new().prefix(".tempo-extract-").tempdir_in(dest).map_err(extract_err)?;
+        let manifest = read(staging.path())?;
+        extract::place(archive, staging.path(), dest, overwrite)?;
+        Ok(manifest)
+    })();
+    if result.is_err() && created {
+        let _ = std::fs::remove_dir(dest);
+    }
+    result
+}
+
 /// Extracts an archive and rebuilds its binaries and packages for this machine.
 pub fn open(source: &ArchiveSource) -> Result<Opened, ArchiveError> {
-    let (dest, temp) = match &source.extract_to {
-        Some(dir) => (absolute(dir), None),
+    let max_size = extract::max_size()?;
+    let read = |root: &Path| -> Result<Manifest, ArchiveError> {
+        let file = File::open(&source.file).map_err(|e| ArchiveError::Extract {
+            path: source.file.clone(),
+            dest: root.to_owned(),
+            source: e,
+        })?;
+        extract::unpack(&source.file, BufReader::new(file), root, max_size)
+    };
+    let (dest, temp, manifest) = match &source.extract_to {
+        Some(dir) => {
+            let dest = absolute(dir);
+            let manifest = extract_into(&source.file, &dest, source.extract_overwrite, read)?;
+            (dest, None, manifest)
+        }
         None => {
             let temp = tempfile::Builder::new().prefix("tempo-archive-").tempdir().map_err(|e| {
                 ArchiveError::Extract { path: source.file.clone(), dest: std::env::temp_dir(), source: e }
             })?;
-            (temp.path().to_owned(), Some(temp))
+            let manifest = read(temp.path())?;
+            (temp.path().to_owned(), Some(temp), manifest)
         }
     };
-    let extract_err = |e: io::Error| ArchiveError::Extract { path: source.file.clone(), dest: dest.clone(), source: e };
-    std::fs::create_dir_all(&dest).map_err(extract_err)?;
-    let file = File::open(&source.file).map_err(extract_err)?;
-    let decoder = zstd::Decoder::new(BufReader::new(file)).map_err(extract_err)?;
-    let mut tar = tar::Archive::new(decoder);
-    tar.set_preserve_permissions(true);
-    tar.set_overwrite(true);
-    // `unpack` refuses entries that would land outside `dest` (`..`, absolute paths).
-    tar.unpack(&dest).map_err(extract_err)?;
-
     let meta_err = |reason: String| ArchiveError::Metadata { path: source.file.clone(), reason };
-    let text =
-        std::fs::read(dest.join(MANIFEST_NAME)).map_err(|e| meta_err(format!("no {MANIFEST_NAME} in it ({e})")))?;
-    let version: VersionOnly = serde_json::from_slice(&text).map_err(|e| meta_err(format!("{MANIFEST_NAME}: {e}")))?;
-    if version.format_version != FORMAT_VERSION {
-        return Err(ArchiveError::Version { path: source.file.clone(), found: version.format_version });
-    }
-    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| meta_err(format!("{MANIFEST_NAME}: {e}")))?;
 
     let root = absolute(source.workspace_remap.as_deref().unwrap_or(&manifest.workspace_root));
     if !root.is_dir() {

@@ -235,8 +235,12 @@ pub struct ArchiveSourceArgs {
     #[arg(long, value_name = "DIR", requires = "archive_file")]
     pub workspace_remap: Option<PathBuf>,
     /// Extract the archive into this directory, and keep it [default: a temporary directory].
+    /// Files already there are not replaced unless --extract-overwrite is given.
     #[arg(long, value_name = "DIR", requires = "archive_file")]
     pub extract_to: Option<PathBuf>,
+    /// Let --extract-to replace files that already exist in its directory.
+    #[arg(long, requires = "extract_to")]
+    pub extract_overwrite: bool,
 }
 
 /// `cargo tempo show-config`.

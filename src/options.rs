@@ -353,11 +353,18 @@ pub struct ArchiveSource {
     pub workspace_remap: Option<PathBuf>,
     /// Where to extract it (kept); `None` means a temporary directory.
     pub extract_to: Option<PathBuf>,
+    /// Whether extracting into `extract_to` may replace files already there.
+    pub extract_overwrite: bool,
 }
 
 impl ArchiveSource {
     fn from_args(a: crate::cli::ArchiveSourceArgs) -> Option<ArchiveSource> {
-        Some(ArchiveSource { file: a.archive_file?, workspace_remap: a.workspace_remap, extract_to: a.extract_to })
+        Some(ArchiveSource {
+            file: a.archive_file?,
+            workspace_remap: a.workspace_remap,
+            extract_to: a.extract_to,
+            extract_overwrite: a.extract_overwrite,
+        })
     }
 }
 
