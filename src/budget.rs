@@ -213,6 +213,8 @@ impl BudgetCheck {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let skipped = if build_failed || matches!(seen.cancelled, Some(CancelReason::BuildFailed)) {
             Some("the build failed")
+        } else if matches!(seen.cancelled, Some(CancelReason::InternalError)) {
+            Some("tempo hit a bug")
         } else if stats.signal.is_some() || matches!(seen.cancelled, Some(CancelReason::Signal(_))) {
             Some("the run was interrupted")
         } else if seen.cancelled.is_some() {
