@@ -570,6 +570,42 @@ fn batch_result(
 mod tests {
     use super::*;
 
+    // Regression test for issue 12: a batch computed its tests' deadlines with
+    // `Instant + Duration` and `Duration * n`, which panicked on the longest durations.
+    #[test]
+    fn the_longest_durations_do_not_panic_a_batch() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-libtest");
+        std::fs::write(&script, "#!/bin/sh\nprintf 'test a ... ok\\n'\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut test = crate::plan::fake::test("a", |s| {
+            s.slow_timeout.period = Duration::MAX;
+            s.slow_timeout.terminate_after = Some(u32::MAX);
+            s.slow_timeout.grace_period = Duration::MAX;
+        });
+        let inner = Arc::get_mut(&mut test).expect("just made");
+        inner.binary = crate::plan::fake::binary_at(script, dir.path().to_owned());
+        inner.expected = Duration::MAX;
+        inner.expected_known = true;
+        let spec = BatchSpec { slot: 0, output_cap: 1024, grace_period: Duration::MAX, attempt: 1 };
+        let mut passed = Vec::new();
+        let end = run_batch(
+            &[test],
+            &spec,
+            Instant::now(),
+            |_| {},
+            |event| {
+                if let BatchEvent::Finished(i, result) = event {
+                    passed.push((i, result.outcome));
+                }
+            },
+        );
+        assert_eq!(passed, [(0, Outcome::Pass)], "{end:?}");
+    }
+
     fn feed_all(pieces: &[&str]) -> Vec<Parsed> {
         let mut p = LineParser::default();
         pieces.iter().flat_map(|s| p.feed(s.as_bytes())).collect()

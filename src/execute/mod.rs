@@ -1046,3 +1046,48 @@ fn record(
     }
     !result.outcome.is_success()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression tests for issue 12: `Instant + Duration` panicked on a duration past
+    // what the clock can hold (`slow-timeout = "500000000000y"`), killing a worker.
+
+    #[test]
+    fn a_deadline_past_the_clock_never_comes() {
+        let now = Instant::now();
+        assert_eq!(deadline(now, Duration::MAX), None);
+        assert_eq!(deadline(now, Duration::from_secs(500_000_000_000 * 31_557_600)), None);
+        assert_eq!(deadline(now, Duration::from_secs(1)), Some(now + Duration::from_secs(1)));
+        assert_eq!(deadline(now, Duration::ZERO), Some(now));
+    }
+
+    #[test]
+    fn jitter_of_the_longest_delay_does_not_panic() {
+        // `Duration::MAX.mul_f64(1.0)` panics: the product rounds up past the maximum.
+        assert_eq!(scaled(Duration::MAX, 1.0), Duration::MAX);
+        assert!(scaled(Duration::MAX, 0.5) <= Duration::MAX);
+        assert_eq!(scaled(Duration::from_secs(10), 0.5), Duration::from_secs(5));
+        assert!(jittered(Duration::MAX, true) <= Duration::MAX);
+    }
+
+    #[test]
+    fn a_retry_delay_past_the_clock_means_no_retry() {
+        let now = Instant::now();
+        assert_eq!(retry_at(now, Duration::ZERO), Retry::Now);
+        assert_eq!(retry_at(now, Duration::from_secs(2)), Retry::At(now + Duration::from_secs(2)));
+        assert_eq!(retry_at(now, Duration::MAX), Retry::Never);
+    }
+
+    #[test]
+    fn a_panic_message_is_read_from_its_payload() {
+        let caught = |f: fn()| catch_unwind(f).unwrap_err();
+        let literal = caught(|| panic!("plain"));
+        let formatted = caught(|| panic!("formatted {}", 1 + 1));
+        let other = caught(|| std::panic::panic_any(7_u8));
+        assert_eq!(panic_message(&*literal), "plain");
+        assert_eq!(panic_message(&*formatted), "formatted 2");
+        assert_eq!(panic_message(&*other), "a panic without a message");
+    }
+}

@@ -281,3 +281,56 @@ fn end_leftovers(pgid: u32, grace: Duration) {
     }
     unix::signal_group(pgid, unix::SIGKILL);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::plan::fake;
+
+    /// A test that is really the program at `path`, run in `/`.
+    fn program(path: &str) -> crate::plan::TestRef {
+        let mut test = fake::test("t", |_| {});
+        Arc::get_mut(&mut test).expect("just made").binary = fake::binary_at(PathBuf::from(path), PathBuf::from("/"));
+        test
+    }
+
+    fn spec(slow_period: Duration, terminate_after: Option<u32>) -> AttemptSpec {
+        AttemptSpec {
+            attempt: 1,
+            slot: 0,
+            capture: true,
+            output_cap: 1024,
+            leak_timeout: Duration::MAX,
+            leak_fails: false,
+            grace_period: Duration::MAX,
+            slow_period,
+            terminate_after,
+            timeout_passes: false,
+        }
+    }
+
+    // Regression test for issue 12: the longest durations panicked the worker
+    // ("overflow when adding duration to instant"); each means "never" now.
+    #[test]
+    fn the_longest_timeouts_never_fire_and_do_not_panic() {
+        let result =
+            run_attempt(&program("/bin/true"), &spec(Duration::MAX, Some(u32::MAX)), Instant::now(), |_| {}, |_| {});
+        assert_eq!(result.outcome, Outcome::Pass, "{:?}", result.error);
+    }
+
+    #[test]
+    fn a_timeout_with_the_longest_grace_period_does_not_panic() {
+        // `yes` runs until SIGTERM ends it; SIGKILL would come never.
+        let result = run_attempt(
+            &program("/usr/bin/yes"),
+            &spec(Duration::from_millis(1), Some(1)),
+            Instant::now(),
+            |_| {},
+            |_| {},
+        );
+        assert_eq!(result.outcome, Outcome::Timeout, "{:?}", result.error);
+    }
+}
