@@ -663,7 +663,7 @@ fn install_panic_hook() {
             return;
         }
         let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
-        eprintln!("thread '{thread}' panicked too: {}", info.payload_as_str().unwrap_or("(no message)"));
+        eprintln!("thread '{thread}' panicked too: {}", crate::execute::panic_message(info.payload()));
     }));
 }
 
