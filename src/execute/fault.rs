@@ -5,8 +5,10 @@
 //! `TEMPO_TEST_PANIC`, whose value names the thread and, for the threads that handle
 //! tests, the test that sets it off:
 //!
-//! - `worker:NAME`: the worker that runs the test `NAME` panics once its process started;
-//! - `coordinator:NAME`: the coordinating thread panics when `NAME`'s result arrives;
+//! - `worker:NAME`: the worker that runs the test `NAME` panics when it first reports
+//!   `NAME` slow (after one `slow-timeout` period), with the test's process running;
+//! - `coordinator:NAME`: the coordinating thread panics when `NAME`'s result arrives
+//!   from a run of its own (not from a batch);
 //! - `feeder`: a pipelined run's feeder panics after it sent its first tests;
 //! - `signals`: the signal-forwarding thread panics at the first signal it receives.
 
