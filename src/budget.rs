@@ -211,7 +211,11 @@ impl BudgetCheck {
     /// or whose build failed is not checked: its times say nothing about the suite.
     pub fn finish(&self, stats: &RunStats, build_failed: bool, out: &mut impl Write) -> io::Result<BudgetReport> {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let skipped = if build_failed || matches!(seen.cancelled, Some(CancelReason::BuildFailed)) {
+        // A bug in tempo comes first: the run passes it on as its error, as it does a
+        // failed build's.
+        let skipped = if matches!(seen.cancelled, Some(CancelReason::InternalError)) {
+            Some("tempo hit a bug")
+        } else if build_failed || matches!(seen.cancelled, Some(CancelReason::BuildFailed)) {
             Some("the build failed")
         } else if stats.signal.is_some() || matches!(seen.cancelled, Some(CancelReason::Signal(_))) {
             Some("the run was interrupted")

@@ -550,7 +550,7 @@ pub enum RunFormatArg {
     /// Status lines and a summary, for people.
     #[default]
     Human,
-    /// One JSON object per event, one per line, on stdout (see docs/events.md).
+    /// One JSON object per event, one per line, on stdout (see docs/reference/events.md).
     Json,
 }
 
@@ -645,7 +645,16 @@ pub fn main() -> i32 {
     };
     let CargoCli::Tempo(tempo) = cli;
     let is_list = matches!(tempo.command, Command::List(_));
-    match crate::options::dispatch(tempo.command) {
+    install_panic_hook();
+    // The last line of defence: a panic that reached this far (the run's own threads
+    // report theirs as `Error::Bug`) ends tempo with its own exit code, not Rust's 101,
+    // which CI would read as a build failure. The run's guards have ended its tests.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::options::dispatch(tempo.command)))
+        .unwrap_or_else(|payload| {
+            let thread = std::thread::current().name().unwrap_or("main").to_owned();
+            Err(Error::Bug { thread, message: crate::execute::panic_message(&*payload) })
+        });
+    match outcome {
         Ok(code) => code,
         Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             // The reader went away (`cargo tempo list | head`): stop quietly, as ripgrep
@@ -658,6 +667,22 @@ pub fn main() -> i32 {
             err.exit_code()
         }
     }
+}
+
+/// Prints the first panic as Rust does (thread, place, message, how to get a
+/// backtrace), and any later one on a line of its own: those usually follow from the
+/// first (a channel or lock it left behind), and the first is the one to report.
+fn install_panic_hook() {
+    let first = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        static PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !PRINTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            first(info);
+            return;
+        }
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+        eprintln!("thread '{thread}' panicked too: {}", crate::execute::panic_message(info.payload()));
+    }));
 }
 
 /// `--max-fail`: `N`, `N:wait`, `N:immediate` or `all`, as nextest takes it.

@@ -52,6 +52,10 @@ pub mod exit_code {
     /// be written still writes its other outputs and exits 110 at the end; failing
     /// tests (100) and a signal beat it, a missed budget (107) does not.
     pub const WRITE_OUTPUT_ERROR: i32 = 110;
+    /// A thread of tempo panicked: a bug in tempo; please report it. The tests still
+    /// running were stopped and, where the run had started, its summary and reports
+    /// written first. It beats every other outcome of the run. nextest does not use 111.
+    pub const INTERNAL_ERROR: i32 = 111;
     /// The run was interrupted by SIGINT (128 + 2).
     pub const INTERRUPTED: i32 = 130;
     /// The run was stopped by SIGTERM (128 + 15).
@@ -175,6 +179,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// A thread of tempo panicked. The run it was part of was stopped, its tests ended
+    /// and its reports written.
+    #[error(
+        "failed to finish: tempo's thread `{thread}` panicked ({message}); this is a bug in tempo, please report it with the output above"
+    )]
+    Bug {
+        /// The thread's name.
+        thread: String,
+        /// What the panic said.
+        message: String,
+    },
+
     /// `flaky --write` could not add its overrides to the config file.
     #[error("failed to add the suggested overrides to `{}`: {reason}; fix the file or add them by hand", path.display())]
     EditConfig {
@@ -199,6 +215,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::BuildFailed { .. } => exit_code::BUILD_FAILED,
+            Error::Bug { .. } => exit_code::INTERNAL_ERROR,
             Error::ListFailed { .. } => exit_code::TEST_LIST_FAILED,
             Error::Output(_) => exit_code::WRITE_OUTPUT_ERROR,
             Error::Config(_) | Error::EditConfig { .. } | Error::EditThreads { .. } => exit_code::CONFIG_ERROR,

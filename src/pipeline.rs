@@ -591,7 +591,7 @@ impl SweepPlan {
 
     /// Runs every selected test once on `slots` slots, as `cargo tempo run -j <slots>`
     /// would (`None`: adaptively, as `-j adaptive` would), reporting to `reporter` only.
-    pub fn run(&self, slots: Option<usize>, reporter: &mut dyn crate::report::Reporter) -> std::io::Result<RunStats> {
+    pub fn run(&self, slots: Option<usize>, reporter: &mut dyn crate::report::Reporter) -> Result<RunStats> {
         let concurrency = match slots {
             Some(n) => crate::options::Concurrency { slots: n, cpu_budget: None },
             None => crate::options::resolve_concurrency(
@@ -874,8 +874,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
             if let Some(html) = html {
                 reporters.push(Box::new(html));
             }
-            let stats = execute::run(prepared.plan, info, &config, &mut reporters).map_err(reporter_error)?;
-            (stats, None)
+            execute::run_fed(prepared.plan, None, info, &config, &mut reporters).map_err(reporter_error)?
         }
     };
     let write_errors = reporters.take_write_errors();

@@ -345,10 +345,15 @@ pub mod fake {
     }
 
     fn binary() -> Arc<TestBinary> {
+        binary_at(PathBuf::from("/nonexistent/pkg/target/debug/deps/pkg-0000"), PathBuf::from("/nonexistent/pkg"))
+    }
+
+    /// A fake binary `pkg` that is really the program at `path`, run in `package_dir`.
+    pub fn binary_at(path: PathBuf, package_dir: PathBuf) -> Arc<TestBinary> {
         let package = Arc::new(PackageInfo {
             name: "pkg".into(),
             version: "0.1.0".parse().unwrap(),
-            manifest_path: PathBuf::from("/nonexistent/pkg/Cargo.toml"),
+            manifest_path: package_dir.join("Cargo.toml"),
             authors: vec![],
             description: None,
             homepage: None,
@@ -363,7 +368,7 @@ pub mod fake {
         });
         Arc::new(TestBinary {
             id: BinaryId::new("pkg", TargetKind::Lib, "pkg"),
-            path: PathBuf::from("/nonexistent/pkg/target/debug/deps/pkg-0000"),
+            path,
             kind: TargetKind::Lib,
             filter_kind: "lib",
             target_name: "pkg".into(),

@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::capture::CaptureBuf;
-use super::unix;
+use super::{deadline, unix};
 use crate::plan::TestRef;
 use crate::report::events::{BatchFailure, CapturedOutput, ExecutionResult, ExitStatus, Outcome, ResourceUsage};
 
@@ -303,7 +303,8 @@ struct Running {
     started: Instant,
     cpu_at_start: Option<Duration>,
     periods: u32,
-    next_slow: Instant,
+    /// `None` here and below: past what the clock can hold, so never.
+    next_slow: Option<Instant>,
     /// Past this, the test has stalled the batch: it goes back to run alone.
     stall_at: Option<Instant>,
     /// Past this, the test has timed out by its own settings.
@@ -320,7 +321,7 @@ const MIN_STALL: Duration = Duration::from_secs(2);
 
 fn stall_limit(test: &TestRef) -> Option<Duration> {
     // A doctest cannot run alone, so only its own timeout ends it.
-    (test.expected_known && test.binary.doc.is_none()).then(|| (test.expected * 20).max(MIN_STALL))
+    (test.expected_known && test.binary.doc.is_none()).then(|| test.expected.saturating_mul(20).max(MIN_STALL))
 }
 
 /// Runs `tests` (all of one binary, with the same environment) in one process.
@@ -383,17 +384,17 @@ pub fn run_batch(
             unix::signal_group(pid, unix::SIGKILL);
             kill_at = None;
         }
-        let mut deadline = kill_at;
+        let mut wake_at = kill_at;
         if let Some(r) = running.as_mut()
             && kill_at.is_none()
             && ended_for.is_none()
             && timed_out.is_none()
         {
             let test = &tests[r.index];
-            if now >= r.next_slow {
-                r.periods += 1;
+            if r.next_slow.is_some_and(|t| now >= t) {
+                r.periods = r.periods.saturating_add(1);
                 on_event(BatchEvent::Slow(r.index, now.duration_since(r.started)));
-                r.next_slow += test.settings.slow_timeout.period;
+                r.next_slow = r.next_slow.and_then(|t| deadline(t, test.settings.slow_timeout.period));
             }
             if r.terminate_at.is_some_and(|t| now >= t) {
                 timed_out = Some(r.index);
@@ -402,17 +403,16 @@ pub fn run_batch(
             }
             if timed_out.is_some() || ended_for.is_some() {
                 unix::signal_group(pid, unix::SIGTERM);
-                kill_at = Some(now + spec.grace_period);
-                deadline = kill_at;
+                kill_at = deadline(now, spec.grace_period);
+                wake_at = kill_at;
             } else {
-                deadline = [Some(r.next_slow), r.stall_at, r.terminate_at].into_iter().flatten().min();
+                wake_at = [r.next_slow, r.stall_at, r.terminate_at].into_iter().flatten().min();
             }
         }
         if pidfd.is_none() && !exited {
-            let tick = now + Duration::from_millis(10);
-            deadline = Some(deadline.map_or(tick, |d| d.min(tick)));
+            wake_at = [wake_at, deadline(now, Duration::from_millis(10))].into_iter().flatten().min();
         }
-        let timeout = deadline.map(|d| d.saturating_duration_since(now));
+        let timeout = wake_at.map(|d| d.saturating_duration_since(now));
         let pidfd_ref = if exited { None } else { pidfd.as_ref().map(|f| f as _) };
         let ready =
             unix::poll_readable([stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref], timeout)
@@ -448,9 +448,11 @@ pub fn run_batch(
                                     started: at,
                                     cpu_at_start: stat_cpu(pid),
                                     periods: 0,
-                                    next_slow: at + slow.period,
-                                    stall_at: stall_limit(test).map(|d| at + d),
-                                    terminate_at: slow.terminate_after.map(|n| at + slow.period * n),
+                                    next_slow: deadline(at, slow.period),
+                                    stall_at: stall_limit(test).and_then(|d| deadline(at, d)),
+                                    terminate_at: slow
+                                        .terminate_after
+                                        .and_then(|n| deadline(at, slow.period.saturating_mul(n))),
                                     output: CaptureBuf::new(spec.output_cap),
                                 });
                                 on_event(BatchEvent::Started(i));
@@ -477,7 +479,7 @@ pub fn run_batch(
                                             (Some(a), Some(b)) => b.saturating_sub(a),
                                             _ => Duration::ZERO,
                                         };
-                                        attributed_cpu += cpu;
+                                        attributed_cpu = attributed_cpu.saturating_add(cpu);
                                         on_event(BatchEvent::Finished(
                                             i,
                                             batch_result(Outcome::Pass, run_start, started, at, cpu, Vec::new()),
@@ -663,6 +665,42 @@ fn batch_result(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Regression test for issue 12: a batch computed its tests' deadlines with
+    // `Instant + Duration` and `Duration * n`, which panicked on the longest durations.
+    #[test]
+    fn the_longest_durations_do_not_panic_a_batch() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-libtest");
+        std::fs::write(&script, "#!/bin/sh\nprintf 'test a ... ok\\n'\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut test = crate::plan::fake::test("a", |s| {
+            s.slow_timeout.period = Duration::MAX;
+            s.slow_timeout.terminate_after = Some(u32::MAX);
+            s.slow_timeout.grace_period = Duration::MAX;
+        });
+        let inner = Arc::get_mut(&mut test).expect("just made");
+        inner.binary = crate::plan::fake::binary_at(script, dir.path().to_owned());
+        inner.expected = Duration::MAX;
+        inner.expected_known = true;
+        let spec = BatchSpec { slot: 0, output_cap: 1024, grace_period: Duration::MAX, attempt: 1 };
+        let mut passed = Vec::new();
+        let end = run_batch(
+            &[test],
+            &spec,
+            Instant::now(),
+            |_| {},
+            |event| {
+                if let BatchEvent::Finished(i, result) = event {
+                    passed.push((i, result.outcome));
+                }
+            },
+        );
+        assert_eq!(passed, [(0, Outcome::Pass)], "{end:?}");
+    }
 
     fn feed_all(pieces: &[&str]) -> Vec<Parsed> {
         let mut p = LineParser::default();

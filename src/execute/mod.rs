@@ -4,9 +4,16 @@
 //! worker threads, one per slot, each supervises one test process at a time. Workers
 //! send their results back over a channel, so all reporting happens on one thread, in
 //! order, without locks.
+//!
+//! No thread may die silently: a worker, the feeder or the signal forwarder that
+//! panics tells the coordinator, which ends the run as if it had been cancelled (the
+//! running tests are stopped, the summary and reports are written) and returns
+//! [`Error::Bug`]. A panic in the coordinator itself kills the running tests on
+//! its way out.
 
 pub mod batch;
 mod capture;
+pub mod fault;
 #[cfg(unix)]
 mod keys;
 pub mod process;
@@ -15,8 +22,10 @@ pub mod process;
 pub(crate) mod unix;
 pub mod watchdog;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -26,6 +35,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::config::OnTimeout;
+use crate::error::Error;
 use crate::plan::{TestPlan, TestRef};
 use crate::report::Reporter;
 use crate::report::events::{
@@ -99,6 +109,58 @@ enum Msg {
     BatchFinished(TestRef, usize, u32, ExecutionResult),
     /// A batch is over; what it did not settle runs again.
     BatchDone(Dispatch, batch::BatchEnd),
+    /// A thread panicked: a bug in tempo, which ends the run.
+    ThreadPanicked(Panicked),
+}
+
+/// A thread that panicked, and the test it was running.
+struct Panicked {
+    /// The thread's name.
+    thread: String,
+    /// What the panic said.
+    message: String,
+    /// Whether it was the feeder, which then sends no more tests.
+    feeder: bool,
+    /// A worker's dispatch that will never report back.
+    lost: Option<LostJob>,
+}
+
+impl Panicked {
+    fn new(payload: &(dyn Any + Send), feeder: bool, lost: Option<LostJob>) -> Panicked {
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+        Panicked { thread, message: panic_message(payload), feeder, lost }
+    }
+}
+
+/// A dispatch whose worker panicked, with the tests of a batch that never started.
+struct LostJob {
+    dispatch: Dispatch,
+    unstarted: Vec<usize>,
+}
+
+/// What a panic said: its message, when it has one (`panic!` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_owned(),
+    }
+}
+
+/// Runs a thread's whole body; a panic is caught and sent to the coordinator, which
+/// would otherwise wait for the thread forever.
+fn reporting_panics(tx: &Sender<Msg>, feeder: bool, body: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
+        let _ = tx.send(Msg::ThreadPanicked(Panicked::new(&*payload, feeder, None)));
+    }
+}
+
+/// The instant `wait` after `from`, or `None` when that is past what the clock can
+/// hold: a wait that long never ends. Every deadline in the runner is made with it,
+/// so that no duration a user writes (`slow-timeout = "500000000000y"`) can overflow
+/// `Instant` and panic a thread.
+pub fn deadline(from: Instant, wait: Duration) -> Option<Instant> {
+    from.checked_add(wait)
 }
 
 /// How long a pipelined run waits for a build that compiles nothing, before it starts
@@ -122,7 +184,12 @@ pub struct FeedTx(Sender<Msg>);
 impl FeedTx {
     /// Sends one message; false once the run is over and nobody listens.
     pub fn send(&self, feed: Feed) -> bool {
-        self.0.send(Msg::Feed(feed)).is_ok()
+        let tests = matches!(feed, Feed::Tests(_));
+        let sent = self.0.send(Msg::Feed(feed)).is_ok();
+        if tests {
+            fault::inject(fault::Place::Feeder, std::iter::empty());
+        }
+        sent
     }
 }
 
@@ -182,14 +249,21 @@ impl SignalForwarder {
     fn start(tx: Sender<Msg>) -> io::Result<SignalForwarder> {
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
         let handle = signals.handle();
-        let thread = std::thread::spawn(move || {
-            for sig in signals.forever() {
-                let msg = if sig == SIGUSR1 { Msg::Info } else { Msg::Signal(sig) };
-                if tx.send(msg).is_err() {
-                    break;
+        let thread = std::thread::Builder::new().name("tempo-signals".into()).spawn(move || {
+            let handle = signals.handle();
+            reporting_panics(&tx, false, || {
+                for sig in signals.forever() {
+                    fault::inject(fault::Place::Signals, std::iter::empty());
+                    let msg = if sig == SIGUSR1 { Msg::Info } else { Msg::Signal(sig) };
+                    if tx.send(msg).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+            // Nobody forwards signals any more: a later Ctrl-C or SIGTERM must end
+            // tempo as usual (the watchdog then ends the tests), not vanish.
+            handle.close();
+        })?;
         Ok(SignalForwarder { handle, thread: Some(thread) })
     }
 }
@@ -204,13 +278,25 @@ impl Drop for SignalForwarder {
     }
 }
 
-/// Runs every test of the plan and reports each event; returns the final tally.
-pub fn run(plan: TestPlan, info: RunInfo, config: &RunnerConfig, reporter: &mut dyn Reporter) -> io::Result<RunStats> {
-    run_fed(plan, None, info, config, reporter).map(|(stats, _)| stats)
+/// Runs every test of the plan and reports each event; returns the final tally. A
+/// reporter's error is [`Error::Output`]; a thread of tempo that panicked is
+/// [`Error::Bug`], returned once the run's tests are ended and its reports written.
+pub fn run(
+    plan: TestPlan,
+    info: RunInfo,
+    config: &RunnerConfig,
+    reporter: &mut dyn Reporter,
+) -> crate::error::Result<RunStats> {
+    match run_fed(plan, None, info, config, reporter).map_err(Error::Output)? {
+        (_, Some(error)) => Err(error),
+        (stats, None) => Ok(stats),
+    }
 }
 
 /// Runs the plan's tests and, with a `feeder`, the tests it sends while the build is
-/// still going: pipelining. Returns the tally and the build's error, if it failed.
+/// still going: pipelining. Returns the tally and the error that ends tempo once the
+/// run's reports are written: [`Error::Bug`] if a thread of tempo panicked, else the
+/// build's error, if it failed.
 pub fn run_fed(
     plan: TestPlan,
     feeder: Option<Feeder<'_>>,
@@ -238,11 +324,15 @@ pub fn run_fed(
         slot_busy: vec![Duration::ZERO; config.slots],
         ..RunStats::default()
     };
-    let run_marker = format!("TEMPO_RUN_ID={}", info.run_id);
     unix::become_subreaper();
-    let watchdog = watchdog::Watchdog::start(&info.run_id);
-    // Adopted orphans are reaped as they exit, not only at the end of the run.
-    let reaper = unix::OrphanReaper::start().ok();
+    // From here on, however the run ends, even by a panic, what it started ends too.
+    let end_of_run = EndOfRun {
+        marker: format!("TEMPO_RUN_ID={}", info.run_id),
+        grace_period: config.grace_period,
+        watchdog: Some(watchdog::Watchdog::start(&info.run_id)),
+        // Adopted orphans are reaped as they exit, not only at the end of the run.
+        reaper: unix::OrphanReaper::start().ok(),
+    };
     reporter.report(&Event::RunStarted(info))?;
 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
@@ -258,17 +348,33 @@ pub fn run_fed(
     let mut last_end = Duration::ZERO;
     let mut build_error = None;
     let mut late_not_run = 0;
+    let mut bug = None;
     let result = std::thread::scope(|scope| -> io::Result<()> {
-        for _ in 0..config.slots {
+        // Owned here, so that a panic below drops them: the workers then stop asking for
+        // work and the feeder's messages go nowhere, and the scope's wait for them ends.
+        let (job_tx, msg_rx) = (job_tx, msg_rx);
+        // If the coordinator panics, the tests still running are killed, so that the
+        // workers waiting for them end too.
+        let _kill_on_panic = KillOnPanic(&groups);
+        for i in 0..config.slots {
             let job_rx = job_rx.clone();
             let msg_tx = msg_tx.clone();
             let groups = &groups;
-            scope.spawn(move || worker(job_rx, msg_tx, config, run_start, groups));
+            std::thread::Builder::new()
+                .name(format!("tempo-worker-{i}"))
+                .spawn_scoped(scope, move || worker(job_rx, msg_tx, config, run_start, groups))
+                .expect("failed to start a worker thread");
         }
         let feed_open = feeder.is_some();
         if let Some(feeder) = feeder {
             let tx = FeedTx(msg_tx.clone());
-            scope.spawn(move || feeder(tx));
+            std::thread::Builder::new()
+                .name("tempo-feeder".into())
+                .spawn_scoped(scope, move || {
+                    let panics = tx.0.clone();
+                    reporting_panics(&panics, true, || feeder(tx));
+                })
+                .expect("failed to start the feeder thread");
         }
         drop(msg_tx);
         let mut coordinator = Coordinator {
@@ -290,8 +396,9 @@ pub fn run_fed(
             // second) before it starts tests: a no-op build is over in moments, and
             // waiting for all of its binaries keeps longest-first ordering whole.
             hold: feed_open,
-            hold_until: run_start + HOLD_FOR_NO_OP_BUILD,
+            hold_until: deadline(run_start, HOLD_FOR_NO_OP_BUILD),
             build_error: None,
+            bug: None,
             late_not_run: 0,
             rerun_alone: HashMap::new(),
             running: HashMap::new(),
@@ -303,21 +410,49 @@ pub fn run_fed(
         };
         let outcome = coordinator.coordinate();
         build_error = coordinator.build_error.take();
+        bug = coordinator.bug.take();
         late_not_run = coordinator.late_not_run;
         drop(job_tx);
         outcome
     });
-    // Whatever the tests started and left behind in other process groups or sessions
-    // ends with the run; orphans re-parented to tempo are reaped.
-    unix::sweep(std::slice::from_ref(&run_marker), config.grace_period);
-    drop(watchdog);
-    drop(reaper);
-    unix::reap_orphans();
+    drop(end_of_run);
     result?;
     stats.wall = last_end;
     stats.not_run = scheduler.not_started() + late_not_run;
     reporter.report(&Event::RunFinished(stats.clone()))?;
-    Ok((stats, build_error))
+    // tempo's own bug says more than a build error: it may be why the build stopped.
+    Ok((stats, bug.or(build_error)))
+}
+
+/// Ends the run's processes when the run is over, or unwinds from a panic: whatever the
+/// tests started and left behind in other process groups or sessions ends with the
+/// run, and orphans re-parented to tempo are reaped.
+struct EndOfRun {
+    marker: String,
+    grace_period: Duration,
+    watchdog: Option<watchdog::Watchdog>,
+    reaper: Option<unix::OrphanReaper>,
+}
+
+impl Drop for EndOfRun {
+    fn drop(&mut self) {
+        unix::sweep(std::slice::from_ref(&self.marker), self.grace_period);
+        drop(self.watchdog.take());
+        // The reaper stops before the last reaping of whatever is left.
+        drop(self.reaper.take());
+        unix::reap_orphans();
+    }
+}
+
+/// Kills every running test if the coordinator unwinds from a panic.
+struct KillOnPanic<'a>(&'a RunningGroups);
+
+impl Drop for KillOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.signal_all(unix::SIGKILL);
+        }
+    }
 }
 
 fn worker(
@@ -328,64 +463,99 @@ fn worker(
     groups: &RunningGroups,
 ) {
     for job in jobs {
-        if let Some(tests) = job.batch.clone() {
-            let spec = batch::BatchSpec {
-                slot: job.slot,
-                output_cap: config.output_cap,
-                grace_period: job.test.settings.slow_timeout.grace_period,
-                attempt: job.attempt,
-            };
-            let (slot, attempt) = (job.slot, job.attempt);
-            let end = batch::run_batch(
-                &tests,
-                &spec,
-                run_start,
-                |pid| groups.publish(slot, pid),
-                |event| {
-                    let msg = match event {
-                        batch::BatchEvent::Started(i) => {
-                            Msg::BatchStarted(tests[i].clone(), slot, attempt, run_start.elapsed())
-                        }
-                        batch::BatchEvent::Slow(i, elapsed) => Msg::Slow(tests[i].clone(), slot, attempt, elapsed),
-                        batch::BatchEvent::Finished(i, result) => {
-                            Msg::BatchFinished(tests[i].clone(), slot, attempt, result)
-                        }
-                    };
-                    let _ = results.send(msg);
-                },
-            );
-            if results.send(Msg::BatchDone(job, end)).is_err() {
+        // Which of a batch's tests the coordinator has heard of, so that if this thread
+        // panics, the ones that never started can be told apart.
+        let mut heard = vec![false; job.batch.as_ref().map_or(0, |tests| tests.len())];
+        let ran = catch_unwind(AssertUnwindSafe(|| run_job(&job, &results, config, run_start, groups, &mut heard)));
+        let msg = match ran {
+            Ok(JobEnd::Alone(result)) => Msg::Finished(job, result),
+            Ok(JobEnd::Batch(end)) => Msg::BatchDone(job, end),
+            Err(payload) => {
+                // The thread's state is unknown: it takes no more work.
+                let unstarted = heard.iter().enumerate().filter(|(_, heard)| !**heard).map(|(i, _)| i).collect();
+                let lost = LostJob { dispatch: job, unstarted };
+                let _ = results.send(Msg::ThreadPanicked(Panicked::new(&*payload, false, Some(lost))));
                 return;
             }
-            continue;
-        }
-        let settings = &job.test.settings;
-        let spec = AttemptSpec {
-            attempt: job.attempt,
-            slot: job.slot,
-            capture: config.capture,
-            output_cap: config.output_cap,
-            leak_timeout: settings.leak_timeout.period,
-            leak_fails: settings.leak_timeout.fails,
-            grace_period: settings.slow_timeout.grace_period,
-            slow_period: settings.slow_timeout.period,
-            terminate_after: settings.slow_timeout.terminate_after,
-            timeout_passes: settings.slow_timeout.on_timeout == OnTimeout::Pass,
         };
-        let slot = job.slot;
-        let result = process::run_attempt(
-            &job.test,
-            &spec,
-            run_start,
-            |pid| groups.publish(slot, pid),
-            |elapsed| {
-                let _ = results.send(Msg::Slow(job.test.clone(), job.slot, job.attempt, elapsed));
-            },
-        );
-        if results.send(Msg::Finished(job, result)).is_err() {
+        if results.send(msg).is_err() {
             return;
         }
     }
+}
+
+/// How a worker's job ended.
+enum JobEnd {
+    Alone(ExecutionResult),
+    Batch(batch::BatchEnd),
+}
+
+/// Runs one dispatch: a test alone, or a batch.
+fn run_job(
+    job: &Dispatch,
+    results: &Sender<Msg>,
+    config: &RunnerConfig,
+    run_start: Instant,
+    groups: &RunningGroups,
+    heard: &mut [bool],
+) -> JobEnd {
+    let (slot, attempt) = (job.slot, job.attempt);
+    if let Some(tests) = &job.batch {
+        let spec = batch::BatchSpec {
+            slot,
+            output_cap: config.output_cap,
+            grace_period: job.test.settings.slow_timeout.grace_period,
+            attempt,
+        };
+        let end = batch::run_batch(
+            tests,
+            &spec,
+            run_start,
+            |pid| groups.publish(slot, pid),
+            |event| {
+                let msg = match event {
+                    batch::BatchEvent::Started(i) => {
+                        heard[i] = true;
+                        Msg::BatchStarted(tests[i].clone(), slot, attempt, run_start.elapsed())
+                    }
+                    batch::BatchEvent::Slow(i, elapsed) => {
+                        fault::inject(fault::Place::Worker, std::iter::once(tests[i].name.as_str()));
+                        Msg::Slow(tests[i].clone(), slot, attempt, elapsed)
+                    }
+                    batch::BatchEvent::Finished(i, result) => {
+                        heard[i] = true;
+                        Msg::BatchFinished(tests[i].clone(), slot, attempt, result)
+                    }
+                };
+                let _ = results.send(msg);
+            },
+        );
+        return JobEnd::Batch(end);
+    }
+    let settings = &job.test.settings;
+    let spec = AttemptSpec {
+        attempt,
+        slot,
+        capture: config.capture,
+        output_cap: config.output_cap,
+        leak_timeout: settings.leak_timeout.period,
+        leak_fails: settings.leak_timeout.fails,
+        grace_period: settings.slow_timeout.grace_period,
+        slow_period: settings.slow_timeout.period,
+        terminate_after: settings.slow_timeout.terminate_after,
+        timeout_passes: settings.slow_timeout.on_timeout == OnTimeout::Pass,
+    };
+    let result = process::run_attempt(
+        &job.test,
+        &spec,
+        run_start,
+        |pid| groups.publish(slot, pid),
+        |elapsed| {
+            fault::inject(fault::Place::Worker, std::iter::once(job.test.name.as_str()));
+            let _ = results.send(Msg::Slow(job.test.clone(), slot, attempt, elapsed));
+        },
+    );
+    JobEnd::Alone(result)
 }
 
 /// The coordinating thread's state for one run.
@@ -413,9 +583,11 @@ struct Coordinator<'a> {
     /// Whether dispatch waits for the build (see `hold` in `run_fed`).
     hold: bool,
     /// When the hold ends anyway: a build still going by then is real work.
-    hold_until: Instant,
+    hold_until: Option<Instant>,
     /// The build's error, if it failed.
     build_error: Option<crate::error::Error>,
+    /// tempo's own error: the first thread that panicked.
+    bug: Option<Error>,
     /// Tests that arrived after the run stopped starting tests.
     late_not_run: usize,
     /// Tests sent back from a batch to run alone, by address, and why.
@@ -445,7 +617,7 @@ impl Coordinator<'_> {
     fn coordinate(&mut self) -> io::Result<()> {
         loop {
             self.release_due_retries();
-            if self.hold && Instant::now() >= self.hold_until {
+            if self.hold && self.hold_until.is_some_and(|t| Instant::now() >= t) {
                 self.hold = false;
             }
             while let Some(dispatch) = if self.hold { None } else { self.scheduler.next_dispatch() } {
@@ -472,11 +644,12 @@ impl Coordinator<'_> {
                 return self.abandon_retries();
             }
             let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
-            let hold_end = self.hold.then_some(self.hold_until);
+            let hold_end = self.hold.then_some(self.hold_until).flatten();
             let sample_at = (self.config.cpu_budget.is_some() && self.scheduler.running() > 0)
-                .then(|| self.load.last + LOAD_SAMPLE_EVERY);
-            let deadline = [self.kill_at, next_retry, hold_end, sample_at].into_iter().flatten().min();
-            let msg = match deadline {
+                .then(|| deadline(self.load.last, LOAD_SAMPLE_EVERY))
+                .flatten();
+            let wake_at = [self.kill_at, next_retry, hold_end, sample_at].into_iter().flatten().min();
+            let msg = match wake_at {
                 Some(at) => match self.results.recv_deadline(at) {
                     Ok(msg) => msg,
                     Err(RecvTimeoutError::Timeout) => {
@@ -485,7 +658,7 @@ impl Coordinator<'_> {
                         }
                         if self.kill_at.is_some_and(|k| k <= Instant::now()) {
                             self.groups.signal_all(unix::SIGKILL);
-                            self.kill_at = Some(Instant::now() + Duration::from_secs(1));
+                            self.kill_at = deadline(Instant::now(), Duration::from_secs(1));
                         }
                         continue;
                     }
@@ -510,6 +683,7 @@ impl Coordinator<'_> {
                 }
                 Msg::BatchFinished(test, slot, attempt, result) => self.settle(test, slot, 1, attempt, result)?,
                 Msg::BatchDone(dispatch, end) => self.batch_done(dispatch, end),
+                Msg::ThreadPanicked(panicked) => self.thread_panicked(panicked)?,
             }
         }
     }
@@ -648,8 +822,10 @@ impl Coordinator<'_> {
     }
 
     fn signalled(&mut self, sig: i32) -> io::Result<()> {
-        if self.stats.signal.is_some() {
-            // A second signal: stop waiting for anything.
+        if self.stats.signal.is_some() || self.bug.is_some() {
+            // A second signal, or one while the run already stops for tempo's own bug:
+            // stop waiting for anything.
+            self.stats.signal.get_or_insert(sig);
             self.groups.signal_all(unix::SIGKILL);
             return Ok(());
         }
@@ -657,12 +833,70 @@ impl Coordinator<'_> {
         self.scheduler.cancel();
         let forwarded = rustix::process::Signal::from_named_raw(sig).unwrap_or(unix::SIGTERM);
         self.groups.signal_all(forwarded);
-        self.kill_at = Some(Instant::now() + self.config.grace_period);
+        self.kill_at = deadline(Instant::now(), self.config.grace_period);
         self.reporter
             .report(&Event::RunCancelling { reason: CancelReason::Signal(sig), running: self.scheduler.running() })
     }
 
+    /// A thread panicked: the run stops as if cancelled, the running tests get SIGTERM
+    /// and, after the grace period, SIGKILL, and the test the thread was running (a
+    /// worker's) fails with tempo's error. Nothing waits for the dead thread.
+    fn thread_panicked(&mut self, panicked: Panicked) -> io::Result<()> {
+        let Panicked { thread, message, feeder, lost } = panicked;
+        if feeder {
+            // It will send no more tests, nor say that the build is over.
+            self.feed_open = false;
+            self.hold = false;
+        }
+        self.scheduler.cancel();
+        if let Some(lost) = &lost {
+            self.scheduler.finished(&lost.dispatch);
+        }
+        let error = format!(
+            "tempo stopped watching this test: its thread `{thread}` panicked ({message}); this is a bug in tempo"
+        );
+        if self.bug.is_none() {
+            self.bug = Some(Error::Bug { thread, message });
+            self.groups.signal_all(unix::SIGTERM);
+            self.kill_at = deadline(Instant::now(), self.config.grace_period);
+            self.reporter.report(&Event::RunCancelling {
+                reason: CancelReason::InternalError,
+                running: self.scheduler.running(),
+            })?;
+        }
+        let Some(LostJob { dispatch, unstarted }) = lost else { return Ok(()) };
+        let tests = match &dispatch.batch {
+            Some(tests) => {
+                // The tests it never started are not run; the others were running.
+                self.scheduler.requeue(unstarted.iter().map(|i| tests[*i].clone()).collect());
+                tests.iter().filter(|t| self.running.contains_key(&(Arc::as_ptr(t) as usize))).cloned().collect()
+            }
+            None => vec![dispatch.test.clone()],
+        };
+        let now = self.run_start.elapsed();
+        for test in tests {
+            let at = self.running.get(&(Arc::as_ptr(&test) as usize)).map_or(now, |r| r.3);
+            let result = ExecutionResult {
+                outcome: Outcome::ExecFail,
+                exit: None,
+                start: at,
+                duration: now.saturating_sub(at),
+                usage: Default::default(),
+                stdout: Default::default(),
+                stderr: Default::default(),
+                error: Some(error.clone()),
+                leaked: false,
+                batched: dispatch.batch.is_some(),
+                rerun: None,
+            };
+            let width = if dispatch.batch.is_some() { 1 } else { dispatch.width };
+            self.settle(test, dispatch.slot, width, dispatch.attempt, result)?;
+        }
+        Ok(())
+    }
+
     fn finished(&mut self, dispatch: Dispatch, mut result: ExecutionResult) -> io::Result<()> {
+        fault::inject(fault::Place::Coordinator, std::iter::once(dispatch.test.name.as_str()));
         self.scheduler.finished(&dispatch);
         if dispatch.attempt == 1 {
             result.rerun = self.rerun_alone.remove(&(Arc::as_ptr(&dispatch.test) as usize));
@@ -675,7 +909,7 @@ impl Coordinator<'_> {
     /// again. The batch's own CPU (libtest's start-up) joins the run's total.
     fn batch_done(&mut self, dispatch: Dispatch, end: batch::BatchEnd) {
         self.scheduler.finished(&dispatch);
-        self.stats.cpu += end.unattributed_cpu;
+        self.stats.cpu = self.stats.cpu.saturating_add(end.unattributed_cpu);
         let tests = dispatch.batch.expect("a batch dispatch");
         for (i, why) in end.rerun_alone {
             // It stops running until it starts again alone.
@@ -701,7 +935,11 @@ impl Coordinator<'_> {
         let config = self.config;
         let retries = &test.settings.retries;
         let max_attempts = retries.count.saturating_add(1);
-        let will_retry = !result.outcome.is_success() && attempt < max_attempts && !scheduler.is_cancelled();
+        let wants_retry = !result.outcome.is_success() && attempt < max_attempts && !scheduler.is_cancelled();
+        let retry =
+            wants_retry.then(|| retry_at(Instant::now(), jittered(retries.delay_before(attempt + 1), retries.jitter)));
+        // A delay longer than the clock can hold never ends: that retry never starts.
+        let will_retry = matches!(retry, Some(Retry::Now | Retry::At(_)));
         let failed_for_good =
             record(self.stats, slot, width, attempt, &result, will_retry, config.flaky_fails, self.last_end);
         let finished = TestFinished { test: test.clone(), slot, attempt, max_attempts, result, will_retry };
@@ -711,11 +949,9 @@ impl Coordinator<'_> {
         self.reporter.report(&Event::TestFinished(Box::new(finished)))?;
         if will_retry {
             let next = attempt + 1;
-            let delay = jittered(retries.delay_before(next), retries.jitter);
-            if delay.is_zero() {
-                scheduler.retry(test, next);
-            } else {
-                self.delayed.push((Instant::now() + delay, test, next));
+            match retry {
+                Some(Retry::At(at)) => self.delayed.push((at, test, next)),
+                _ => scheduler.retry(test, next),
             }
         } else if failed_for_good {
             self.failures += 1;
@@ -724,7 +960,7 @@ impl Coordinator<'_> {
                 if config.terminate_on_fail_fast {
                     // `fail-fast = { terminate = "immediate" }`: end the running tests too.
                     self.groups.signal_all(unix::SIGTERM);
-                    self.kill_at = Some(Instant::now() + config.grace_period);
+                    self.kill_at = deadline(Instant::now(), config.grace_period);
                 }
                 self.reporter.report(&Event::RunCancelling {
                     reason: CancelReason::TestFailure,
@@ -736,6 +972,24 @@ impl Coordinator<'_> {
     }
 }
 
+/// When a retry may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// At once: no delay.
+    Now,
+    /// Once its delay has passed.
+    At(Instant),
+    /// Never: its delay is longer than the clock can hold.
+    Never,
+}
+
+fn retry_at(now: Instant, delay: Duration) -> Retry {
+    if delay.is_zero() {
+        return Retry::Now;
+    }
+    deadline(now, delay).map_or(Retry::Never, Retry::At)
+}
+
 /// With jitter, a delay drawn between half of `delay` and all of it.
 fn jittered(delay: Duration, jitter: bool) -> Duration {
     if !jitter || delay.is_zero() {
@@ -743,8 +997,13 @@ fn jittered(delay: Duration, jitter: bool) -> Duration {
     }
     let mut bytes = [0u8; 8];
     let _ = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
-    let fraction = 0.5 + (u64::from_le_bytes(bytes) as f64 / u64::MAX as f64) * 0.5;
-    delay.mul_f64(fraction)
+    scaled(delay, 0.5 + (u64::from_le_bytes(bytes) as f64 / u64::MAX as f64) * 0.5)
+}
+
+/// `delay` times `fraction` (0 to 1). `Duration::mul_f64` panics when the product,
+/// rounded to an `f64`, is past `Duration::MAX`, as `Duration::MAX` times 1 is.
+fn scaled(delay: Duration, fraction: f64) -> Duration {
+    Duration::try_from_secs_f64(delay.as_secs_f64() * fraction).map_or(delay, |d| d.min(delay))
 }
 
 /// Folds one finished attempt into the tally.
@@ -759,13 +1018,13 @@ fn record(
     flaky_fails: bool,
     last_end: &mut Duration,
 ) -> bool {
-    stats.test_time += result.duration;
-    stats.cpu += result.usage.cpu();
+    stats.test_time = stats.test_time.saturating_add(result.duration);
+    stats.cpu = stats.cpu.saturating_add(result.usage.cpu());
     stats.longest = stats.longest.max(result.duration);
     for lane in &mut stats.slot_busy[slot..slot + width] {
-        *lane += result.duration;
+        *lane = lane.saturating_add(result.duration);
     }
-    *last_end = (*last_end).max(result.start + result.duration);
+    *last_end = (*last_end).max(result.start.saturating_add(result.duration));
     if will_retry {
         return false;
     }
@@ -791,4 +1050,49 @@ fn record(
         }
     }
     !result.outcome.is_success()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression tests for issue 12: `Instant + Duration` panicked on a duration past
+    // what the clock can hold (`slow-timeout = "500000000000y"`), killing a worker.
+
+    #[test]
+    fn a_deadline_past_the_clock_never_comes() {
+        let now = Instant::now();
+        assert_eq!(deadline(now, Duration::MAX), None);
+        assert_eq!(deadline(now, Duration::from_secs(500_000_000_000 * 31_557_600)), None);
+        assert_eq!(deadline(now, Duration::from_secs(1)), Some(now + Duration::from_secs(1)));
+        assert_eq!(deadline(now, Duration::ZERO), Some(now));
+    }
+
+    #[test]
+    fn jitter_of_the_longest_delay_does_not_panic() {
+        // `Duration::MAX.mul_f64(1.0)` panics: the product rounds up past the maximum.
+        assert_eq!(scaled(Duration::MAX, 1.0), Duration::MAX);
+        assert!(scaled(Duration::MAX, 0.5) <= Duration::MAX);
+        assert_eq!(scaled(Duration::from_secs(10), 0.5), Duration::from_secs(5));
+        assert!(jittered(Duration::MAX, true) <= Duration::MAX);
+    }
+
+    #[test]
+    fn a_retry_delay_past_the_clock_means_no_retry() {
+        let now = Instant::now();
+        assert_eq!(retry_at(now, Duration::ZERO), Retry::Now);
+        assert_eq!(retry_at(now, Duration::from_secs(2)), Retry::At(now + Duration::from_secs(2)));
+        assert_eq!(retry_at(now, Duration::MAX), Retry::Never);
+    }
+
+    #[test]
+    fn a_panic_message_is_read_from_its_payload() {
+        let caught = |f: fn()| catch_unwind(f).unwrap_err();
+        let literal = caught(|| panic!("plain"));
+        let formatted = caught(|| panic!("formatted {}", 1 + 1));
+        let other = caught(|| std::panic::panic_any(7_u8));
+        assert_eq!(panic_message(&*literal), "plain");
+        assert_eq!(panic_message(&*formatted), "formatted 2");
+        assert_eq!(panic_message(&*other), "a panic without a message");
+    }
 }

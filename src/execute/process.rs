@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::capture::CaptureBuf;
-use super::unix;
+use super::{deadline, unix};
 use crate::env::per_test_vars;
 use crate::plan::TestInstance;
 use crate::report::events::{ExecutionResult, ExitStatus, Outcome, ResourceUsage};
@@ -113,7 +113,8 @@ pub fn run_attempt(
     let mut exited_at: Option<Instant> = None;
     let mut leaked = false;
     let mut periods = 0u32;
-    let mut next_slow = started + spec.slow_period;
+    // `None` where a deadline is past what the clock can hold: it never comes.
+    let mut next_slow = deadline(started, spec.slow_period);
     let mut timed_out = false;
     let mut small_reads = 0u32;
     // After SIGTERM for a timeout: when SIGKILL follows.
@@ -124,15 +125,15 @@ pub fn run_attempt(
             break;
         }
         let now = Instant::now();
-        let deadline = match exited_at {
+        let wake_at = match exited_at {
             // The test is gone but something still holds its pipes: wait out the leak timeout.
             Some(at) => {
-                let leak_deadline = at + spec.leak_timeout;
-                if now >= leak_deadline {
+                let leak_deadline = deadline(at, spec.leak_timeout);
+                if leak_deadline.is_some_and(|d| now >= d) {
                     leaked = true;
                     break;
                 }
-                Some(leak_deadline)
+                leak_deadline
             }
             None => {
                 if let Some(at) = kill_at
@@ -141,26 +142,26 @@ pub fn run_attempt(
                     unix::signal_group(pid, unix::SIGKILL);
                     kill_at = None;
                 }
-                if !timed_out && now >= next_slow {
-                    periods += 1;
+                if !timed_out && next_slow.is_some_and(|t| now >= t) {
+                    periods = periods.saturating_add(1);
                     on_slow(now.duration_since(started));
                     if spec.terminate_after.is_some_and(|n| periods >= n) {
                         timed_out = true;
                         unix::signal_group(pid, unix::SIGTERM);
-                        kill_at = Some(now + spec.grace_period);
+                        kill_at = deadline(now, spec.grace_period);
                     }
-                    next_slow += spec.slow_period;
+                    next_slow = next_slow.and_then(|t| deadline(t, spec.slow_period));
                 }
-                let mut deadline = if timed_out { kill_at } else { Some(next_slow) };
+                let mut wake_at = if timed_out { kill_at } else { next_slow };
                 if pidfd.is_none() {
                     // Without a pidfd, exits are noticed by polling.
-                    let tick = now + Duration::from_millis(10);
-                    deadline = Some(deadline.map_or(tick, |d| d.min(tick)));
+                    let tick = deadline(now, Duration::from_millis(10));
+                    wake_at = [wake_at, tick].into_iter().flatten().min();
                 }
-                deadline
+                wake_at
             }
         };
-        let timeout = deadline.map(|d| d.saturating_duration_since(now));
+        let timeout = wake_at.map(|d| d.saturating_duration_since(now));
         let pidfd_ref = if exited_at.is_none() { pidfd.as_ref().map(|f| f as _) } else { None };
         let ready = match unix::poll_readable(
             [stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref],
@@ -273,12 +274,65 @@ fn end_leftovers(pgid: u32, grace: Duration) {
         return;
     }
     unix::signal_group(pgid, unix::SIGTERM);
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
+    let kill_at = deadline(Instant::now(), grace);
+    while kill_at.is_none_or(|t| Instant::now() < t) {
         if !unix::group_alive(pgid) {
             return;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     unix::signal_group(pgid, unix::SIGKILL);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::plan::fake;
+
+    /// A test that is really the program at `path`, run in `/`.
+    fn program(path: &str) -> crate::plan::TestRef {
+        let mut test = fake::test("t", |_| {});
+        Arc::get_mut(&mut test).expect("just made").binary = fake::binary_at(PathBuf::from(path), PathBuf::from("/"));
+        test
+    }
+
+    fn spec(slow_period: Duration, terminate_after: Option<u32>) -> AttemptSpec {
+        AttemptSpec {
+            attempt: 1,
+            slot: 0,
+            capture: true,
+            output_cap: 1024,
+            leak_timeout: Duration::MAX,
+            leak_fails: false,
+            grace_period: Duration::MAX,
+            slow_period,
+            terminate_after,
+            timeout_passes: false,
+        }
+    }
+
+    // Regression test for issue 12: the longest durations panicked the worker
+    // ("overflow when adding duration to instant"); each means "never" now.
+    #[test]
+    fn the_longest_timeouts_never_fire_and_do_not_panic() {
+        let result =
+            run_attempt(&program("/bin/true"), &spec(Duration::MAX, Some(u32::MAX)), Instant::now(), |_| {}, |_| {});
+        assert_eq!(result.outcome, Outcome::Pass, "{:?}", result.error);
+    }
+
+    #[test]
+    fn a_timeout_with_the_longest_grace_period_does_not_panic() {
+        // `yes` runs until SIGTERM ends it; SIGKILL would come never.
+        let result = run_attempt(
+            &program("/usr/bin/yes"),
+            &spec(Duration::from_millis(1), Some(1)),
+            Instant::now(),
+            |_| {},
+            |_| {},
+        );
+        assert_eq!(result.outcome, Outcome::Timeout, "{:?}", result.error);
+    }
 }

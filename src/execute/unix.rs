@@ -99,7 +99,10 @@ pub fn poll_readable<const N: usize>(fds: [Option<&dyn AsFd>; N], timeout: Optio
             pollfds.push(PollFd::from_borrowed_fd(fd.as_fd(), PollFlags::IN));
         }
     }
-    let ts = timeout.map(|t| rustix::event::Timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
+    // A wait too long for a `time_t` is a wait without end.
+    let ts = timeout.and_then(|t| {
+        Some(rustix::event::Timespec { tv_sec: i64::try_from(t.as_secs()).ok()?, tv_nsec: t.subsec_nanos() as _ })
+    });
     match rustix::event::poll(&mut pollfds, ts.as_ref()) {
         Ok(_) => {}
         Err(rustix::io::Errno::INTR) => return Ok([false; N]),
@@ -148,11 +151,11 @@ pub fn sweep(markers: &[String], grace: Duration) -> usize {
     for pid in &found {
         kill(*pid, SIGTERM);
     }
-    let deadline = std::time::Instant::now() + grace;
+    let kill_at = super::deadline(std::time::Instant::now(), grace);
     let mut left = found.clone();
     // Zombies have an empty environ, so a process that died drops out of the marked set
     // whether or not anyone has reaped it yet.
-    while !left.is_empty() && std::time::Instant::now() < deadline {
+    while !left.is_empty() && kill_at.is_none_or(|t| std::time::Instant::now() < t) {
         std::thread::sleep(Duration::from_millis(10));
         let alive = processes_marked(markers);
         left.retain(|p| alive.contains(p));

@@ -5,7 +5,7 @@ use std::io;
 use std::time::{Instant, SystemTime};
 
 use super::{Collected, Stopped, Tallies};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::execute;
 use crate::options::FlakyOptions;
 use crate::plan::TestPlan;
@@ -48,7 +48,7 @@ pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
         };
         let info = crate::report::events::RunInfo { started_at: SystemTime::now(), ..r.info.clone() };
         let started = Instant::now();
-        let stats = execute::run(plan, info, &r.config, &mut counter).map_err(Error::Output)?;
+        let stats = execute::run(plan, info, &r.config, &mut counter)?;
         eprintln!(
             "flaky: run {i}/{}: {} passed, {} failed in {:.2}s",
             opts.runs,

@@ -321,6 +321,8 @@ pub enum CancelReason {
     BuildFailed,
     /// tempo received a signal.
     Signal(i32),
+    /// A thread of tempo panicked: a bug in tempo.
+    InternalError,
 }
 
 /// One thing that happened during a run.

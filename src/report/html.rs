@@ -349,6 +349,7 @@ impl<'a> Page<'a> {
                 CancelReason::TestFailure => "stopped early by fail-fast".to_owned(),
                 CancelReason::BuildFailed => "stopped early: the build failed".to_owned(),
                 CancelReason::Signal(n) => format!("interrupted by {}", signal_name(n)),
+                CancelReason::InternalError => "stopped early: tempo hit a bug".to_owned(),
             };
             facts.push(format!("<span class=\"bad\">{}</span>", esc(&why)));
         }

@@ -267,6 +267,7 @@ impl<W: Write> HumanReporter<W> {
             let why = match self.cancel {
                 Some(CancelReason::Signal(_)) => "the run was interrupted",
                 Some(CancelReason::BuildFailed) => "the build failed",
+                Some(CancelReason::InternalError) => "tempo hit a bug",
                 _ => "of a test failure (use --no-fail-fast to run them all)",
             };
             writeln!(
@@ -411,6 +412,7 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     CancelReason::TestFailure => "a test failed".to_owned(),
                     CancelReason::BuildFailed => "the build failed".to_owned(),
                     CancelReason::Signal(sig) => format!("tempo received {}", signal_name(*sig)),
+                    CancelReason::InternalError => "tempo hit a bug (a thread of it panicked)".to_owned(),
                 };
                 let s = self.styles.warn;
                 writeln!(

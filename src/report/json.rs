@@ -357,6 +357,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
                     CancelReason::TestFailure => ("test-failure", None),
                     CancelReason::BuildFailed => ("build-failed", None),
                     CancelReason::Signal(sig) => ("signal", Some(*sig)),
+                    CancelReason::InternalError => ("internal-error", None),
                 };
                 self.line("run-cancelling", RunCancelling { reason, signal, running: *running })
             }

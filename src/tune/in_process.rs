@@ -5,7 +5,7 @@
 use std::io;
 
 use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::options::TuneOptions;
 use crate::pipeline::SweepPlan;
 use crate::report::Reporter;
@@ -67,7 +67,7 @@ impl Engine for TempoEngine {
 
     fn run(&mut self, setting: Setting) -> Result<RunEnd> {
         let mut failures = Failures::default();
-        let stats = self.sweep.run(setting.threads(), &mut failures).map_err(Error::Output)?;
+        let stats = self.sweep.run(setting.threads(), &mut failures)?;
         if let Some(sig) = stats.signal {
             return Ok(RunEnd::Signal(sig));
         }
