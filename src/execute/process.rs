@@ -325,9 +325,15 @@ mod tests {
 
     #[test]
     fn a_timeout_with_the_longest_grace_period_does_not_panic() {
-        // `yes` runs until SIGTERM ends it; SIGKILL would come never.
+        // A script that runs until SIGTERM ends it, whatever its arguments (`yes` would
+        // exit at once on the `--exact` it is given); SIGKILL would come never.
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let script = dir.path().join("forever.sh");
+        std::fs::write(&script, "#!/bin/sh\nexec sleep 1000\n").expect("the script is written");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("the script is executable");
         let result = run_attempt(
-            &program("/usr/bin/yes"),
+            &program(script.to_str().expect("a UTF-8 path")),
             &spec(Duration::from_millis(1), Some(1)),
             Instant::now(),
             |_| {},
