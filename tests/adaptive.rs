@@ -59,7 +59,8 @@ fn run_json(store: &Path, args: &[&str]) -> Vec<Value> {
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let started = &events[0];
     assert_eq!(started["type"], "run-started");
-    assert_eq!(started["cores"], cpus, "tempo sees the CPUs it may use: {started}");
+    // A cgroup's CPU quota may leave tempo fewer cores than CPUs.
+    assert!(started["cores"].as_u64().unwrap() <= cpus as u64, "tempo uses at most the CPUs it may: {started}");
     events
 }
 
