@@ -33,8 +33,9 @@ fn run_timed(cmd: &mut std::process::Command) -> (String, i32, Duration) {
 #[test]
 fn the_runs_cpu_time_agrees_with_wait4_for_the_whole_command() {
     build_adaptive_fixture();
-    // Two tests that keep one core busy for 150 ms each, and one that keeps two busy
-    // for 200 ms. Each runs in its own process (no history, so no batch).
+    // Two tests that use 150 ms of CPU each, and one whose two threads use 200 ms
+    // each: 0.7 s in all, however busy the machine (they burn CPU time, not wall
+    // time). Each runs in its own process (no history, so no batch).
     let (stdout, code, outside) = run_timed(tempo(&adaptive_fixture()).args([
         "run",
         "--message-format",
@@ -55,9 +56,9 @@ fn the_runs_cpu_time_agrees_with_wait4_for_the_whole_command() {
     // The run's figure is the sum of its tests'.
     assert!((run_cpu - per_test).abs() < 0.002, "run {run_cpu} s, tests {per_test} s");
     // The tests did real work, and tempo saw all of it, the second thread's included.
-    assert!(run_cpu > 0.6, "the tests burn 0.7 s: {run_cpu} s");
+    assert!(run_cpu >= 0.7, "the tests burn 0.7 s: {run_cpu} s");
     let two = events.iter().find(|e| e["type"] == "test-finished" && e["name"] == "tests::two_threads").unwrap();
-    assert!(two["cpu_s"].as_f64().unwrap() > 0.35, "both threads are counted: {two}");
+    assert!(two["cpu_s"].as_f64().unwrap() >= 0.4, "both threads are counted: {two}");
     // The outside figure holds the tests' CPU plus tempo's and cargo's own (metadata,
     // a build with nothing to do, listing): never less than the tests', and at most
     // a second more.

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -50,30 +48,22 @@ fn sigint_mid_run_stops_reports_and_leaves_nothing_behind() {
         .spawn()
         .unwrap();
     // Wait until both failing tests wait for their retry and `hangs` is running.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.iter().filter(|l: &&String| l.contains("TRY 1 FAIL")).count() < 2 {
-        assert!(Instant::now() < deadline, "the run never got going:\n{}", seen.join("\n"));
-        seen.push(lines.next().expect("tempo is still writing").unwrap());
-    }
-    let alive = processes_with(&marker);
-    assert!(alive.len() > 1, "tests are running");
+    let watched = Watched::new(child.stdout.take().unwrap());
+    watched.wait_for("both failing tests await their retry", |out| out.matches("TRY 1 FAIL").count() >= 2);
+    poll_until(PATIENCE, "`hangs` runs", || any_runs(&processes_with(&marker), "hangs"));
 
-    let sent = Instant::now();
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
         rustix::process::Signal::INT,
     )
     .unwrap();
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    let took = sent.elapsed();
-    let stdout = [seen, rest].concat().join("\n");
+    let status = wait_or_kill(&mut child, PATIENCE, "tempo ends after SIGINT");
+    let stdout = watched.finish();
 
     assert_eq!(status.code(), Some(130), "{stdout}");
-    // The profile's grace period is 10 s; the tests die of SIGINT at once.
-    assert!(took < Duration::from_secs(12), "stopping took {took:?}");
+    // The signal reached the tests: `hangs`, which sleeps ten minutes, died of SIGINT
+    // rather than of the SIGKILL that ends the profile's 10 s grace period.
+    assert_eq!(statuses(&stdout)[&("retrying".into(), "hangs".into())], "SIGINT", "{stdout}");
     assert!(stdout.contains("Cancelling") && stdout.contains("tempo received SIGINT"), "{stdout}");
     assert!(stdout.contains("(retry cancelled)"), "tests awaiting a retry are settled:\n{stdout}");
     let last = stdout.lines().last().unwrap();
@@ -85,39 +75,46 @@ fn sigint_mid_run_stops_reports_and_leaves_nothing_behind() {
     let doc = roxmltree::Document::parse(&junit).unwrap();
     assert!(doc.descendants().any(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("always_fails")));
 
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "no test process survives");
+    // A process killed by tempo is gone once its parent or init has reaped it.
+    poll_until(PATIENCE, "no test process survives", || processes_with(&marker).is_empty());
 }
 
+/// The second signal SIGKILLs what still runs. The profile here waits an hour after
+/// the first signal before it would do that itself, so the run can only end soon
+/// because of the second.
 #[test]
 fn a_second_signal_kills_at_once() {
     build_config_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let founding = std::fs::read_to_string(config_fixture().join(".config/nextest.toml")).unwrap();
+    let config = dir.path().join("tempo.toml");
+    std::fs::write(
+        &config,
+        format!("{founding}\n[profile.patient]\nslow-timeout = {{ period = \"1h\", grace-period = \"1h\" }}\n"),
+    )
+    .unwrap();
     let marker = format!("{}-{}", std::process::id(), line!());
     // The test's shell and its sleep ignore SIGTERM; after the first signal tempo would
-    // wait out the default profile's 10 s grace period.
+    // wait out the profile's grace period.
     let mut child = tempo(&config_fixture())
-        .args(["run", "--ignored", "--exact", "hangs_ignoring_sigterm"])
+        .args(["run", "--profile", "patient", "--ignored", "--exact", "hangs_ignoring_sigterm", "--config-file"])
+        .arg(&config)
         .env("TEMPO_SIGNAL_TEST_MARKER", &marker)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !processes_with(&marker)
-        .iter()
-        .any(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("sleep")))
-    {
-        assert!(Instant::now() < deadline, "the test never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let watched = Watched::new(child.stdout.take().unwrap());
+    poll_until(PATIENCE, "the test's `sleep` runs", || any_runs(&processes_with(&marker), "sleep"));
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    let sent = Instant::now();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Two signals sent back to back could arrive as one: the second is sent once tempo
+    // has acted on the first.
+    watched.wait_for("tempo acts on the first SIGTERM", |out| out.contains("tempo received SIGTERM"));
+    assert!(child.try_wait().unwrap().is_none(), "the sleep ignores SIGTERM, so the run waits for it");
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(143));
-    assert!(sent.elapsed() < Duration::from_secs(5), "the second signal did not kill at once: {:?}", sent.elapsed());
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "no test process survives");
+    let status = wait_or_kill(&mut child, PATIENCE, "the second signal ends the run (the grace period is an hour)");
+    let stdout = watched.finish();
+    assert_eq!(status.code(), Some(143), "{stdout}");
+    poll_until(PATIENCE, "no test process survives", || processes_with(&marker).is_empty());
 }

@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -95,7 +94,12 @@ fn json_events_parse_and_each_attempt_finishes_exactly_once() {
         // Failed attempts carry their output; passing ones do not.
         for e in f.iter() {
             assert_eq!(e["output"].is_object(), e["outcome"] != "pass", "{e}");
-            assert!(e["duration_s"].as_f64().unwrap() > 0.0 && e["cpu_s"].as_f64().unwrap() >= 0.0, "{e}");
+            // Every attempt ran a process, which used some CPU (the kernel's figure for
+            // a process that ran is never zero), and the total is user plus system.
+            let (cpu, user, sys) =
+                (e["cpu_s"].as_f64().unwrap(), e["user_s"].as_f64().unwrap(), e["sys_s"].as_f64().unwrap());
+            assert!(e["duration_s"].as_f64().unwrap() > 0.0 && cpu > 0.0, "{e}");
+            assert!((cpu - (user + sys)).abs() < 1e-6, "cpu_s is user_s + sys_s: {e}");
             assert!(e["max_rss_bytes"].as_u64().unwrap() > 0, "{e}");
         }
     }
@@ -271,25 +275,21 @@ fn sigusr1_lists_the_running_tests() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !processes_with_env("TEMPO_TERMINAL_TEST_MARKER", &marker).iter().any(|p| {
-        *p != child.id() && std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("\0hangs\0"))
-    }) {
-        assert!(Instant::now() < deadline, "the test never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let watched = Watched::new(child.stdout.take().unwrap());
+    // The test's process has `hangs` for an argument; tempo's has `test(=hangs)`.
+    poll_until(PATIENCE, "the test runs", || {
+        any_runs(&processes_with_env("TEMPO_TERMINAL_TEST_MARKER", &marker), "hangs")
+    });
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::USR1).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    watched.wait_for("tempo lists the running test", |out| out.contains("retrying hangs (slot 0, attempt 1/4)"));
     assert!(child.try_wait().unwrap().is_none(), "SIGUSR1 does not end the run");
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
+    let status = wait_or_kill(&mut child, PATIENCE, "tempo ends after SIGINT");
+    let stdout = watched.finish();
+    assert_eq!(status.code(), Some(130), "{stdout}");
     // The fixture prints the time it started at: `t=<unix millis>`.
-    let stdout = regex::Regex::new(r"t=\d+")
-        .unwrap()
-        .replace_all(&String::from_utf8_lossy(&out.stdout), "t=[TIME]")
-        .into_owned();
+    let stdout = regex::Regex::new(r"t=\d+").unwrap().replace_all(&stdout, "t=[TIME]").into_owned();
     insta::assert_snapshot!(normalize(&stdout));
 }
 
@@ -323,21 +323,17 @@ fn the_t_key_lists_running_tests_and_the_terminal_is_restored_after_ctrl_c() {
         .stderr(Stdio::null())
         .spawn()
         .expect("util-linux's `script` runs");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !processes_with_env("TEMPO_TERMINAL_TEST_MARKER", &marker)
-        .iter()
-        .any(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("\0hangs\0")))
-    {
-        assert!(Instant::now() < deadline, "the test never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let watched = Watched::new(child.stdout.take().unwrap());
+    poll_until(PATIENCE, "the test runs", || {
+        any_runs(&processes_with_env("TEMPO_TERMINAL_TEST_MARKER", &marker), "hangs")
+    });
     let mut keys = child.stdin.take().unwrap();
     keys.write_all(b"t").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    watched.wait_for("tempo lists the running test", |out| out.contains("hangs (slot 0, attempt 1/4)"));
     keys.write_all(b"\x03").unwrap();
-    let out = child.wait_with_output().unwrap();
+    wait_or_kill(&mut child, PATIENCE, "Ctrl-C ends the run");
     drop(keys);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = watched.finish();
     assert!(text.contains("Info") && text.contains("1 test running"), "{text}");
     assert!(text.contains("RUNNING") && text.contains("hangs (slot 0, attempt 1/4)"), "{text}");
     // The pseudo-terminal has no size, so the bar is cut to 80 columns.

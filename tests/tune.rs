@@ -4,7 +4,7 @@
 //! a config that tempo and nextest both accept, with its comments kept. A failing test
 //! stops the sweep with exit code 100.
 //!
-//! Nothing here asserts on timings: on a busy two-core machine any count can win. The
+//! Nothing here asserts on speed: on a busy two-core machine any count can win. The
 //! recommendation rule itself is tested on fixed numbers in `src/tune/analysis.rs`.
 
 mod common;
@@ -92,8 +92,11 @@ fn tune(workspace: &Path, args: &[&str]) -> Swept {
         assert_eq!(row.runs.len(), report.repeat as usize, "{row:?}");
         assert_eq!(row.setting, row.threads.map_or_else(|| "adaptive".to_owned(), |n| n.to_string()));
         assert!(row.min_wall_s <= row.median_wall_s && row.median_wall_s <= row.max_wall_s, "{row:?}");
-        // Eight tests of at least 100 ms each: no schedule finishes in under 200 ms at 4 threads.
-        assert!(row.min_wall_s > 0.2, "{row:?}");
+        // The wall times are the runs': the eight tests sleep 1.22 s in all, at most
+        // `threads` at once, and the longest 200 ms. (A floor, not a speed: a busy
+        // machine only raises it. Speed is measured by `bench/tune.py`.)
+        let floor = row.threads.map_or(0.2, |t| (1.22 / t as f64).max(0.2));
+        assert!(row.min_wall_s >= floor, "at least {floor} s: {row:?}");
         assert!((0.0..=1.0).contains(&row.cpu_utilization), "{row:?}");
     }
     let svg = std::fs::read_to_string(&svg_path).unwrap();

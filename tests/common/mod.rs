@@ -4,9 +4,11 @@
 #![allow(dead_code, reason = "each test binary uses its own subset of these helpers")]
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Child, Command, ExitStatus, Output};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -334,4 +336,133 @@ pub fn copy_workspace(from: &Path, dir: &Path) {
 pub fn fixture_target_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How long a test waits for something that takes milliseconds on an idle machine: a
+/// process to start, a line to be printed, a run to end after a signal. Generous, so
+/// that only a thing that never happens fails a test, however loaded the machine.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Waits until `cond` holds, checking it every 20 ms; panics, saying `what` was awaited,
+/// if it still does not hold after `within`. Tests wait on conditions with this, never
+/// with a sleep of a guessed length.
+pub fn poll_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "gave up after {within:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for `child` to exit; if it is still running after `within`, kills it (a
+/// SIGKILLed tempo takes its tests with it) and panics, saying `what` was awaited.
+pub fn wait_or_kill(child: &mut Child, within: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gave up after {within:?} waiting until {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child's output, read on a thread of its own as it is written, so that a test can
+/// wait until something has been printed (with a deadline) and still get all of it.
+pub struct Watched {
+    seen: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Watched {
+    /// Starts reading `pipe` (a child's stdout, say) until it closes.
+    pub fn new(mut pipe: impl Read + Send + 'static) -> Watched {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&seen);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => into.lock().unwrap().extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+        Watched { seen, reader }
+    }
+
+    /// What has been read so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until what has been read so far satisfies `cond`; panics with `what` and
+    /// the output if it does not within [`PATIENCE`].
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.text();
+            if cond(&text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up after {PATIENCE:?} waiting until {what}; output so far:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// All of the output, once the pipe has closed (the child has exited).
+    pub fn finish(self) -> String {
+        self.reader.join().unwrap();
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+}
+
+/// Whether one of `pids` has `arg` as one whole argument of its command line.
+pub fn any_runs(pids: &[u32], arg: &str) -> bool {
+    pids.iter().any(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+    })
+}
+
+/// Restricts `cmd` to at most two of the CPUs this process may use, so that what
+/// depends on the core count (adaptive concurrency's budget) is the same on a large
+/// machine as on the two-core reference machine. tempo reads its cores with
+/// `available_parallelism`, which honours the affinity mask (sched_setaffinity(2)).
+/// Returns the number of CPUs `cmd` gets.
+pub fn at_most_two_cpus(cmd: &mut Command) -> usize {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it in for this process.
+    let mut mine: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a set of the size given.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut mine) };
+    assert_eq!(rc, 0, "sched_getaffinity: {}", std::io::Error::last_os_error());
+    // SAFETY: as above.
+    let mut two: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let mut count = 0;
+    for cpu in 0..libc::CPU_SETSIZE as usize {
+        // SAFETY: cpu is below CPU_SETSIZE.
+        if count < 2 && unsafe { libc::CPU_ISSET(cpu, &mine) } {
+            // SAFETY: as above.
+            unsafe { libc::CPU_SET(cpu, &mut two) };
+            count += 1;
+        }
+    }
+    // SAFETY: the closure only calls sched_setaffinity, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &two) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    count
 }
