@@ -13,10 +13,13 @@
 
 pub mod batch;
 mod capture;
+mod doctest_unit;
 pub mod fault;
 #[cfg(unix)]
 mod keys;
+pub mod libtest_output;
 pub mod process;
+mod supervise;
 #[cfg(unix)]
 #[path = "unix.rs"]
 pub(crate) mod unix;
