@@ -205,7 +205,7 @@ impl Coordinator<'_> {
 
     /// Notes an attempt as running, for [`Event::InfoRequested`].
     fn started(&mut self, test: &TestRef, slot: usize, attempt: u32, at: Duration) {
-        self.running.insert(Arc::as_ptr(test) as usize, (test.clone(), slot, attempt, at));
+        self.running.insert(address(test), (test.clone(), slot, attempt, at));
     }
 
     /// Lists the attempts running now, longest-running first.
@@ -384,13 +384,13 @@ impl Coordinator<'_> {
             Some(tests) => {
                 // The tests it never started are not run; the others were running.
                 self.scheduler.requeue(unstarted.iter().map(|i| tests[*i].clone()).collect());
-                tests.iter().filter(|t| self.running.contains_key(&(Arc::as_ptr(t) as usize))).cloned().collect()
+                tests.iter().filter(|t| self.running.contains_key(&address(t))).cloned().collect()
             }
             None => vec![dispatch.test.clone()],
         };
         let now = self.run_start.elapsed();
         for test in tests {
-            let at = self.running.get(&(Arc::as_ptr(&test) as usize)).map_or(now, |r| r.3);
+            let at = self.running.get(&address(&test)).map_or(now, |r| r.3);
             let result = ExecutionResult {
                 outcome: Outcome::ExecFail,
                 exit: None,
@@ -414,7 +414,7 @@ impl Coordinator<'_> {
         fault::inject(fault::Place::Coordinator, std::iter::once(dispatch.test.name.as_str()));
         self.scheduler.finished(&dispatch);
         if dispatch.attempt == 1 {
-            result.rerun = self.rerun_alone.remove(&(Arc::as_ptr(&dispatch.test) as usize));
+            result.rerun = self.rerun_alone.remove(&address(&dispatch.test));
         }
         self.settle(dispatch.test, dispatch.slot, dispatch.width, dispatch.attempt, result)
     }
@@ -428,8 +428,8 @@ impl Coordinator<'_> {
         let tests = dispatch.batch.expect("a batch dispatch");
         for (i, why) in end.rerun_alone {
             // It stops running until it starts again alone.
-            self.running.remove(&(Arc::as_ptr(&tests[i]) as usize));
-            self.rerun_alone.insert(Arc::as_ptr(&tests[i]) as usize, why);
+            self.running.remove(&address(&tests[i]));
+            self.rerun_alone.insert(address(&tests[i]), why);
             self.scheduler.requeue_alone(tests[i].clone());
         }
         self.scheduler.requeue(end.unrun.into_iter().map(|i| tests[i].clone()).collect());
@@ -445,7 +445,7 @@ impl Coordinator<'_> {
         attempt: u32,
         result: ExecutionResult,
     ) -> io::Result<()> {
-        self.running.remove(&(Arc::as_ptr(&test) as usize));
+        self.running.remove(&address(&test));
         let scheduler = &mut *self.scheduler;
         let config = self.config;
         let retries = &test.settings.retries;
@@ -485,6 +485,12 @@ impl Coordinator<'_> {
         }
         Ok(())
     }
+}
+
+/// A test's key in the coordinator's maps: the address of its shared instance, which
+/// stays the same for each of its attempts.
+fn address(test: &TestRef) -> usize {
+    Arc::as_ptr(test) as usize
 }
 
 /// When a retry may start.

@@ -234,13 +234,7 @@ pub fn run_fed(
     };
     unix::become_subreaper();
     // From here on, however the run ends, even by a panic, what it started ends too.
-    let end_of_run = EndOfRun {
-        marker: format!("TEMPO_RUN_ID={}", info.run_id),
-        grace_period: config.grace_period,
-        watchdog: Some(watchdog::Watchdog::start(&info.run_id)),
-        // Adopted orphans are reaped as they exit, not only at the end of the run.
-        reaper: unix::OrphanReaper::start().ok(),
-    };
+    let end_of_run = EndOfRun::start(&info.run_id, config.grace_period);
     reporter.report(&Event::RunStarted(info))?;
 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
@@ -346,6 +340,18 @@ struct EndOfRun {
     grace_period: Duration,
     watchdog: Option<watchdog::Watchdog>,
     reaper: Option<unix::OrphanReaper>,
+}
+
+impl EndOfRun {
+    fn start(run_id: &str, grace_period: Duration) -> EndOfRun {
+        EndOfRun {
+            marker: format!("TEMPO_RUN_ID={run_id}"),
+            grace_period,
+            watchdog: Some(watchdog::Watchdog::start(run_id)),
+            // Adopted orphans are reaped as they exit, not only at the end of the run.
+            reaper: unix::OrphanReaper::start().ok(),
+        }
+    }
 }
 
 impl Drop for EndOfRun {

@@ -282,12 +282,7 @@ fn end_leftovers(pgid: u32, grace: Duration) {
         return;
     }
     unix::signal_group(pgid, unix::SIGTERM);
-    let kill_at = deadline(Instant::now(), grace);
-    while kill_at.is_none_or(|t| Instant::now() < t) {
-        if !unix::group_alive(pgid) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    if !unix::wait_until_gone(grace, || !unix::group_alive(pgid)) {
+        unix::signal_group(pgid, unix::SIGKILL);
     }
-    unix::signal_group(pgid, unix::SIGKILL);
 }
