@@ -60,6 +60,20 @@ pub(super) struct Coordinator<'a> {
     load: LoadSamples,
 }
 
+/// Why the coordinator woke up.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one lives at a time, moved once; a box would cost an allocation per message"
+)]
+enum Woken {
+    /// A message came.
+    Msg(Msg),
+    /// Something of its own was due, and is done.
+    Due,
+    /// Every sender is gone: the run is over.
+    Closed,
+}
+
 /// How often adaptive concurrency reads the running tests' CPU clocks.
 const LOAD_SAMPLE_EVERY: Duration = Duration::from_millis(50);
 /// The shortest stretch a rate is judged on: a process's start-up is a burst.
@@ -135,72 +149,87 @@ impl Coordinator<'_> {
             if self.hold && self.hold_until.is_some_and(|t| Instant::now() >= t) {
                 self.hold = false;
             }
-            while let Some(dispatch) = if self.hold { None } else { self.scheduler.next_dispatch() } {
-                if dispatch.attempt > 1 {
-                    self.awaiting_retry.retain(|f| !Arc::ptr_eq(&f.test, &dispatch.test));
-                }
-                self.load.dispatched[dispatch.slot] = Instant::now();
-                if dispatch.batch.is_some() {
-                    // A batch's tests are reported as they start, one by one.
-                    self.jobs.send(dispatch).expect("workers outlive the coordinator");
-                    continue;
-                }
-                let at = self.run_start.elapsed();
-                self.started(&dispatch.test, dispatch.slot, dispatch.attempt, at);
-                self.reporter.report(&Event::TestStarted {
-                    test: dispatch.test.clone(),
-                    slot: dispatch.slot,
-                    attempt: dispatch.attempt,
-                    at,
-                })?;
-                self.jobs.send(dispatch).expect("workers outlive the coordinator");
-            }
+            self.dispatch_ready()?;
             if self.scheduler.is_done() && self.delayed.is_empty() && !self.feed_open {
                 return self.abandon_retries();
             }
-            let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
-            let hold_end = self.hold.then_some(self.hold_until).flatten();
-            let sample_at = (self.config.cpu_budget.is_some() && self.scheduler.running() > 0)
-                .then(|| deadline(self.load.last, LOAD_SAMPLE_EVERY))
-                .flatten();
-            let wake_at = [self.kill_at, next_retry, hold_end, sample_at].into_iter().flatten().min();
-            let msg = match wake_at {
-                Some(at) => match self.results.recv_deadline(at) {
-                    Ok(msg) => msg,
-                    Err(RecvTimeoutError::Timeout) => {
-                        if sample_at.is_some_and(|s| s <= Instant::now()) {
-                            self.sample_load();
-                        }
-                        if self.kill_at.is_some_and(|k| k <= Instant::now()) {
-                            self.groups.signal_all(unix::SIGKILL);
-                            self.kill_at = deadline(Instant::now(), Duration::from_secs(1));
-                        }
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
-                },
-                None => match self.results.recv() {
-                    Ok(msg) => msg,
-                    Err(_) => return Ok(()),
-                },
-            };
-            match msg {
-                Msg::Feed(feed) => self.fed(feed)?,
-                Msg::Finished(dispatch, result) => self.finished(dispatch, result)?,
-                Msg::Signal(sig) => self.signalled(sig)?,
-                Msg::Info => self.info()?,
-                Msg::Slow(test, slot, attempt, elapsed) => {
-                    self.reporter.report(&Event::TestSlow { test, slot, attempt, elapsed })?
-                }
-                Msg::BatchStarted(test, slot, attempt, at) => {
-                    self.started(&test, slot, attempt, at);
-                    self.reporter.report(&Event::TestStarted { test, slot, attempt, at })?
-                }
-                Msg::BatchFinished(test, slot, attempt, result) => self.settle(test, slot, 1, attempt, result)?,
-                Msg::BatchDone(dispatch, end) => self.batch_done(dispatch, end),
-                Msg::ThreadPanicked(panicked) => self.thread_panicked(panicked)?,
+            match self.wait() {
+                Woken::Msg(msg) => self.handle(msg)?,
+                Woken::Due => {}
+                Woken::Closed => return Ok(()),
             }
         }
+    }
+
+    /// Sends the workers every dispatch the scheduler allows now.
+    fn dispatch_ready(&mut self) -> io::Result<()> {
+        while let Some(dispatch) = if self.hold { None } else { self.scheduler.next_dispatch() } {
+            if dispatch.attempt > 1 {
+                self.awaiting_retry.retain(|f| !Arc::ptr_eq(&f.test, &dispatch.test));
+            }
+            self.load.dispatched[dispatch.slot] = Instant::now();
+            if dispatch.batch.is_some() {
+                // A batch's tests are reported as they start, one by one.
+                self.jobs.send(dispatch).expect("workers outlive the coordinator");
+                continue;
+            }
+            let at = self.run_start.elapsed();
+            self.started(&dispatch.test, dispatch.slot, dispatch.attempt, at);
+            self.reporter.report(&Event::TestStarted {
+                test: dispatch.test.clone(),
+                slot: dispatch.slot,
+                attempt: dispatch.attempt,
+                at,
+            })?;
+            self.jobs.send(dispatch).expect("workers outlive the coordinator");
+        }
+        Ok(())
+    }
+
+    /// Waits for the next message, or until something of the coordinator's own is due,
+    /// which it then does.
+    fn wait(&mut self) -> Woken {
+        let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
+        let hold_end = self.hold.then_some(self.hold_until).flatten();
+        let sample_at = (self.config.cpu_budget.is_some() && self.scheduler.running() > 0)
+            .then(|| deadline(self.load.last, LOAD_SAMPLE_EVERY))
+            .flatten();
+        let wake_at = [self.kill_at, next_retry, hold_end, sample_at].into_iter().flatten().min();
+        let Some(at) = wake_at else { return self.results.recv().map_or(Woken::Closed, Woken::Msg) };
+        match self.results.recv_deadline(at) {
+            Ok(msg) => Woken::Msg(msg),
+            Err(RecvTimeoutError::Timeout) => {
+                if sample_at.is_some_and(|s| s <= Instant::now()) {
+                    self.sample_load();
+                }
+                if self.kill_at.is_some_and(|k| k <= Instant::now()) {
+                    self.groups.signal_all(unix::SIGKILL);
+                    self.kill_at = deadline(Instant::now(), Duration::from_secs(1));
+                }
+                Woken::Due
+            }
+            Err(RecvTimeoutError::Disconnected) => Woken::Closed,
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) -> io::Result<()> {
+        match msg {
+            Msg::Feed(feed) => self.fed(feed)?,
+            Msg::Finished(dispatch, result) => self.finished(dispatch, result)?,
+            Msg::Signal(sig) => self.signalled(sig)?,
+            Msg::Info => self.info()?,
+            Msg::Slow(test, slot, attempt, elapsed) => {
+                self.reporter.report(&Event::TestSlow { test, slot, attempt, elapsed })?
+            }
+            Msg::BatchStarted(test, slot, attempt, at) => {
+                self.started(&test, slot, attempt, at);
+                self.reporter.report(&Event::TestStarted { test, slot, attempt, at })?
+            }
+            Msg::BatchFinished(test, slot, attempt, result) => self.settle(test, slot, 1, attempt, result)?,
+            Msg::BatchDone(dispatch, end) => self.batch_done(dispatch, end),
+            Msg::ThreadPanicked(panicked) => self.thread_panicked(panicked)?,
+        }
+        Ok(())
     }
 
     /// Notes an attempt as running, for [`Event::InfoRequested`].

@@ -10,6 +10,7 @@ use super::process::{self, AttemptSpec};
 use super::signals::RunningGroups;
 use super::{LostJob, Msg, Panicked, RunnerConfig, batch, fault};
 use crate::config::OnTimeout;
+use crate::plan::TestRef;
 use crate::report::events::ExecutionResult;
 use crate::schedule::Dispatch;
 
@@ -58,39 +59,64 @@ fn run_job(
     groups: &RunningGroups,
     heard: &mut [bool],
 ) -> JobEnd {
-    let (slot, attempt) = (job.slot, job.attempt);
-    if let Some(tests) = &job.batch {
-        let spec = batch::BatchSpec {
-            slot,
-            output_cap: config.output_cap,
-            grace_period: job.test.settings.slow_timeout.grace_period,
-            attempt,
-        };
-        let end = batch::run_batch(
-            tests,
-            &spec,
-            run_start,
-            |pid| groups.publish(slot, pid),
-            |event| {
-                let msg = match event {
-                    batch::BatchEvent::Started(i) => {
-                        heard[i] = true;
-                        Msg::BatchStarted(tests[i].clone(), slot, attempt, run_start.elapsed())
-                    }
-                    batch::BatchEvent::Slow(i, elapsed) => {
-                        fault::inject(fault::Place::Worker, std::iter::once(tests[i].name.as_str()));
-                        Msg::Slow(tests[i].clone(), slot, attempt, elapsed)
-                    }
-                    batch::BatchEvent::Finished(i, result) => {
-                        heard[i] = true;
-                        Msg::BatchFinished(tests[i].clone(), slot, attempt, result)
-                    }
-                };
-                let _ = results.send(msg);
-            },
-        );
-        return JobEnd::Batch(end);
+    match &job.batch {
+        Some(tests) => JobEnd::Batch(run_batch_job(job, tests, results, config, run_start, groups, heard)),
+        None => JobEnd::Alone(run_alone(job, results, config, run_start, groups)),
     }
+}
+
+/// Runs a batch, telling the coordinator of each start, slow period and final result
+/// as it happens, and noting in `heard` the tests it was told of.
+fn run_batch_job(
+    job: &Dispatch,
+    tests: &[TestRef],
+    results: &Sender<Msg>,
+    config: &RunnerConfig,
+    run_start: Instant,
+    groups: &RunningGroups,
+    heard: &mut [bool],
+) -> batch::BatchEnd {
+    let (slot, attempt) = (job.slot, job.attempt);
+    let spec = batch::BatchSpec {
+        slot,
+        output_cap: config.output_cap,
+        grace_period: job.test.settings.slow_timeout.grace_period,
+        attempt,
+    };
+    batch::run_batch(
+        tests,
+        &spec,
+        run_start,
+        |pid| groups.publish(slot, pid),
+        |event| {
+            let msg = match event {
+                batch::BatchEvent::Started(i) => {
+                    heard[i] = true;
+                    Msg::BatchStarted(tests[i].clone(), slot, attempt, run_start.elapsed())
+                }
+                batch::BatchEvent::Slow(i, elapsed) => {
+                    fault::inject(fault::Place::Worker, std::iter::once(tests[i].name.as_str()));
+                    Msg::Slow(tests[i].clone(), slot, attempt, elapsed)
+                }
+                batch::BatchEvent::Finished(i, result) => {
+                    heard[i] = true;
+                    Msg::BatchFinished(tests[i].clone(), slot, attempt, result)
+                }
+            };
+            let _ = results.send(msg);
+        },
+    )
+}
+
+/// Runs a test alone, telling the coordinator of each slow period.
+fn run_alone(
+    job: &Dispatch,
+    results: &Sender<Msg>,
+    config: &RunnerConfig,
+    run_start: Instant,
+    groups: &RunningGroups,
+) -> ExecutionResult {
+    let (slot, attempt) = (job.slot, job.attempt);
     let settings = &job.test.settings;
     let spec = AttemptSpec {
         attempt,
@@ -104,7 +130,7 @@ fn run_job(
         terminate_after: settings.slow_timeout.terminate_after,
         timeout_passes: settings.slow_timeout.on_timeout == OnTimeout::Pass,
     };
-    let result = process::run_attempt(
+    process::run_attempt(
         &job.test,
         &spec,
         run_start,
@@ -113,6 +139,5 @@ fn run_job(
             fault::inject(fault::Place::Worker, std::iter::once(job.test.name.as_str()));
             let _ = results.send(Msg::Slow(job.test.clone(), slot, attempt, elapsed));
         },
-    );
-    JobEnd::Alone(result)
+    )
 }
