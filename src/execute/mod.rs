@@ -3,7 +3,8 @@
 //! One coordinating thread owns the [`Scheduler`] and the reporters; a fixed pool of
 //! worker threads, one per slot, each supervises one test process at a time. Workers
 //! send their results back over a channel, so all reporting happens on one thread, in
-//! order, without locks.
+//! order, without locks. A test alone and a batch of tests are watched by the same
+//! loop, in `supervise.rs`.
 //!
 //! No thread may die silently: a worker, the feeder or the signal forwarder that
 //! panics tells the coordinator, which ends the run as if it had been cancelled (the

@@ -2,7 +2,7 @@
 //!
 //! This is the hot path: one spawn per test. The binary is started directly (no shell,
 //! no re-exec of tempo) in a new process group, with stdin closed and stdout and stderr
-//! piped, and watched by the loop in [`super::supervise`]; this file says what a test
+//! piped, and watched by the loop in `supervise.rs`; this file says what a test
 //! alone means to it: its output is its own, and its slow periods count from its start.
 
 use std::os::unix::process::CommandExt;

@@ -286,3 +286,101 @@ fn end_leftovers(pgid: u32, grace: Duration) {
         unix::signal_group(pgid, unix::SIGKILL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+
+    use super::*;
+
+    /// Keeps what the loop hands it, and asks for the child's end at its first wake
+    /// when told to.
+    #[derive(Default)]
+    struct Recorder {
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+        terminate: bool,
+        asked_to_end: bool,
+    }
+
+    impl Supervised for Recorder {
+        fn on_stdout(&mut self, bytes: &[u8], _at: Instant) {
+            self.stdout.extend_from_slice(bytes);
+        }
+
+        fn on_stderr(&mut self, bytes: &[u8]) {
+            self.stderr.extend_from_slice(bytes);
+        }
+
+        fn next_deadline(&self) -> Option<Instant> {
+            None
+        }
+
+        fn on_deadline(&mut self, _now: Instant) -> Control {
+            if self.terminate {
+                self.asked_to_end = true;
+                return Control::Terminate;
+            }
+            Control::Continue
+        }
+    }
+
+    fn shell(script: &str) -> Command {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.process_group(0);
+        cmd
+    }
+
+    fn limits(after_exit: AfterExit) -> Limits {
+        Limits { grace_period: Duration::from_secs(5), after_exit, coalesce: true }
+    }
+
+    #[test]
+    fn output_and_exit_status_reach_the_caller_and_the_group_is_unpublished() {
+        let published = std::cell::RefCell::new(Vec::new());
+        let child = spawn(&mut shell("echo out; echo err >&2; exit 3"), |pgid| published.borrow_mut().push(pgid))
+            .expect("sh starts");
+        let pid = child.pid();
+        let mut recorder = Recorder::default();
+        let ended = child.run(&limits(AfterExit::WaitForLeaks(Duration::MAX)), &mut recorder);
+        assert_eq!(ended.status, ExitStatus::Code(3));
+        assert!(!ended.leaked);
+        assert_eq!(recorder.stdout, b"out\n");
+        assert_eq!(recorder.stderr, b"err\n");
+        assert_eq!(*published.borrow(), [pid, 0]);
+    }
+
+    #[test]
+    fn a_pipe_held_past_the_leak_timeout_is_a_leak_and_its_holder_is_ended() {
+        let child = spawn(&mut shell("sleep 1000 & echo started"), |_| {}).expect("sh starts");
+        let pid = child.pid();
+        let ended = child.run(&limits(AfterExit::WaitForLeaks(Duration::from_millis(50))), &mut Recorder::default());
+        assert_eq!(ended.status, ExitStatus::Code(0));
+        assert!(ended.leaked);
+        assert!(
+            unix::wait_until_gone(Duration::from_secs(30), || !unix::group_alive(pid)),
+            "the leftover sleep was ended"
+        );
+    }
+
+    #[test]
+    fn a_batch_group_is_killed_when_its_leader_exits() {
+        let child = spawn(&mut shell("sleep 1000 & exit 0"), |_| {}).expect("sh starts");
+        let pid = child.pid();
+        let ended = child.run(&limits(AfterExit::KillGroup), &mut Recorder::default());
+        assert_eq!(ended.status, ExitStatus::Code(0));
+        assert!(!ended.leaked);
+        assert!(unix::wait_until_gone(Duration::from_secs(30), || !unix::group_alive(pid)));
+    }
+
+    #[test]
+    fn terminate_sends_sigterm_to_the_group() {
+        let child = spawn(&mut shell("exec sleep 1000"), |_| {}).expect("sh starts");
+        let mut recorder = Recorder { terminate: true, ..Recorder::default() };
+        let ended = child.run(&limits(AfterExit::WaitForLeaks(Duration::MAX)), &mut recorder);
+        assert!(recorder.asked_to_end);
+        assert_eq!(ended.status, ExitStatus::Signal { signal: libc::SIGTERM, core_dumped: false });
+    }
+}
