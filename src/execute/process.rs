@@ -2,15 +2,15 @@
 //!
 //! This is the hot path: one spawn per test. The binary is started directly (no shell,
 //! no re-exec of tempo) in a new process group, with stdin closed and stdout and stderr
-//! piped. One thread then waits on both pipes and on a pidfd at once, so it learns of
-//! the exit, of output and of timeouts without busy-waiting.
+//! piped, and watched by the loop in `supervise.rs`; this file says what a test
+//! alone means to it: its output is its own, and its slow periods count from its start.
 
-use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::capture::CaptureBuf;
+use super::supervise::{self, AfterExit, Control, Limits, Supervised};
 use super::{deadline, unix};
 use crate::env::per_test_vars;
 use crate::plan::TestInstance;
@@ -72,14 +72,12 @@ pub fn run_attempt(
     spec: &AttemptSpec,
     run_start: Instant,
     publish_group: impl Fn(u32),
-    mut on_slow: impl FnMut(Duration),
+    on_slow: impl FnMut(Duration),
 ) -> ExecutionResult {
     let started = Instant::now();
     let start = started.saturating_duration_since(run_start);
-    // The leader guard lives until the test is reaped below, so that the orphan
-    // reaper leaves the test to this thread's `wait4`.
-    let (mut child, _leader) = match unix::spawn_leader(&mut command(test, spec)) {
-        Ok(spawned) => spawned,
+    let child = match supervise::spawn(&mut command(test, spec), publish_group) {
+        Ok(child) => child,
         Err(e) => {
             return ExecutionResult {
                 outcome: Outcome::ExecFail,
@@ -96,135 +94,88 @@ pub fn run_attempt(
             };
         }
     };
-    let pid = child.id();
-    publish_group(pid);
-    let pidfd = unix::pidfd_open(pid);
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    if let Some(out) = &stdout {
-        unix::grow_pipe(out);
-    }
-    if let Some(err) = &stderr {
-        unix::grow_pipe(err);
-    }
-    let mut out_buf = CaptureBuf::new(spec.output_cap);
-    let mut err_buf = CaptureBuf::new(spec.output_cap);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut exited_at: Option<Instant> = None;
-    let mut leaked = false;
-    let mut periods = 0u32;
-    // `None` where a deadline is past what the clock can hold: it never comes.
-    let mut next_slow = deadline(started, spec.slow_period);
-    let mut timed_out = false;
-    let mut small_reads = 0u32;
-    // After SIGTERM for a timeout: when SIGKILL follows.
-    let mut kill_at: Option<Instant> = None;
-
-    loop {
-        if exited_at.is_some() && stdout.is_none() && stderr.is_none() {
-            break;
-        }
-        let now = Instant::now();
-        let wake_at = match exited_at {
-            // The test is gone but something still holds its pipes: wait out the leak timeout.
-            Some(at) => {
-                let leak_deadline = deadline(at, spec.leak_timeout);
-                if leak_deadline.is_some_and(|d| now >= d) {
-                    leaked = true;
-                    break;
-                }
-                leak_deadline
-            }
-            None => {
-                if let Some(at) = kill_at
-                    && now >= at
-                {
-                    unix::signal_group(pid, unix::SIGKILL);
-                    kill_at = None;
-                }
-                if !timed_out && next_slow.is_some_and(|t| now >= t) {
-                    periods = periods.saturating_add(1);
-                    on_slow(now.duration_since(started));
-                    if spec.terminate_after.is_some_and(|n| periods >= n) {
-                        timed_out = true;
-                        unix::signal_group(pid, unix::SIGTERM);
-                        kill_at = deadline(now, spec.grace_period);
-                    }
-                    next_slow = next_slow.and_then(|t| deadline(t, spec.slow_period));
-                }
-                let mut wake_at = if timed_out { kill_at } else { next_slow };
-                if pidfd.is_none() {
-                    // Without a pidfd, exits are noticed by polling.
-                    let tick = deadline(now, Duration::from_millis(10));
-                    wake_at = [wake_at, tick].into_iter().flatten().min();
-                }
-                wake_at
-            }
-        };
-        let timeout = wake_at.map(|d| d.saturating_duration_since(now));
-        let pidfd_ref = if exited_at.is_none() { pidfd.as_ref().map(|f| f as _) } else { None };
-        let ready = match unix::poll_readable(
-            [stdout.as_ref().map(|f| f as _), stderr.as_ref().map(|f| f as _), pidfd_ref],
-            timeout,
-        ) {
-            Ok(r) => r,
-            Err(_) => [stdout.is_some(), stderr.is_some(), false],
-        };
-        let mut got = 0;
-        if ready[0] {
-            got += drain_once(&mut stdout, &mut out_buf, &mut chunk);
-        }
-        if ready[1] {
-            got += drain_once(&mut stderr, &mut err_buf, &mut chunk);
-        }
-        if got > 0 && got < COALESCE_BELOW {
-            small_reads += 1;
-            // A test that writes many small pieces (an eprintln! per line) would wake
-            // this thread once per write. Once it has shown that habit, a short pause
-            // lets the pipe fill, so that one read takes many writes; the pipe's
-            // buffer keeps the writer running meanwhile. Ordinary tests, which write a
-            // few lines, never pause.
-            if small_reads > COALESCE_AFTER {
-                std::thread::sleep(COALESCE_PAUSE);
-            }
-        }
-        if exited_at.is_none() && (ready[2] || (pidfd.is_none() && unix::has_exited(pid))) {
-            exited_at = Some(Instant::now());
-        }
-    }
-    let ended = exited_at.unwrap_or_else(Instant::now);
-    let (exit, usage) = match unix::reap(pid) {
-        Ok(r) => r,
-        Err(_) => (ExitStatus::Code(-1), ResourceUsage::default()),
+    let mut attempt = Attempt {
+        spec,
+        started,
+        on_slow,
+        out_buf: CaptureBuf::new(spec.output_cap),
+        err_buf: CaptureBuf::new(spec.output_cap),
+        periods: 0,
+        // `None` where a deadline is past what the clock can hold: it never comes.
+        next_slow: deadline(started, spec.slow_period),
+        timed_out: false,
     };
-    // The group stays published while leftovers are ended, so that a second Ctrl-C can
-    // SIGKILL them at once. Its members pin the group id, so it cannot be reused meanwhile.
-    end_leftovers(pid, spec.grace_period);
-    publish_group(0);
-    if leaked {
+    let limits = Limits {
+        grace_period: spec.grace_period,
+        after_exit: AfterExit::WaitForLeaks(spec.leak_timeout),
+        coalesce: true,
+    };
+    let ended = child.run(&limits, &mut attempt);
+    if ended.leaked {
         // Whatever holds the output may have left the group (setsid): find it by the
         // variables it inherited from this attempt.
         unix::sweep(&attempt_markers(test, spec.attempt), spec.grace_period);
     }
-    let outcome = match exit {
-        _ if timed_out && spec.timeout_passes => Outcome::Pass,
-        _ if timed_out => Outcome::Timeout,
-        ExitStatus::Code(0) if leaked && spec.leak_fails => Outcome::LeakFail,
+    let outcome = match ended.status {
+        _ if attempt.timed_out && spec.timeout_passes => Outcome::Pass,
+        _ if attempt.timed_out => Outcome::Timeout,
+        ExitStatus::Code(0) if ended.leaked && spec.leak_fails => Outcome::LeakFail,
         ExitStatus::Code(0) => Outcome::Pass,
         other => Outcome::Fail(other),
     };
     ExecutionResult {
         outcome,
-        exit: Some(exit),
+        exit: Some(ended.status),
         start,
-        duration: ended.duration_since(started),
-        usage,
-        stdout: out_buf.finish(),
-        stderr: err_buf.finish(),
+        duration: ended.exited_at.duration_since(started),
+        usage: ended.usage,
+        stdout: attempt.out_buf.finish(),
+        stderr: attempt.err_buf.finish(),
         error: None,
-        leaked,
+        leaked: ended.leaked,
         batched: false,
         rerun: None,
+    }
+}
+
+/// A test attempt as the supervision loop sees it: its output is captured whole
+/// (within the cap), and its slow periods count from its start.
+struct Attempt<'a, S> {
+    spec: &'a AttemptSpec,
+    started: Instant,
+    on_slow: S,
+    out_buf: CaptureBuf,
+    err_buf: CaptureBuf,
+    periods: u32,
+    next_slow: Option<Instant>,
+    timed_out: bool,
+}
+
+impl<S: FnMut(Duration)> Supervised for Attempt<'_, S> {
+    fn on_stdout(&mut self, bytes: &[u8], _at: Instant) {
+        self.out_buf.push(bytes);
+    }
+
+    fn on_stderr(&mut self, bytes: &[u8]) {
+        self.err_buf.push(bytes);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.next_slow
+    }
+
+    fn on_deadline(&mut self, now: Instant) -> Control {
+        if self.next_slow.is_none_or(|t| now < t) {
+            return Control::Continue;
+        }
+        self.periods = self.periods.saturating_add(1);
+        (self.on_slow)(now.duration_since(self.started));
+        self.next_slow = self.next_slow.and_then(|t| deadline(t, self.spec.slow_period));
+        if self.spec.terminate_after.is_some_and(|n| self.periods >= n) {
+            self.timed_out = true;
+            return Control::Terminate;
+        }
+        Control::Continue
     }
 }
 
@@ -238,50 +189,6 @@ fn attempt_markers(test: &TestInstance, attempt: u32) -> Vec<String> {
     ];
     markers.extend(run_id.map(|id| format!("TEMPO_RUN_ID={id}")));
     markers
-}
-
-/// Reads below this many bytes mean a test writes in small pieces.
-const COALESCE_BELOW: usize = 4096;
-/// How many small reads make a test chatty.
-const COALESCE_AFTER: u32 = 64;
-/// How long to let a chatty test's output accumulate before reading again.
-const COALESCE_PAUSE: Duration = Duration::from_micros(500);
-
-/// Reads what is available from a ready pipe; closes it at end of file. Returns how
-/// many bytes it read.
-fn drain_once<R: Read>(pipe: &mut Option<R>, buf: &mut CaptureBuf, chunk: &mut [u8]) -> usize {
-    let Some(reader) = pipe.as_mut() else { return 0 };
-    match reader.read(chunk) {
-        Ok(0) => {
-            *pipe = None;
-            0
-        }
-        Ok(n) => {
-            buf.push(&chunk[..n]);
-            n
-        }
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-        Err(_) => {
-            *pipe = None;
-            0
-        }
-    }
-}
-
-/// Ends whatever the test left running in its group: SIGTERM, then SIGKILL after the grace period.
-fn end_leftovers(pgid: u32, grace: Duration) {
-    if !unix::group_alive(pgid) {
-        return;
-    }
-    unix::signal_group(pgid, unix::SIGTERM);
-    let kill_at = deadline(Instant::now(), grace);
-    while kill_at.is_none_or(|t| Instant::now() < t) {
-        if !unix::group_alive(pgid) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    unix::signal_group(pgid, unix::SIGKILL);
 }
 
 #[cfg(test)]

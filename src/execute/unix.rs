@@ -151,19 +151,34 @@ pub fn sweep(markers: &[String], grace: Duration) -> usize {
     for pid in &found {
         kill(*pid, SIGTERM);
     }
-    let kill_at = super::deadline(std::time::Instant::now(), grace);
     let mut left = found.clone();
     // Zombies have an empty environ, so a process that died drops out of the marked set
     // whether or not anyone has reaped it yet.
-    while !left.is_empty() && kill_at.is_none_or(|t| std::time::Instant::now() < t) {
-        std::thread::sleep(Duration::from_millis(10));
-        let alive = processes_marked(markers);
-        left.retain(|p| alive.contains(p));
-    }
+    wait_until_gone(grace, || {
+        if !left.is_empty() {
+            let alive = processes_marked(markers);
+            left.retain(|p| alive.contains(p));
+        }
+        left.is_empty()
+    });
     for pid in left {
         kill(pid, SIGKILL);
     }
     found.len()
+}
+
+/// Waits until `gone` says that what was signalled has ended, looking every 10 ms, for
+/// at most `grace` (which may be longer than the clock can hold: then for as long as it
+/// takes). Returns whether it ended.
+pub fn wait_until_gone(grace: Duration, mut gone: impl FnMut() -> bool) -> bool {
+    let until = super::deadline(std::time::Instant::now(), grace);
+    while until.is_none_or(|t| std::time::Instant::now() < t) {
+        if gone() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 /// Reaps exited orphans that were re-parented to tempo. Only call it when no worker
