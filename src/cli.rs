@@ -502,7 +502,7 @@ pub struct RunArgs {
     /// Run only one shard of the tests: count:K/N, hash:K/N, slice:K/N (as nextest) or
     /// duration:K/N (balanced by the history's durations).
     #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
-    pub partition: Option<crate::partition::Partition>,
+    pub partition: Option<crate::shard::Partition>,
     #[command(flatten)]
     pub archive: ArchiveSourceArgs,
     #[command(flatten)]
@@ -570,7 +570,7 @@ pub struct ListArgs {
     pub message_format: ListFormatArg,
     /// List only one shard of the tests: count:K/N, hash:K/N, slice:K/N or duration:K/N.
     #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
-    pub partition: Option<crate::partition::Partition>,
+    pub partition: Option<crate::shard::Partition>,
     /// List the workspace's doctests too, as `run --doc` would run them.
     #[arg(long, help_heading = "Test selection")]
     pub doc: bool,

@@ -29,8 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::events::{Event, Outcome};
-use crate::report::{Reporter, WriteError};
+use crate::files::WriteError;
 
 /// How many runs are kept per test.
 pub const MAX_RUNS: usize = 10;
@@ -65,7 +64,7 @@ pub struct RunSummary {
     pub failed: usize,
     /// Wall time, CPU time, utilization, busy cores and idle time per slot.
     #[serde(flatten)]
-    pub accounting: crate::report::events::Accounting,
+    pub accounting: Accounting,
 }
 
 /// One final result of one test.
@@ -196,6 +195,26 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// How much of the machine a run used, in seconds and ratios: what [`RunStats`] knows
+/// about CPU, with serde-friendly names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Accounting {
+    /// Wall time of the run, in seconds.
+    pub wall_s: f64,
+    /// User plus system CPU time of every test attempt, in seconds.
+    pub cpu_s: f64,
+    /// The cores the run had.
+    pub cores: usize,
+    /// The slots the run had.
+    pub slots: usize,
+    /// CPU ÷ (wall × cores), 0 to 1.
+    pub cpu_utilization: f64,
+    /// CPU ÷ wall: the average number of busy cores.
+    pub busy_cores: f64,
+    /// Per slot, the seconds it ran no test (wall − busy).
+    pub slot_idle_s: Vec<f64>,
+}
+
 /// What one shard of a split recorded, kept apart until its split is complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingShard {
@@ -280,7 +299,7 @@ pub fn path(store_dir: &Path) -> PathBuf {
     store_dir.join("history.json")
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -324,7 +343,7 @@ impl History {
         WRITER.clone_into(&mut self.writer);
         self.prune(now_secs());
         let json = serde_json::to_vec(self).map_err(io::Error::other)?;
-        crate::report::write_atomically(path, &json)
+        crate::files::write_atomically(path, &json)
     }
 
     /// Adds a run's history (what it loaded plus what it recorded) to the file at
@@ -367,7 +386,7 @@ impl History {
     /// with the current generation, then settles whatever is complete.
     pub fn record_shard(
         &mut self,
-        partition: crate::partition::Partition,
+        partition: crate::shard::Partition,
         tests: BTreeMap<String, BTreeMap<String, TestHistory>>,
     ) {
         let shard = PendingShard {
@@ -622,106 +641,6 @@ impl Estimator<'_> {
     }
 }
 
-fn outcome_word(outcome: Outcome, attempt: u32) -> &'static str {
-    match outcome {
-        Outcome::Pass if attempt > 1 => "flaky",
-        Outcome::Pass => "pass",
-        Outcome::Fail(_) => "fail",
-        Outcome::Timeout => "timeout",
-        Outcome::LeakFail => "leak-fail",
-        Outcome::ExecFail => "exec-fail",
-    }
-}
-
-/// Records every test's final result and writes the history when the run ends
-/// (interrupted runs included, for the tests that finished).
-///
-/// A sharded run's records go to the shard's pending entry (see [`History::pending`]);
-/// a run without `--partition` settles every pending record.
-pub struct HistoryReporter {
-    path: Option<PathBuf>,
-    history: History,
-    started: u64,
-    profile: String,
-    /// The shard this run is, with what it recorded so far.
-    shard: Option<(crate::partition::Partition, History)>,
-}
-
-impl HistoryReporter {
-    /// A reporter that adds to `history` and saves it to `path`.
-    pub fn new(path: PathBuf, history: History) -> HistoryReporter {
-        HistoryReporter { path: Some(path), history, started: now_secs(), profile: String::new(), shard: None }
-    }
-
-    /// Makes the run's test records those of one shard of a split (`--partition`).
-    pub fn sharded(mut self, partition: Option<crate::partition::Partition>) -> HistoryReporter {
-        self.shard = partition.map(|p| (p, History::default()));
-        self
-    }
-
-    /// A reporter that adds to `history` and never saves it: for runs that must not
-    /// leave a record (a `tune` sweep) but whose later runs may learn from it.
-    pub fn in_memory(history: History) -> HistoryReporter {
-        HistoryReporter { path: None, history, started: now_secs(), profile: String::new(), shard: None }
-    }
-
-    /// The history, with what the run added.
-    pub fn into_history(self) -> History {
-        self.history
-    }
-}
-
-impl Reporter for HistoryReporter {
-    fn report(&mut self, event: &Event) -> io::Result<()> {
-        let finished = match event {
-            Event::TestFinished(f) if !f.will_retry => f,
-            Event::RetryAbandoned(f) => f,
-            Event::RunStarted(info) => {
-                self.profile = info.profile.clone();
-                return Ok(());
-            }
-            Event::RunFinished(stats) => {
-                self.history.record_run(RunSummary {
-                    at: self.started,
-                    profile: self.profile.clone(),
-                    passed: stats.passed,
-                    failed: stats.failed,
-                    accounting: stats.accounting(),
-                });
-                match self.shard.take() {
-                    Some((partition, recorded)) => self.history.record_shard(partition, recorded.tests),
-                    None => self.history.settle_all(),
-                }
-                let Some(path) = &self.path else { return Ok(()) };
-                if let Some(warning) = self.history.clone().save_merged(path).map_err(WriteError::into_io)? {
-                    eprintln!("warning: {warning}");
-                }
-                return Ok(());
-            }
-            _ => return Ok(()),
-        };
-        let r = &finished.result;
-        let record = RunRecord {
-            at: self.started,
-            duration_us: r.duration.as_micros() as u64,
-            cpu_us: r.usage.cpu().as_micros() as u64,
-            outcome: outcome_word(r.outcome, finished.attempt).to_owned(),
-            attempts: finished.attempt,
-            batched: r.batched,
-        };
-        let test = &finished.test;
-        let history = match &mut self.shard {
-            Some((_, recorded)) => recorded,
-            None => &mut self.history,
-        };
-        history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
-        if r.isolation_sensitive() {
-            history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
-        }
-        Ok(())
-    }
-}
-
 /// Tests of the reader against hostile files: property tests over arbitrary and
 /// history-shaped input, and the regressions they found.
 #[cfg(test)]
@@ -842,7 +761,7 @@ mod fuzz_tests {
             merged.merge(h.clone());
             merged.merge(History::default());
             let mut out = Vec::new();
-            crate::report::history::write_history(&mut out, &merged, Path::new("h.json"), 5).unwrap();
+            crate::report::history_table::write_history(&mut out, &merged, Path::new("h.json"), 5).unwrap();
             merged.prune(now_secs());
             merged.prune(u64::MAX);
             // What was read is written back as it was (save() is this plus a prune),
@@ -1076,8 +995,8 @@ mod tests {
         assert_eq!(other_way.tests, merged.tests);
     }
 
-    fn shard(kind: crate::partition::PartitionKind, k: u64, n: u64) -> crate::partition::Partition {
-        crate::partition::Partition { kind, shard: k, total: n }
+    fn shard(kind: crate::shard::PartitionKind, k: u64, n: u64) -> crate::shard::Partition {
+        crate::shard::Partition { kind, shard: k, total: n }
     }
 
     /// What shard `k` of 3 records: its own test, run at `at` for `ms`.
@@ -1099,7 +1018,7 @@ mod tests {
     /// that the next shard partitioned by, and tests were lost between shards.
     #[test]
     fn shards_in_sequence_leave_the_durations_alone_until_the_split_is_complete() {
-        use crate::partition::PartitionKind::{Count, Duration as D};
+        use crate::shard::PartitionKind::{Count, Duration as D};
         let mut h = base();
         let settled = h.tests.clone();
         h.record_shard(shard(D, 1, 3), shard_records(1, 5, 500));
@@ -1120,12 +1039,9 @@ mod tests {
     #[test]
     fn old_pending_records_are_pruned() {
         let mut h = base();
-        h.record_shard(shard(crate::partition::PartitionKind::Duration, 1, 3), shard_records(1, 0, 5));
-        h.record_shard(
-            shard(crate::partition::PartitionKind::Duration, 2, 3),
-            shard_records(2, MAX_AGE.as_secs() + 10, 5),
-        );
-        h.record_shard(shard(crate::partition::PartitionKind::Duration, 3, 4), BTreeMap::new());
+        h.record_shard(shard(crate::shard::PartitionKind::Duration, 1, 3), shard_records(1, 0, 5));
+        h.record_shard(shard(crate::shard::PartitionKind::Duration, 2, 3), shard_records(2, MAX_AGE.as_secs() + 10, 5));
+        h.record_shard(shard(crate::shard::PartitionKind::Duration, 3, 4), BTreeMap::new());
         h.prune(MAX_AGE.as_secs() + 10);
         let left: Vec<u64> = h.pending.iter().map(|p| p.shard).collect();
         assert_eq!(left, [2, 3], "shard 1's records aged out; an empty shard still counts");
@@ -1134,7 +1050,7 @@ mod tests {
     #[test]
     fn a_run_of_every_test_settles_the_pending_records() {
         let mut h = base();
-        h.record_shard(shard(crate::partition::PartitionKind::Duration, 2, 3), shard_records(2, 5, 500));
+        h.record_shard(shard(crate::shard::PartitionKind::Duration, 2, 3), shard_records(2, 5, 500));
         h.settle_all();
         assert!(h.pending.is_empty());
         assert_eq!(h.get("a", "t2").unwrap().runs.len(), 2);
@@ -1145,7 +1061,7 @@ mod tests {
     /// files settles the split, in any order, and merging again changes nothing.
     #[test]
     fn merging_every_shards_copy_settles_the_split_in_any_order() {
-        use crate::partition::PartitionKind::Duration as D;
+        use crate::shard::PartitionKind::Duration as D;
         let copies: Vec<History> = (1..=3)
             .map(|k| {
                 let mut h = base();
@@ -1254,7 +1170,7 @@ mod tests {
     #[test]
     fn run_summaries_are_bounded() {
         let mut h = History::default();
-        let accounting = crate::report::events::RunStats::default().accounting();
+        let accounting = crate::events::RunStats::default().accounting();
         for at in 0..(MAX_RUN_SUMMARIES as u64 + 5) {
             h.record_run(RunSummary {
                 at,

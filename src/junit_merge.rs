@@ -22,7 +22,7 @@ pub fn run(opts: JunitMergeOptions) -> Result<i32> {
     let xml = merged
         .to_string()
         .map_err(|e| Error::WriteFile { path: opts.output.clone(), source: std::io::Error::other(e) })?;
-    crate::report::write_atomically(&opts.output, xml.as_bytes())
+    crate::files::write_atomically(&opts.output, xml.as_bytes())
         .map_err(|source| Error::WriteFile { path: opts.output.clone(), source })?;
     eprintln!(
         "merged {} JUnit files into {}: {} tests, {} failures, {} errors, {} skipped",

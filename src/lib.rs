@@ -7,24 +7,25 @@
 //! everything people and machines read. [`cli`] and [`options`] are the front door.
 
 pub mod archive;
-pub mod budget;
 pub mod build;
 pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod env;
 pub mod error;
+pub mod events;
 pub mod execute;
+pub mod files;
 pub mod filter;
 pub mod flaky;
 pub mod history;
 pub mod junit_merge;
 pub mod limits;
 pub mod options;
-pub mod partition;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod schedule;
+pub mod shard;
 pub mod test_id;
 pub mod tune;

@@ -323,7 +323,7 @@ pub struct RunOptions {
     /// Colour.
     pub color: Color,
     /// Run only this shard.
-    pub partition: Option<crate::partition::Partition>,
+    pub partition: Option<crate::shard::Partition>,
     /// Run an archive's binaries instead of building.
     pub archive: Option<ArchiveSource>,
     /// Human output, or JSON events.
@@ -461,7 +461,7 @@ pub struct ListOptions {
     /// Colour.
     pub color: Color,
     /// List only this shard.
-    pub partition: Option<crate::partition::Partition>,
+    pub partition: Option<crate::shard::Partition>,
     /// List an archive's binaries instead of building.
     pub archive: Option<ArchiveSource>,
     /// `--doc`: list the doctests too.

@@ -9,24 +9,24 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
-use crate::budget::BudgetCheck;
 use crate::build::{self, BuildEvent, StartedBuild, StderrForward, TestBinary, Workspace};
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
 use crate::env::{self, BinaryEnv, RunEnv};
 use crate::error::{Error, Result, exit_code};
+use crate::events::Fanout;
+use crate::events::{RunInfo, RunStats};
 use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
-use crate::history::{self, History, HistoryReporter};
+use crate::history::{self, History};
 use crate::options::{
     ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, MessageFormat,
     PartitionOptions, RunOptions, Selection, ShowConfigOptions, available_cores,
 };
-use crate::partition::{Partition, PartitionKind};
 use crate::plan::{PlanInputs, TestPlan, query};
-use crate::report::Fanout;
-use crate::report::events::{RunInfo, RunStats};
-use crate::report::history::write_history;
+use crate::report::budget_check::BudgetCheck;
+use crate::report::history_record::HistoryReporter;
+use crate::report::history_table::write_history;
 use crate::report::html::{HtmlReporter, known_flaky};
 use crate::report::human::HumanOptions;
 use crate::report::junit::JunitReporter;
@@ -35,6 +35,7 @@ use crate::report::partition::write_partition;
 use crate::report::show_config::write_show_config;
 use crate::report::style::{Styles, use_color};
 use crate::report::terminal::{self, TerminalOptions};
+use crate::shard::{Partition, PartitionKind};
 use crate::test_id::TargetKind;
 
 /// Builds, lists and selects: everything up to the moment the first test could start.
@@ -321,7 +322,7 @@ pub fn show_partition(opts: PartitionOptions) -> Result<i32> {
     let slots = setup.profile.test_threads.resolve(available_cores());
     let (history, path) = load_history(&setup);
     let prepared = prepare(setup, binaries, &opts.filter, None, slots, Some(&history), None)?;
-    let shards = crate::partition::show(&prepared.plan.tests, opts.shards);
+    let shards = crate::plan::partition::show(&prepared.plan.tests, opts.shards);
     let stdout = std::io::stdout();
     write_partition(&mut stdout.lock(), &shards, &path).map_err(Error::Output)?;
     Ok(exit_code::OK)
@@ -591,7 +592,7 @@ impl SweepPlan {
 
     /// Runs every selected test once on `slots` slots, as `cargo tempo run -j <slots>`
     /// would (`None`: adaptively, as `-j adaptive` would), reporting to `reporter` only.
-    pub fn run(&self, slots: Option<usize>, reporter: &mut dyn crate::report::Reporter) -> Result<RunStats> {
+    pub fn run(&self, slots: Option<usize>, reporter: &mut dyn crate::events::Reporter) -> Result<RunStats> {
         let concurrency = match slots {
             Some(n) => crate::options::Concurrency { slots: n, cpu_budget: None },
             None => crate::options::resolve_concurrency(
@@ -638,10 +639,10 @@ fn run_info(run_env: &RunEnv, plan: Option<(&TestPlan, bool)>, slots: usize, cor
 }
 
 /// Two reporters that hear the same events.
-struct Both<'a>(&'a mut dyn crate::report::Reporter, &'a mut dyn crate::report::Reporter);
+struct Both<'a>(&'a mut dyn crate::events::Reporter, &'a mut dyn crate::events::Reporter);
 
-impl crate::report::Reporter for Both<'_> {
-    fn report(&mut self, event: &crate::report::events::Event) -> std::io::Result<()> {
+impl crate::events::Reporter for Both<'_> {
+    fn report(&mut self, event: &crate::events::Event) -> std::io::Result<()> {
         // Both hear every event, so that one failing to write its file does not
         // deafen the other; the first error is the one returned.
         let first = self.0.report(event);
@@ -907,7 +908,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
 /// A reporter's error that ended the run: stdout's, as before (a file that cannot be
 /// written is collected by `Fanout` instead, but is told apart here all the same).
 fn reporter_error(error: std::io::Error) -> Error {
-    match crate::report::WriteError::from_io(error) {
+    match crate::files::WriteError::from_io(error) {
         Ok(write) => Error::Write(write),
         Err(error) => Error::Output(error),
     }
@@ -918,7 +919,7 @@ fn reporter_error(error: std::io::Error) -> Error {
 /// make the run exit with [`exit_code::WRITE_OUTPUT_ERROR`] (110, as nextest), which
 /// beats a missed budget (107); failing tests (100) and a signal (130, 143) beat it,
 /// since they say more about the run, and the error lines are printed all the same.
-fn with_write_errors(code: i32, mut errors: Vec<crate::report::WriteError>) -> Result<i32> {
+fn with_write_errors(code: i32, mut errors: Vec<crate::files::WriteError>) -> Result<i32> {
     let Some(last) = errors.pop() else { return Ok(code) };
     for e in errors {
         eprintln!("error: {e}");

@@ -17,12 +17,11 @@ use std::hash::Hasher as _;
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use super::{ArchiveError, ArchivedFile, FORMAT_VERSION, MANIFEST_NAME, Manifest, VersionOnly};
+use crate::error::ArchiveError;
+use crate::limits::{DEFAULT_MAX_SIZE, MAX_SIZE_ENV};
 
-/// What an archive may unpack to unless `TEMPO_ARCHIVE_MAX_SIZE` says otherwise.
-pub const DEFAULT_MAX_SIZE: u64 = 64 << 30;
-/// The variable that raises (or lowers) [`DEFAULT_MAX_SIZE`].
-pub const MAX_SIZE_ENV: &str = "TEMPO_ARCHIVE_MAX_SIZE";
+use super::{ArchivedFile, FORMAT_VERSION, MANIFEST_NAME, Manifest, VersionOnly};
+
 /// The largest manifest read: the manifest is held in memory.
 const MAX_MANIFEST: u64 = 64 << 20;
 /// The largest GNU long name or long link target read; Linux's `PATH_MAX` is 4096.
@@ -440,7 +439,11 @@ fn read_manifest(archive: &Path, text: &[u8]) -> Result<Manifest, ArchiveError> 
     let meta_err = |reason: String| ArchiveError::Metadata { path: archive.to_owned(), reason };
     let version: VersionOnly = serde_json::from_slice(text).map_err(|e| meta_err(format!("{MANIFEST_NAME}: {e}")))?;
     if version.format_version != FORMAT_VERSION {
-        return Err(ArchiveError::Version { path: archive.to_owned(), found: version.format_version });
+        return Err(ArchiveError::Version {
+            path: archive.to_owned(),
+            found: version.format_version,
+            expected: FORMAT_VERSION,
+        });
     }
     serde_json::from_slice(text).map_err(|e| meta_err(format!("{MANIFEST_NAME}: {e}")))
 }

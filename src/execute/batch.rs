@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use super::capture::CaptureBuf;
 use super::{deadline, unix};
+use crate::events::{BatchFailure, CapturedOutput, ExecutionResult, ExitStatus, Outcome, ResourceUsage};
 use crate::plan::TestRef;
-use crate::report::events::{BatchFailure, CapturedOutput, ExecutionResult, ExitStatus, Outcome, ResourceUsage};
 
 /// How one batch runs.
 #[derive(Debug, Clone)]

@@ -36,11 +36,11 @@ use signal_hook::iterator::Signals;
 
 use crate::config::OnTimeout;
 use crate::error::Error;
-use crate::plan::{TestPlan, TestRef};
-use crate::report::Reporter;
-use crate::report::events::{
+use crate::events::Reporter;
+use crate::events::{
     BatchFailure, CancelReason, Event, ExecutionResult, Outcome, RunInfo, RunStats, RunningTest, TestFinished,
 };
+use crate::plan::{TestPlan, TestRef};
 use crate::schedule::{Dispatch, Scheduler};
 use process::AttemptSpec;
 

@@ -6,11 +6,11 @@ use std::time::{Instant, SystemTime};
 
 use super::{Collected, Stopped, Tallies};
 use crate::error::Result;
+use crate::events::Event;
+use crate::events::Reporter;
 use crate::execute;
 use crate::options::FlakyOptions;
 use crate::plan::TestPlan;
-use crate::report::Reporter;
-use crate::report::events::Event;
 
 /// Counts each test's final attempt (with retries off, its only one).
 #[derive(Default)]
@@ -46,7 +46,7 @@ pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
             skipped_tests: Vec::new(),
             binary_count: r.plan.binary_count,
         };
-        let info = crate::report::events::RunInfo { started_at: SystemTime::now(), ..r.info.clone() };
+        let info = crate::events::RunInfo { started_at: SystemTime::now(), ..r.info.clone() };
         let started = Instant::now();
         let stats = execute::run(plan, info, &r.config, &mut counter)?;
         eprintln!(

@@ -198,7 +198,7 @@ pub(crate) enum Stopped {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::report::write_atomically(path, bytes).map_err(|source| Error::WriteFile { path: path.to_owned(), source })
+    crate::files::write_atomically(path, bytes).map_err(|source| Error::WriteFile { path: path.to_owned(), source })
 }
 
 /// Adds the suggested overrides to the config file, after checking that tempo still

@@ -14,12 +14,13 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::ProgressBar;
 
+use super::SharedBuffer;
 use super::grouped::GroupedReporter;
 use super::human::{HumanOptions, HumanReporter};
 use super::json::JsonReporter;
 use super::progress::{ProgressReporter, stderr_bar};
 use super::style::{Styles, use_color};
-use super::{Reporter, SharedBuffer};
+use crate::events::Reporter;
 use crate::options::{Color, MessageFormat};
 
 /// What the terminal and stdout should show.

@@ -6,10 +6,10 @@ use std::io;
 
 use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 use crate::error::Result;
+use crate::events::Reporter;
+use crate::events::{Event, ExitStatus, Outcome, TestFinished};
 use crate::options::TuneOptions;
 use crate::pipeline::SweepPlan;
-use crate::report::Reporter;
-use crate::report::events::{Event, ExitStatus, Outcome, TestFinished};
 
 /// Collects the tests whose final attempt failed.
 #[derive(Default)]
@@ -22,7 +22,7 @@ fn describe(outcome: Outcome) -> String {
         Outcome::Pass => "passed".into(),
         Outcome::Fail(ExitStatus::Code(code)) => format!("exit code {code}"),
         Outcome::Fail(ExitStatus::Signal { signal, .. }) => {
-            format!("killed by {}", crate::report::human::signal_name(signal))
+            format!("killed by {}", crate::events::signal_name(signal))
         }
         Outcome::Timeout => "timed out".into(),
         Outcome::LeakFail => "leaked processes".into(),

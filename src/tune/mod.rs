@@ -163,7 +163,7 @@ impl Progress {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::report::write_atomically(path, bytes).map_err(|source| Error::WriteFile { path: path.to_owned(), source })
+    crate::files::write_atomically(path, bytes).map_err(|source| Error::WriteFile { path: path.to_owned(), source })
 }
 
 /// Why the sweep did not finish.

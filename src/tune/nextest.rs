@@ -68,8 +68,8 @@ impl Engine for NextestEngine {
         })?;
         let sample = Sample { wall_s: started.elapsed().as_secs_f64(), cpu_s: usage.cpu().as_secs_f64() };
         let code = match status {
-            crate::report::events::ExitStatus::Code(code) => code,
-            crate::report::events::ExitStatus::Signal { signal, .. } => return Ok(RunEnd::Signal(signal)),
+            crate::events::ExitStatus::Code(code) => code,
+            crate::events::ExitStatus::Signal { signal, .. } => return Ok(RunEnd::Signal(signal)),
         };
         match code {
             0 | 100 => {}
