@@ -32,7 +32,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::{self, BuildEvent, BuildScriptOutput, PackageInfo, TestBinary, Workspace};
 use crate::error::{ArchiveError, Result, exit_code};
-use crate::options::{ArchiveOptions, ArchiveSource};
 use crate::test_id::{BinaryId, TargetKind};
 
 /// The version of the archive's layout and metadata; another version is refused.
@@ -599,6 +598,30 @@ pub fn open(source: &ArchiveSource) -> Result<Opened, ArchiveError> {
         binaries,
         dependency_graph: manifest.dependency_graph.into_iter().collect(),
     })
+}
+
+/// An archive to run instead of a build (`--archive-file`).
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    /// The `.tar.zst` file.
+    pub file: PathBuf,
+    /// The source checkout the tests run in; `None` means the archived workspace root.
+    pub workspace_remap: Option<PathBuf>,
+    /// Where to extract it (kept); `None` means a temporary directory.
+    pub extract_to: Option<PathBuf>,
+    /// Whether extracting into `extract_to` may replace files already there.
+    pub extract_overwrite: bool,
+}
+
+/// Everything `cargo tempo archive` needs.
+#[derive(Debug, Clone)]
+pub struct ArchiveOptions {
+    /// How to build.
+    pub cargo: crate::build::CargoOptions,
+    /// Where the archive goes.
+    pub archive_file: PathBuf,
+    /// The zstd level.
+    pub zstd_level: i32,
 }
 
 #[cfg(test)]

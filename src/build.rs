@@ -14,7 +14,6 @@ use std::sync::Arc;
 use cargo_metadata::{Message, Metadata, MetadataCommand, PackageId};
 
 use crate::error::{Error, Result};
-use crate::options::CargoOptions;
 use crate::test_id::{BinaryId, TargetKind};
 
 /// The path of the cargo that invoked tempo (cargo sets `CARGO` for subcommands), or `cargo`.
@@ -441,6 +440,21 @@ pub fn dependency_graph(opts: &CargoOptions) -> Result<HashMap<String, Vec<Strin
         }
     }
     Ok(graph)
+}
+
+/// How `cargo test --no-run` is invoked.
+#[derive(Debug, Clone, Default)]
+pub struct CargoOptions {
+    /// The arguments that pass through to cargo, already rendered.
+    pub args: Vec<OsString>,
+    /// `--manifest-path`, also used for `cargo metadata`.
+    pub manifest_path: Option<PathBuf>,
+    /// `--target-dir`, also used for `cargo metadata`.
+    pub target_dir: Option<PathBuf>,
+    /// The arguments for `cargo test --doc`: the same build settings (features,
+    /// profile, manifest, target directory, lock flags) without package or target
+    /// selection, which `--doc` does not mix with.
+    pub doc_args: Vec<OsString>,
 }
 
 #[cfg(test)]

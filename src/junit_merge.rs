@@ -7,13 +7,12 @@
 //! (tempo's, nextest's) can be merged.
 
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use quick_junit::{Report, TestSuite};
 
 use crate::error::{Error, Result, exit_code};
-use crate::options::JunitMergeOptions;
 
 /// `cargo tempo junit-merge OUT IN...`.
 pub fn run(opts: JunitMergeOptions) -> Result<i32> {
@@ -174,6 +173,17 @@ fn absorb(into: &mut TestSuite, from: TestSuite) {
             });
         }
     }
+}
+
+/// Everything `cargo tempo junit-merge` needs.
+#[derive(Debug, Clone)]
+pub struct JunitMergeOptions {
+    /// The file to write.
+    pub output: PathBuf,
+    /// The files to read.
+    pub inputs: Vec<PathBuf>,
+    /// The merged report's name.
+    pub name: Option<String>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod build;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod discover;
 pub mod env;
@@ -21,7 +22,6 @@ pub mod flaky;
 pub mod history;
 pub mod junit_merge;
 pub mod limits;
-pub mod options;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

@@ -9,9 +9,18 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
+use crate::archive::ArchiveSource;
+use crate::build::CargoOptions;
 use crate::build::{self, BuildEvent, StartedBuild, StderrForward, TestBinary, Workspace};
+use crate::cmd::history::HistoryOptions;
+use crate::cmd::list::ListOptions;
+use crate::cmd::partition::PartitionOptions;
+use crate::cmd::run::{HtmlReport, RunOptions};
+use crate::cmd::show_config::ShowConfigOptions;
+use crate::config::ConfigOptions;
 use crate::config::{Config, ConfigError, FlakyResult, Profile};
 use crate::discover::{self, ListedBinary};
+use crate::env::available_cores;
 use crate::env::{self, BinaryEnv, RunEnv};
 use crate::error::{Error, Result, exit_code};
 use crate::events::Fanout;
@@ -19,10 +28,7 @@ use crate::events::{RunInfo, RunStats};
 use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
 use crate::filter::{FilterContext, FilterExpr, FilterSet};
 use crate::history::{self, History};
-use crate::options::{
-    ArchiveSource, CargoOptions, ConfigOptions, HistoryOptions, HtmlReport, ListOptions, MessageFormat,
-    PartitionOptions, RunOptions, Selection, ShowConfigOptions, available_cores,
-};
+use crate::plan::selection::Selection;
 use crate::plan::{PlanInputs, TestPlan, query};
 use crate::report::budget_check::BudgetCheck;
 use crate::report::history_record::HistoryReporter;
@@ -34,6 +40,7 @@ use crate::report::list::write_list;
 use crate::report::partition::write_partition;
 use crate::report::show_config::write_show_config;
 use crate::report::style::{Styles, use_color};
+use crate::report::terminal::MessageFormat;
 use crate::report::terminal::{self, TerminalOptions};
 use crate::shard::{Partition, PartitionKind};
 use crate::test_id::TargetKind;
@@ -503,18 +510,18 @@ pub fn prepare_repeatable(
     cargo: &CargoOptions,
     config: &ConfigOptions,
     selection: &Selection,
-    test_threads: Option<crate::cli::ThreadsArg>,
+    test_threads: Option<crate::plan::concurrency::Threads>,
 ) -> Result<Option<RepeatablePlan>> {
     let setup = setup(cargo, config, selection)?;
     let cores = available_cores();
-    let concurrency = crate::options::resolve_concurrency(test_threads, &setup.profile, cores);
+    let concurrency = crate::plan::concurrency::resolve_concurrency(test_threads, &setup.profile, cores);
     let slots = concurrency.slots;
     let (profile, workspace_root, config_file) =
         (setup.profile.clone(), setup.workspace.root.clone(), setup.config_file.clone());
     let binaries = build_binaries(cargo, &setup, selection)?;
     let prepared = prepare(setup, binaries, selection, Some(0), slots, None, None)?;
     if prepared.plan.tests.is_empty() {
-        crate::options::NoTests::Fail.report(prepared.plan.skipped);
+        crate::cmd::NoTests::Fail.report(prepared.plan.skipped);
         return Ok(None);
     }
     let info =
@@ -594,9 +601,9 @@ impl SweepPlan {
     /// would (`None`: adaptively, as `-j adaptive` would), reporting to `reporter` only.
     pub fn run(&self, slots: Option<usize>, reporter: &mut dyn crate::events::Reporter) -> Result<RunStats> {
         let concurrency = match slots {
-            Some(n) => crate::options::Concurrency { slots: n, cpu_budget: None },
-            None => crate::options::resolve_concurrency(
-                Some(crate::cli::ThreadsArg::Adaptive),
+            Some(n) => crate::plan::concurrency::Concurrency { slots: n, cpu_budget: None },
+            None => crate::plan::concurrency::resolve_concurrency(
+                Some(crate::plan::concurrency::Threads::Adaptive),
                 &self.setup.profile,
                 self.cores,
             ),
@@ -667,7 +674,7 @@ pub fn prepare_sweep(cargo: &CargoOptions, config: &ConfigOptions, selection: &S
     let mut sweep = SweepPlan { setup, listed, selection: selection.clone(), history, run_env, cores, test_count: 0 };
     let plan = sweep.plan(1);
     if plan.tests.is_empty() {
-        crate::options::NoTests::Fail.report(plan.skipped);
+        crate::cmd::NoTests::Fail.report(plan.skipped);
         return Ok(None);
     }
     sweep.test_count = plan.tests.len();
@@ -733,9 +740,9 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     let cores = available_cores();
     // The command line beats the environment (folded in by clap), which beats the profile.
     let concurrency = if opts.capture {
-        crate::options::resolve_concurrency(opts.test_threads, &setup.profile, cores)
+        crate::plan::concurrency::resolve_concurrency(opts.test_threads, &setup.profile, cores)
     } else {
-        crate::options::Concurrency { slots: 1, cpu_budget: None }
+        crate::plan::concurrency::Concurrency { slots: 1, cpu_budget: None }
     };
     let slots = concurrency.slots;
     let profile = setup.profile.clone();
@@ -748,7 +755,7 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     if opts.partition.is_none() && !history.pending.is_empty() {
         history.settle_all();
     }
-    let fail_fast = crate::options::FailFastFlag::over(opts.fail_fast, profile.fail_fast);
+    let fail_fast = crate::cmd::run::FailFastFlag::over(opts.fail_fast, profile.fail_fast);
     let mut config = runner_config(&profile, slots, cores, fail_fast, opts.failed_first, opts.capture);
     config.cpu_budget = concurrency.cpu_budget;
     let mut reporters = Fanout::default();

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::events::Event;
 use crate::events::Reporter;
 use crate::execute;
-use crate::options::FlakyOptions;
+use crate::flaky::FlakyOptions;
 use crate::plan::TestPlan;
 
 /// Counts each test's final attempt (with retries off, its only one).

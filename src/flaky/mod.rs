@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, exit_code};
-use crate::options::FlakyOptions;
 use write::Suggested;
 
 /// How often one test ran and failed.
@@ -265,6 +264,27 @@ pub fn run(opts: FlakyOptions) -> Result<i32> {
     text.push_str(&format!("tempo flaky: {flaky} flaky, {broken} broken, {stable} stable\n"));
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(Error::Output)?;
     Ok(if flaky + broken > 0 { exit_code::FLAKY_TESTS_FOUND } else { exit_code::OK })
+}
+
+/// Everything `cargo tempo flaky` needs.
+#[derive(Debug, Clone)]
+pub struct FlakyOptions {
+    /// How to build.
+    pub cargo: crate::build::CargoOptions,
+    /// Config file and profile.
+    pub config: crate::config::ConfigOptions,
+    /// Which tests.
+    pub filter: crate::plan::selection::Selection,
+    /// How many runs.
+    pub runs: u32,
+    /// Run them with `cargo nextest run` instead of tempo.
+    pub nextest: bool,
+    /// Where the JSON report goes, instead of the store directory.
+    pub json: Option<PathBuf>,
+    /// Add the suggested overrides to the config file.
+    pub write: bool,
+    /// How many tests at once.
+    pub test_threads: Option<crate::plan::concurrency::Threads>,
 }
 
 #[cfg(test)]

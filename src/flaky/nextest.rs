@@ -18,8 +18,11 @@ use toml_edit::{DocumentMut, Item, Table, value};
 
 use super::{Collected, Stopped, Tallies};
 use crate::build;
+use crate::build::CargoOptions;
+use crate::config::ConfigOptions;
 use crate::error::{Error, Result};
-use crate::options::{CargoOptions, ConfigOptions, FlakyOptions, NameFilter, RunIgnored, Selection};
+use crate::flaky::FlakyOptions;
+use crate::plan::selection::{NameFilter, RunIgnored, Selection};
 
 /// The arguments that select and build the tests, in `cargo nextest run`'s spelling
 /// (also used by `tune --engine nextest`).
@@ -62,7 +65,7 @@ fn run_args(opts: &FlakyOptions) -> Vec<std::ffi::OsString> {
         .chain(["--final-status-level".into(), "none".into()])
         .collect();
     if let Some(t) = opts.test_threads {
-        let n = crate::options::resolve_threads(t, crate::options::available_cores());
+        let n = crate::plan::concurrency::resolve_threads(t, crate::env::available_cores());
         args.extend(["--test-threads".into(), n.to_string().into()]);
     }
     args.extend(name_args(&opts.filter.names));
@@ -163,9 +166,9 @@ pub(crate) struct NextestRuns {
 /// Copies the config with JUnit on (`tag` names the temporary directory), then builds
 /// once with `cargo nextest run --no-run`, cargo's messages on stderr as usual.
 pub(crate) fn prepare_runs(
-    cargo: &crate::options::CargoOptions,
+    cargo: &crate::build::CargoOptions,
     config: &ConfigOptions,
-    filter: &crate::options::Selection,
+    filter: &crate::plan::selection::Selection,
     tag: &str,
 ) -> Result<NextestRuns> {
     let workspace = build::workspace(cargo)?;

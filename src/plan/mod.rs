@@ -3,7 +3,9 @@
 //! The plan is the list of [`TestInstance`]s handed to the scheduler, plus the count of
 //! tests that were left out, which the summary reports as skipped (as nextest does).
 
+pub mod concurrency;
 pub mod partition;
+pub mod selection;
 
 use std::sync::Arc;
 
@@ -12,8 +14,8 @@ use crate::config::{GroupChoice, Isolation, LeakTimeout, OutputMode, Profile, Re
 use crate::discover::ListedBinary;
 use crate::env::BinaryEnv;
 use crate::filter::{FilterContext, FilterSet, Platform, TestQuery};
-use crate::options::NameFilter;
 use crate::test_id::BinaryId;
+use selection::NameFilter;
 
 /// A test whose CPU appetite is below this mostly waits (sleeps, I/O, timeouts):
 /// the plan starts such tests early, and the scheduler charges them little.

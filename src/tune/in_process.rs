@@ -8,8 +8,8 @@ use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 use crate::error::Result;
 use crate::events::Reporter;
 use crate::events::{Event, ExitStatus, Outcome, TestFinished};
-use crate::options::TuneOptions;
 use crate::pipeline::SweepPlan;
+use crate::tune::TuneOptions;
 
 /// Collects the tests whose final attempt failed.
 #[derive(Default)]

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, exit_code};
-use crate::options::TuneOptions;
 use analysis::{Recommendation, TuneReport};
 
 /// A thread setting that a sweep measures: a fixed count, or tempo's adaptive
@@ -245,7 +244,7 @@ pub fn run(opts: TuneOptions) -> Result<i32> {
     let Some(mut p) = prepared else {
         return Ok(exit_code::NO_TESTS_RUN);
     };
-    let cores = crate::options::available_cores();
+    let cores = crate::env::available_cores();
     let mut settings: Vec<Setting> = opts.threads.iter().map(|n| Setting::Threads(*n)).collect();
     if !opts.nextest {
         // Measured beside the counts, so that the table shows what tempo's default does.
@@ -304,6 +303,27 @@ pub fn run(opts: TuneOptions) -> Result<i32> {
     let mut out = stdout.lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(Error::Output)?;
     Ok(exit_code::OK)
+}
+
+/// Everything `cargo tempo tune` needs.
+#[derive(Debug, Clone)]
+pub struct TuneOptions {
+    /// How to build.
+    pub cargo: crate::build::CargoOptions,
+    /// Config file and profile.
+    pub config: crate::config::ConfigOptions,
+    /// Which tests.
+    pub filter: crate::plan::selection::Selection,
+    /// The thread counts to measure, resolved, sorted and without repeats; never empty.
+    pub threads: Vec<usize>,
+    /// Measured runs per thread count.
+    pub repeat: u32,
+    /// Run them with `cargo nextest run` instead of tempo.
+    pub nextest: bool,
+    /// How far above the best median a recommended count may be, as a fraction.
+    pub tolerance: f64,
+    /// Write the recommendation into the config file.
+    pub write: bool,
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::build;
 use crate::error::{Error, Result};
 use crate::flaky::Tallies;
 use crate::flaky::nextest::{NextestRuns, RemoveOnDrop, name_args, prepare_runs, read_report, store_dir};
-use crate::options::TuneOptions;
+use crate::tune::TuneOptions;
 
 struct NextestEngine {
     /// `nextest run --config-file ... --profile ...` and the cargo options.
@@ -46,7 +46,7 @@ impl Engine for NextestEngine {
     fn run(&mut self, setting: Setting) -> Result<RunEnd> {
         // nextest has no adaptive concurrency, and `tune` never asks it for that;
         // its own default is the core count.
-        let threads = setting.threads().unwrap_or_else(crate::options::available_cores);
+        let threads = setting.threads().unwrap_or_else(crate::env::available_cores);
         let _ = std::fs::remove_file(&self.junit);
         let log = std::fs::File::create(&self.stderr)
             .map_err(|source| Error::WriteFile { path: self.stderr.clone(), source })?;

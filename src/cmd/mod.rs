@@ -1,0 +1,99 @@
+//! The only layer that wires the stages together: one module per subcommand, and
+//! [`dispatch`], which runs a request the command line resolved into plain settings.
+
+pub mod history;
+pub mod list;
+pub mod partition;
+pub mod run;
+pub mod show_config;
+
+use std::path::PathBuf;
+
+use crate::archive::ArchiveOptions;
+use crate::error::Result;
+use crate::flaky::FlakyOptions;
+use crate::junit_merge::JunitMergeOptions;
+use crate::tune::TuneOptions;
+
+/// A subcommand with its settings resolved: what [`dispatch`] runs.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// `cargo tempo run`.
+    Run(run::RunOptions),
+    /// `cargo tempo list`.
+    List(list::ListOptions),
+    /// `cargo tempo show-config`.
+    ShowConfig(show_config::ShowConfigOptions),
+    /// `cargo tempo history`.
+    History(history::HistoryOptions),
+    /// `cargo tempo flaky`.
+    Flaky(FlakyOptions),
+    /// `cargo tempo archive`.
+    Archive(ArchiveOptions),
+    /// `cargo tempo partition --show`.
+    Partition(partition::PartitionOptions),
+    /// `cargo tempo junit-merge`.
+    JunitMerge(JunitMergeOptions),
+    /// `cargo tempo history-merge`: the file to write and the files to read.
+    HistoryMerge {
+        /// The file to write.
+        output: PathBuf,
+        /// The files to read.
+        inputs: Vec<PathBuf>,
+    },
+    /// `cargo tempo tune`.
+    Tune(TuneOptions),
+    /// The hidden watchdog that ends a run's tests if tempo dies.
+    Watchdog {
+        /// The run it guards.
+        run_id: String,
+    },
+}
+
+/// Runs a resolved request, returning the exit code.
+pub fn dispatch(request: Request) -> Result<i32> {
+    match request {
+        Request::Run(opts) => crate::pipeline::run(opts),
+        Request::List(opts) => crate::pipeline::list(opts),
+        Request::History(opts) => crate::pipeline::history(opts),
+        Request::Flaky(opts) => crate::flaky::run(opts),
+        Request::Archive(opts) => crate::archive::create(opts),
+        Request::Partition(opts) => crate::pipeline::show_partition(opts),
+        Request::JunitMerge(opts) => crate::junit_merge::run(opts),
+        Request::HistoryMerge { output, inputs } => crate::history::merge_files(&output, &inputs),
+        Request::Tune(opts) => crate::tune::run(opts),
+        Request::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
+        Request::ShowConfig(opts) => crate::pipeline::show_config(opts),
+    }
+}
+
+/// What a run that selects no test does (`--no-tests`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NoTests {
+    /// Exit 4 (`NO_TESTS_RUN`) with an error, as nextest does by default.
+    #[default]
+    Fail,
+    /// Exit 0 with a warning.
+    Warn,
+    /// Exit 0 silently.
+    Pass,
+}
+
+impl NoTests {
+    /// Says so as the action asks, and returns the exit code; `found` is how many
+    /// tests the filters left out.
+    pub fn report(self, found: usize) -> i32 {
+        let what = format!("no tests to run: the filters matched none of the {found} tests found");
+        match self {
+            NoTests::Fail => {
+                eprintln!("error: {what}");
+                crate::error::exit_code::NO_TESTS_RUN
+            }
+            NoTests::Warn => {
+                eprintln!("warning: {what}");
+                crate::error::exit_code::OK
+            }
+            NoTests::Pass => crate::error::exit_code::OK,
+        }
+    }
+}
