@@ -6,7 +6,6 @@ use std::ffi::OsString;
 
 use crate::archive::{ArchiveOptions, ArchiveSource};
 use crate::build::CargoOptions;
-use crate::cmd::NoTests;
 use crate::cmd::Request;
 use crate::cmd::history::HistoryOptions;
 use crate::cmd::list::ListOptions;
@@ -20,6 +19,7 @@ use crate::junit_merge::JunitMergeOptions;
 use crate::plan::concurrency::sweep_threads;
 use crate::plan::selection::{NameFilter, RunIgnored, Selection};
 use crate::report::list::ListFormat;
+use crate::report::no_tests::NoTests;
 use crate::report::style::Color;
 use crate::report::terminal::MessageFormat;
 use crate::tune::TuneOptions;

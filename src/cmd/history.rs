@@ -13,3 +13,26 @@ pub struct HistoryOptions {
     /// How many of the slowest tests to show.
     pub limit: usize,
 }
+
+use crate::build;
+use crate::config::Config;
+use crate::engine::session::apply_store_dir_env;
+use crate::error::{Error, Result, exit_code};
+use crate::history::{self, History};
+use crate::report::history_table::write_history;
+
+/// `cargo tempo history`.
+pub fn history(opts: HistoryOptions) -> Result<i32> {
+    let workspace = build::workspace(&opts.cargo)?;
+    let loaded = Config::load(&workspace.root, opts.config.config_file.as_deref())?;
+    let mut profile = loaded.profile(&opts.config.profile)?;
+    apply_store_dir_env(&mut profile);
+    let path = history::path(&workspace.root.join(&profile.store_dir));
+    let (history, warning) = History::load(&path);
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let stdout = std::io::stdout();
+    write_history(&mut stdout.lock(), &history, &path, opts.limit).map_err(Error::Output)?;
+    Ok(exit_code::OK)
+}

@@ -53,47 +53,16 @@ pub enum Request {
 /// Runs a resolved request, returning the exit code.
 pub fn dispatch(request: Request) -> Result<i32> {
     match request {
-        Request::Run(opts) => crate::pipeline::run(opts),
-        Request::List(opts) => crate::pipeline::list(opts),
-        Request::History(opts) => crate::pipeline::history(opts),
+        Request::Run(opts) => run::run(opts),
+        Request::List(opts) => list::list(opts),
+        Request::History(opts) => history::history(opts),
         Request::Flaky(opts) => crate::flaky::run(opts),
         Request::Archive(opts) => crate::archive::create(opts),
-        Request::Partition(opts) => crate::pipeline::show_partition(opts),
+        Request::Partition(opts) => partition::show_partition(opts),
         Request::JunitMerge(opts) => crate::junit_merge::run(opts),
         Request::HistoryMerge { output, inputs } => crate::history::merge_files(&output, &inputs),
         Request::Tune(opts) => crate::tune::run(opts),
         Request::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
-        Request::ShowConfig(opts) => crate::pipeline::show_config(opts),
-    }
-}
-
-/// What a run that selects no test does (`--no-tests`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum NoTests {
-    /// Exit 4 (`NO_TESTS_RUN`) with an error, as nextest does by default.
-    #[default]
-    Fail,
-    /// Exit 0 with a warning.
-    Warn,
-    /// Exit 0 silently.
-    Pass,
-}
-
-impl NoTests {
-    /// Says so as the action asks, and returns the exit code; `found` is how many
-    /// tests the filters left out.
-    pub fn report(self, found: usize) -> i32 {
-        let what = format!("no tests to run: the filters matched none of the {found} tests found");
-        match self {
-            NoTests::Fail => {
-                eprintln!("error: {what}");
-                crate::error::exit_code::NO_TESTS_RUN
-            }
-            NoTests::Warn => {
-                eprintln!("warning: {what}");
-                crate::error::exit_code::OK
-            }
-            NoTests::Pass => crate::error::exit_code::OK,
-        }
+        Request::ShowConfig(opts) => show_config::show_config(opts),
     }
 }

@@ -16,3 +16,21 @@ pub struct PartitionOptions {
     /// How many shards.
     pub shards: u64,
 }
+
+use crate::engine::session::{build_binaries, load_history, prepare, setup};
+use crate::env::available_cores;
+use crate::error::{Error, Result, exit_code};
+use crate::report::partition::write_partition;
+
+/// `cargo tempo partition --show N`.
+pub fn show_partition(opts: PartitionOptions) -> Result<i32> {
+    let setup = setup(&opts.cargo, &opts.config, &opts.filter)?;
+    let binaries = build_binaries(&opts.cargo, &setup, &opts.filter)?;
+    let slots = setup.profile.test_threads.resolve(available_cores());
+    let (history, path) = load_history(&setup);
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots, Some(&history), None)?;
+    let shards = crate::plan::partition::show(&prepared.plan.tests, opts.shards);
+    let stdout = std::io::stdout();
+    write_partition(&mut stdout.lock(), &shards, &path).map_err(Error::Output)?;
+    Ok(exit_code::OK)
+}

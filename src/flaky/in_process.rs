@@ -34,7 +34,8 @@ impl Reporter for Counter {
 
 /// Runs the selected tests `opts.runs` times, printing a line per run on stderr.
 pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
-    let Some(r) = crate::pipeline::prepare_repeatable(&opts.cargo, &opts.config, &opts.filter, opts.test_threads)?
+    let Some(r) =
+        crate::engine::repeat::prepare_repeatable(&opts.cargo, &opts.config, &opts.filter, opts.test_threads)?
     else {
         return Ok(Err(Stopped::NoTests));
     };

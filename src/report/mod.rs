@@ -12,6 +12,7 @@ pub mod human;
 pub mod json;
 pub mod junit;
 pub mod list;
+pub mod no_tests;
 pub mod partition;
 pub mod progress;
 pub mod show_config;

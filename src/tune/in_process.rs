@@ -5,10 +5,10 @@
 use std::io;
 
 use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
+use crate::engine::repeat::SweepPlan;
 use crate::error::Result;
 use crate::events::Reporter;
 use crate::events::{Event, ExitStatus, Outcome, TestFinished};
-use crate::pipeline::SweepPlan;
 use crate::tune::TuneOptions;
 
 /// Collects the tests whose final attempt failed.
@@ -82,7 +82,7 @@ impl Engine for TempoEngine {
 
 /// Builds and lists the tests; `Ok(None)` when the filters select none.
 pub(super) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
-    let Some(sweep) = crate::pipeline::prepare_sweep(&opts.cargo, &opts.config, &opts.filter)? else {
+    let Some(sweep) = crate::engine::repeat::prepare_sweep(&opts.cargo, &opts.config, &opts.filter)? else {
         return Ok(None);
     };
     let root = sweep.workspace_root();
