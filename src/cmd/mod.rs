@@ -1,11 +1,13 @@
 //! The only layer that wires the stages together: one module per subcommand, and
 //! [`dispatch`], which runs a request the command line resolved into plain settings.
 
+pub mod flaky;
 pub mod history;
 pub mod list;
 pub mod partition;
 pub mod run;
 pub mod show_config;
+pub mod tune;
 
 use std::path::PathBuf;
 
@@ -56,12 +58,12 @@ pub fn dispatch(request: Request) -> Result<i32> {
         Request::Run(opts) => run::run(opts),
         Request::List(opts) => list::list(opts),
         Request::History(opts) => history::history(opts),
-        Request::Flaky(opts) => crate::flaky::run(opts),
+        Request::Flaky(opts) => flaky::run(opts),
         Request::Archive(opts) => crate::archive::create(opts),
         Request::Partition(opts) => partition::show_partition(opts),
         Request::JunitMerge(opts) => crate::junit_merge::run(opts),
         Request::HistoryMerge { output, inputs } => crate::history::merge_files(&output, &inputs),
-        Request::Tune(opts) => crate::tune::run(opts),
+        Request::Tune(opts) => tune::run(opts),
         Request::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Request::ShowConfig(opts) => show_config::show_config(opts),
     }

@@ -2,5 +2,8 @@
 //! and the repeated runs that `flaky` and `tune` make, in-process and through
 //! `cargo nextest run`.
 
+pub mod flaky;
+pub mod nextest;
 pub mod repeat;
 pub mod session;
+pub mod tune;

@@ -4,12 +4,13 @@
 use std::io;
 use std::time::{Instant, SystemTime};
 
-use super::{Collected, Stopped, Tallies};
 use crate::error::Result;
 use crate::events::Event;
 use crate::events::Reporter;
 use crate::execute;
 use crate::flaky::FlakyOptions;
+use crate::flaky::Tallies;
+use crate::flaky::{Collected, Stopped};
 use crate::plan::TestPlan;
 
 /// Counts each test's final attempt (with retries off, its only one).
@@ -33,7 +34,7 @@ impl Reporter for Counter {
 }
 
 /// Runs the selected tests `opts.runs` times, printing a line per run on stderr.
-pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
+pub(crate) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
     let Some(r) =
         crate::engine::repeat::prepare_repeatable(&opts.cargo, &opts.config, &opts.filter, opts.test_threads)?
     else {

@@ -4,12 +4,12 @@
 
 use std::io;
 
-use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 use crate::engine::repeat::SweepPlan;
 use crate::error::Result;
 use crate::events::Reporter;
 use crate::events::{Event, ExitStatus, Outcome, TestFinished};
 use crate::tune::TuneOptions;
+use crate::tune::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 
 /// Collects the tests whose final attempt failed.
 #[derive(Default)]
@@ -81,7 +81,7 @@ impl Engine for TempoEngine {
 }
 
 /// Builds and lists the tests; `Ok(None)` when the filters select none.
-pub(super) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
+pub(crate) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
     let Some(sweep) = crate::engine::repeat::prepare_sweep(&opts.cargo, &opts.config, &opts.filter)? else {
         return Ok(None);
     };

@@ -12,12 +12,12 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 use crate::build;
+use crate::engine::nextest::{NextestRuns, RemoveOnDrop, name_args, prepare_runs, read_report, store_dir};
 use crate::error::{Error, Result};
 use crate::flaky::Tallies;
-use crate::flaky::nextest::{NextestRuns, RemoveOnDrop, name_args, prepare_runs, read_report, store_dir};
 use crate::tune::TuneOptions;
+use crate::tune::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 
 struct NextestEngine {
     /// `nextest run --config-file ... --profile ...` and the cargo options.
@@ -102,7 +102,7 @@ impl Engine for NextestEngine {
 }
 
 /// Builds once with `cargo nextest run --no-run`, and readies the runs.
-pub(super) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
+pub(crate) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
     let NextestRuns { root, config_file, base, junit, dir: tmp, tmp: cleanup } =
         prepare_runs(&opts.cargo, &opts.config, &opts.filter, "tune")?;
     let root = &root;
