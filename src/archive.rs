@@ -432,7 +432,7 @@ pub struct ExtractGuard {
     _temp: Option<tempfile::TempDir>,
 }
 
-/// An archive extracted and read: what the pipeline would otherwise learn from
+/// An archive extracted and read: what a session would otherwise learn from
 /// `cargo metadata` and the build.
 #[derive(Debug)]
 pub struct Opened {

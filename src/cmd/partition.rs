@@ -20,7 +20,7 @@ pub struct PartitionOptions {
 use crate::engine::session::{build_binaries, load_history, prepare, setup};
 use crate::env::available_cores;
 use crate::error::{Error, Result, exit_code};
-use crate::report::partition::write_partition;
+use crate::report::partition_table::write_partition;
 
 /// `cargo tempo partition --show N`.
 pub fn show_partition(opts: PartitionOptions) -> Result<i32> {

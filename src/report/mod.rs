@@ -13,7 +13,7 @@ pub mod json;
 pub mod junit;
 pub mod list;
 pub mod no_tests;
-pub mod partition;
+pub mod partition_table;
 pub mod progress;
 pub mod show_config;
 pub mod style;
