@@ -62,7 +62,7 @@ pub fn dispatch(request: Request) -> Result<i32> {
         Request::Archive(opts) => crate::archive::create(opts),
         Request::Partition(opts) => partition::show_partition(opts),
         Request::JunitMerge(opts) => crate::junit_merge::run(opts),
-        Request::HistoryMerge { output, inputs } => crate::history::merge_files(&output, &inputs),
+        Request::HistoryMerge { output, inputs } => crate::history::merge::merge_files(&output, &inputs),
         Request::Tune(opts) => tune::run(opts),
         Request::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Request::ShowConfig(opts) => show_config::show_config(opts),
