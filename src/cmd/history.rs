@@ -1,7 +1,13 @@
 //! `cargo tempo history`: the slowest tests and the recent runs the store holds.
 
+use crate::build;
 use crate::build::CargoOptions;
+use crate::config::Config;
 use crate::config::ConfigOptions;
+use crate::engine::session::apply_store_dir_env;
+use crate::error::{Error, Result, exit_code};
+use crate::history::{self, History};
+use crate::report::history_table::write_history;
 
 /// Everything `cargo tempo history` needs.
 #[derive(Debug, Clone)]
@@ -13,13 +19,6 @@ pub struct HistoryOptions {
     /// How many of the slowest tests to show.
     pub limit: usize,
 }
-
-use crate::build;
-use crate::config::Config;
-use crate::engine::session::apply_store_dir_env;
-use crate::error::{Error, Result, exit_code};
-use crate::history::{self, History};
-use crate::report::history_table::write_history;
 
 /// `cargo tempo history`.
 pub fn history(opts: HistoryOptions) -> Result<i32> {

@@ -1,11 +1,19 @@
 //! `cargo tempo list`: the tests a run would run, without running them.
 
+use std::io::IsTerminal;
+
 use crate::archive::ArchiveSource;
 use crate::build::CargoOptions;
 use crate::config::ConfigOptions;
+use crate::engine::session::{load_history, prepare, setup_and_binaries};
+use crate::env::available_cores;
+use crate::error::{Error, Result, exit_code};
 use crate::plan::selection::Selection;
 use crate::report::list::ListFormat;
+use crate::report::list::write_list;
 use crate::report::style::Color;
+use crate::report::style::{Styles, use_color};
+use crate::shard::PartitionKind;
 
 /// Everything `cargo tempo list` needs.
 #[derive(Debug, Clone)]
@@ -27,15 +35,6 @@ pub struct ListOptions {
     /// `--doc`: list the doctests too.
     pub doc: bool,
 }
-
-use std::io::IsTerminal;
-
-use crate::engine::session::{load_history, prepare, setup_and_binaries};
-use crate::env::available_cores;
-use crate::error::{Error, Result, exit_code};
-use crate::report::list::write_list;
-use crate::report::style::{Styles, use_color};
-use crate::shard::PartitionKind;
 
 /// `cargo tempo list`.
 pub fn list(opts: ListOptions) -> Result<i32> {

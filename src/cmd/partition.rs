@@ -2,7 +2,11 @@
 
 use crate::build::CargoOptions;
 use crate::config::ConfigOptions;
+use crate::engine::session::{build_binaries, load_history, prepare, setup};
+use crate::env::available_cores;
+use crate::error::{Error, Result, exit_code};
 use crate::plan::selection::Selection;
+use crate::report::partition_table::write_partition;
 
 /// Everything `cargo tempo partition --show` needs.
 #[derive(Debug, Clone)]
@@ -16,11 +20,6 @@ pub struct PartitionOptions {
     /// How many shards.
     pub shards: u64,
 }
-
-use crate::engine::session::{build_binaries, load_history, prepare, setup};
-use crate::env::available_cores;
-use crate::error::{Error, Result, exit_code};
-use crate::report::partition_table::write_partition;
 
 /// `cargo tempo partition --show N`.
 pub fn show_partition(opts: PartitionOptions) -> Result<i32> {

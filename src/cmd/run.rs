@@ -1,14 +1,36 @@
 //! `cargo tempo run`: builds (or opens an archive), plans, runs and reports.
 
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
 use crate::archive::ArchiveSource;
-use crate::build::CargoOptions;
-use crate::config::ConfigOptions;
+use crate::build::{self, BuildEvent, CargoOptions, StartedBuild, StderrForward, TestBinary};
+use crate::config::{ConfigOptions, Profile};
+use crate::discover::{self, ListedBinary};
+use crate::engine::session::{
+    Setup, build_binaries, load_history, prepare, profile_store_dir, read_binaries, run_info, runner_config,
+    selectable, setup, setup_and_binaries, setup_while_building,
+};
+use crate::env::{self, BinaryEnv, RunEnv, available_cores};
+use crate::error::{Error, Result, exit_code};
+use crate::events::{Fanout, RunStats};
+use crate::execute::{self, Feed, FeedTx, Feeder, RunnerConfig};
+use crate::history::History;
 use crate::plan::concurrency::Threads;
 use crate::plan::selection::Selection;
-use crate::report::style::Color;
-use crate::report::terminal::MessageFormat;
-
+use crate::plan::{PlanInputs, TestPlan};
+use crate::report::budget_check::BudgetCheck;
+use crate::report::history_record::HistoryReporter;
+use crate::report::html::{HtmlReporter, known_flaky};
+use crate::report::human::HumanOptions;
+use crate::report::junit::JunitReporter;
 use crate::report::no_tests::NoTests;
+use crate::report::style::Color;
+use crate::report::terminal::{self, MessageFormat, TerminalOptions};
+use crate::shard::Partition;
+use crate::test_id::TargetKind;
 
 /// The command line's word on fail-fast, which beats the profile's `fail-fast`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,31 +125,6 @@ pub struct ReporterOverrides {
     /// `--hide-progress-bar`.
     pub hide_progress_bar: bool,
 }
-
-use std::io::{IsTerminal, Write};
-use std::sync::Arc;
-
-use rayon::prelude::*;
-
-use crate::build::{self, BuildEvent, StartedBuild, StderrForward, TestBinary};
-use crate::discover::{self, ListedBinary};
-use crate::engine::session::{
-    Setup, build_binaries, load_history, prepare, profile_store_dir, read_binaries, run_info, runner_config,
-    selectable, setup, setup_and_binaries, setup_while_building,
-};
-use crate::env::{self, BinaryEnv, RunEnv, available_cores};
-use crate::error::{Error, Result, exit_code};
-use crate::events::Fanout;
-use crate::execute::{self, Feed, FeedTx, Feeder};
-use crate::plan::{PlanInputs, TestPlan};
-use crate::report::budget_check::BudgetCheck;
-use crate::report::history_record::HistoryReporter;
-use crate::report::html::{HtmlReporter, known_flaky};
-use crate::report::human::HumanOptions;
-use crate::report::junit::JunitReporter;
-use crate::report::terminal::{self, TerminalOptions};
-use crate::shard::Partition;
-use crate::test_id::TargetKind;
 
 /// Lists one freshly built binary and plans its tests, for a pipelined run.
 fn plan_binary(binary: Arc<TestBinary>, run_env: &RunEnv, inputs: &PlanInputs<'_>) -> Result<TestPlan> {
@@ -300,7 +297,6 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
     } else {
         crate::plan::concurrency::Concurrency { slots: 1, cpu_budget: None }
     };
-    let slots = concurrency.slots;
     let profile = setup.profile.clone();
     let doc = (opts.doc || profile.doctests) && !binaries.archived();
     if binaries.archived() && profile.doctests {
@@ -312,138 +308,205 @@ fn run_with(opts: &RunOptions, setup: Setup, binaries: Binaries) -> Result<i32> 
         history.settle_all();
     }
     let fail_fast = FailFastFlag::over(opts.fail_fast, profile.fail_fast);
-    let mut config = runner_config(&profile, slots, cores, fail_fast, opts.failed_first, opts.capture);
+    let mut config = runner_config(&profile, concurrency.slots, cores, fail_fast, opts.failed_first, opts.capture);
     config.cpu_budget = concurrency.cpu_budget;
-    let mut reporters = Fanout::default();
-    let html_path = match &opts.html_report {
-        HtmlReport::Default => Some(profile_store_dir(&setup.workspace, &profile).join("report.html")),
-        HtmlReport::At(path) => Some(path.clone()),
-        HtmlReport::Off => None,
-    };
-    let human = HumanOptions {
-        // Named just before the summary, so that the summary stays the last line.
-        report: html_path.clone().filter(|_| opts.message_format == MessageFormat::Human),
-        status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
-        final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
-        success_output: opts.reporter.success_output,
-        failure_output: opts.reporter.failure_output,
-        ..HumanOptions::default()
-    };
-    let terminal = terminal::terminal(TerminalOptions {
-        human,
-        color: opts.color,
-        format: opts.message_format,
-        group_by_binary: opts.reporter.group_by_binary,
-        hide_progress_bar: opts.reporter.hide_progress_bar,
-        capture: opts.capture,
-    });
-    // The `t` key is for a person watching the run at a terminal.
-    config.info_key = terminal.watched;
-    for reporter in terminal.reporters {
-        reporters.push(reporter);
-    }
-    let budget = BudgetCheck::new(&profile);
-    if let Some(budget) = &budget {
-        reporters.push(budget.collector());
-    }
-    if let Some(junit) = &profile.junit.path {
-        let path = profile_store_dir(&setup.workspace, &profile).join(junit);
-        reporters.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
-    }
-    // A reporter that cannot write its file does not stop the others (see `Fanout`):
-    // its error is reported at the end, by `with_write_errors`.
-    let html = html_path.clone().map(|path| HtmlReporter::new(path, known_flaky(&history)));
-
+    let mut out = RunReporters::new(opts, &setup, &profile, &history, &mut config);
+    let run = Run { opts, cores, slots: concurrency.slots, adaptive: concurrency.cpu_budget.is_some(), doc, config };
     let (stats, build_error) = match binaries {
         Binaries::Building(_) | Binaries::Unstarted if opts.pipeline => {
-            let run_env = RunEnv {
-                run_id: env::new_run_id(),
-                profile: profile.name.clone(),
-                workspace_root: setup.workspace.root.clone(),
-            };
-            let info = run_info(&run_env, None, slots, cores, concurrency.cpu_budget.is_some());
-            let inputs = PlanInputs {
-                names: &opts.filter.names,
-                filterset: &setup.filterset,
-                cx: &setup.cx,
-                ignore_default_filter: opts.filter.ignore_default_filter,
-                profile: &profile,
-                retries_override: opts.retries,
-                cores,
-                test_threads: slots,
-                history: Some(&history),
-            };
-            let (setup_ref, selection) = (&setup, &opts.filter);
-            let (run_env_ref, inputs_ref) = (&run_env, &inputs);
-            let started = match binaries {
-                Binaries::Building(started) => started,
-                _ => {
-                    // Under a progress bar, cargo's output is printed above it, not through it.
-                    let forward = terminal.bar.clone().map(|bar| StderrForward {
-                        sink: Box::new(move |line: &[u8]| {
-                            bar.suspend(|| {
-                                let mut stderr = std::io::stderr().lock();
-                                let _ = stderr.write_all(line);
-                                let _ = stderr.flush();
-                            });
-                        }),
-                        color: terminal.colored,
-                    });
-                    StartedBuild::start_forwarding(&opts.cargo, forward)?
-                }
-            };
-            let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
-            let partition = opts.partition;
-            let feeder: Feeder<'_> = Box::new(move |tx| {
-                let deliver = Deliver { tx: &tx, partition, pile: Default::default() };
-                feed_run(started, setup_ref, selection, run_env_ref, inputs_ref, doc_args, deliver)
-            });
-            reporters.push(Box::new(HistoryReporter::new(history_path, history.clone()).sharded(opts.partition)));
-            if let Some(html) = html {
-                reporters.push(Box::new(html));
-            }
-            execute::run_fed(TestPlan::default(), Some(feeder), info, &config, &mut reporters)
-                .map_err(reporter_error)?
+            run.pipelined(&setup, binaries, &profile, history, history_path, &mut out)?
         }
-        binaries => {
-            let binaries = match binaries {
-                Binaries::Built(binaries) => binaries,
-                Binaries::Building(started) => read_binaries(started, &setup, &opts.filter)?,
-                Binaries::Unstarted => build_binaries(&opts.cargo, &setup, &opts.filter)?,
-            };
-            let doc_args = doc.then_some(opts.cargo.doc_args.as_slice());
-            let mut prepared = prepare(setup, binaries, &opts.filter, opts.retries, slots, Some(&history), doc_args)?;
-            if let Some(partition) = &opts.partition {
-                partition.apply(&mut prepared.plan);
-            }
-            if prepared.plan.tests.is_empty() {
-                // A shard with no tests still counts towards its split's completion.
-                if let Some(partition) = opts.partition {
-                    let mut history = history;
-                    history.record_shard(partition, Default::default());
-                    if let Err(e) = history.save(&history_path) {
-                        eprintln!("warning: failed to write the history {}: {e}", history_path.display());
-                    }
-                }
-                return Ok(opts.no_tests.report(prepared.plan.skipped));
-            }
-            let info = run_info(
-                &prepared.run_env,
-                Some((&prepared.plan, true)),
-                slots,
-                cores,
-                concurrency.cpu_budget.is_some(),
-            );
-            reporters.push(Box::new(HistoryReporter::new(history_path, history).sharded(opts.partition)));
-            if let Some(html) = html {
-                reporters.push(Box::new(html));
-            }
-            execute::run_fed(prepared.plan, None, info, &config, &mut reporters).map_err(reporter_error)?
-        }
+        binaries => match run.after_build(setup, binaries, history, history_path, &mut out)? {
+            Ok(ran) => ran,
+            Err(code) => return Ok(code),
+        },
     };
-    let write_errors = reporters.take_write_errors();
+    finish(opts, out, stats, build_error)
+}
+
+/// The settings of one `cargo tempo run`, once its slots and fail-fast are decided.
+struct Run<'a> {
+    opts: &'a RunOptions,
+    cores: usize,
+    slots: usize,
+    adaptive: bool,
+    doc: bool,
+    config: RunnerConfig,
+}
+
+/// A run's reporters: the terminal's, the budget check's collector and the JUnit
+/// file's in the fan-out; the history and HTML reporters join once the run knows
+/// its history.
+struct RunReporters {
+    fanout: Fanout,
+    budget: Option<BudgetCheck>,
+    html: Option<HtmlReporter>,
+    /// The progress bar, when one is drawn, and whether the human output is coloured.
+    bar: Option<indicatif::ProgressBar>,
+    colored: bool,
+}
+
+impl RunReporters {
+    fn new(
+        opts: &RunOptions,
+        setup: &Setup,
+        profile: &Profile,
+        history: &History,
+        config: &mut RunnerConfig,
+    ) -> RunReporters {
+        let mut fanout = Fanout::default();
+        let html_path = match &opts.html_report {
+            HtmlReport::Default => Some(profile_store_dir(&setup.workspace, profile).join("report.html")),
+            HtmlReport::At(path) => Some(path.clone()),
+            HtmlReport::Off => None,
+        };
+        let human = HumanOptions {
+            // Named just before the summary, so that the summary stays the last line.
+            report: html_path.clone().filter(|_| opts.message_format == MessageFormat::Human),
+            status_level: opts.reporter.status_level.unwrap_or(profile.status_level),
+            final_status_level: opts.reporter.final_status_level.unwrap_or(profile.final_status_level),
+            success_output: opts.reporter.success_output,
+            failure_output: opts.reporter.failure_output,
+            ..HumanOptions::default()
+        };
+        let terminal = terminal::terminal(TerminalOptions {
+            human,
+            color: opts.color,
+            format: opts.message_format,
+            group_by_binary: opts.reporter.group_by_binary,
+            hide_progress_bar: opts.reporter.hide_progress_bar,
+            capture: opts.capture,
+        });
+        // The `t` key is for a person watching the run at a terminal.
+        config.info_key = terminal.watched;
+        for reporter in terminal.reporters {
+            fanout.push(reporter);
+        }
+        let budget = BudgetCheck::new(profile);
+        if let Some(budget) = &budget {
+            fanout.push(budget.collector());
+        }
+        if let Some(junit) = &profile.junit.path {
+            let path = profile_store_dir(&setup.workspace, profile).join(junit);
+            fanout.push(Box::new(JunitReporter::new(path, profile.junit.report_name.clone())));
+        }
+        // A reporter that cannot write its file does not stop the others (see `Fanout`):
+        // its error is reported at the end, by `with_write_errors`.
+        let html = html_path.map(|path| HtmlReporter::new(path, known_flaky(history)));
+        RunReporters { fanout, budget, html, bar: terminal.bar, colored: terminal.colored }
+    }
+
+    /// Adds the reporters that record the run: into the history, and the HTML report.
+    fn record(&mut self, history: HistoryReporter) {
+        self.fanout.push(Box::new(history));
+        if let Some(html) = self.html.take() {
+            self.fanout.push(Box::new(html));
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Runs the tests while cargo builds them: each binary is listed and its tests
+    /// sent to the runner as soon as cargo reports it.
+    fn pipelined(
+        &self,
+        setup: &Setup,
+        binaries: Binaries,
+        profile: &Profile,
+        history: History,
+        history_path: std::path::PathBuf,
+        out: &mut RunReporters,
+    ) -> Result<(RunStats, Option<Error>)> {
+        let opts = self.opts;
+        let run_env = RunEnv {
+            run_id: env::new_run_id(),
+            profile: profile.name.clone(),
+            workspace_root: setup.workspace.root.clone(),
+        };
+        let info = run_info(&run_env, None, self.slots, self.cores, self.adaptive);
+        let inputs = PlanInputs {
+            names: &opts.filter.names,
+            filterset: &setup.filterset,
+            cx: &setup.cx,
+            ignore_default_filter: opts.filter.ignore_default_filter,
+            profile,
+            retries_override: opts.retries,
+            cores: self.cores,
+            test_threads: self.slots,
+            history: Some(&history),
+        };
+        let selection = &opts.filter;
+        let (run_env_ref, inputs_ref) = (&run_env, &inputs);
+        let started = match binaries {
+            Binaries::Building(started) => started,
+            _ => {
+                // Under a progress bar, cargo's output is printed above it, not through it.
+                let forward = out.bar.clone().map(|bar| StderrForward {
+                    sink: Box::new(move |line: &[u8]| {
+                        bar.suspend(|| {
+                            let mut stderr = std::io::stderr().lock();
+                            let _ = stderr.write_all(line);
+                            let _ = stderr.flush();
+                        });
+                    }),
+                    color: out.colored,
+                });
+                StartedBuild::start_forwarding(&opts.cargo, forward)?
+            }
+        };
+        let doc_args = self.doc.then_some(opts.cargo.doc_args.as_slice());
+        let partition = opts.partition;
+        let feeder: Feeder<'_> = Box::new(move |tx| {
+            let deliver = Deliver { tx: &tx, partition, pile: Default::default() };
+            feed_run(started, setup, selection, run_env_ref, inputs_ref, doc_args, deliver)
+        });
+        out.record(HistoryReporter::new(history_path, history.clone()).sharded(opts.partition));
+        execute::run_fed(TestPlan::default(), Some(feeder), info, &self.config, &mut out.fanout).map_err(reporter_error)
+    }
+
+    /// Runs the tests once they are all built (or taken from an archive); `Err` holds
+    /// the exit code of a run that selected no test.
+    fn after_build(
+        &self,
+        setup: Setup,
+        binaries: Binaries,
+        history: History,
+        history_path: std::path::PathBuf,
+        out: &mut RunReporters,
+    ) -> Result<std::result::Result<(RunStats, Option<Error>), i32>> {
+        let opts = self.opts;
+        let binaries = match binaries {
+            Binaries::Built(binaries) => binaries,
+            Binaries::Building(started) => read_binaries(started, &setup, &opts.filter)?,
+            Binaries::Unstarted => build_binaries(&opts.cargo, &setup, &opts.filter)?,
+        };
+        let doc_args = self.doc.then_some(opts.cargo.doc_args.as_slice());
+        let mut prepared = prepare(setup, binaries, &opts.filter, opts.retries, self.slots, Some(&history), doc_args)?;
+        if let Some(partition) = &opts.partition {
+            partition.apply(&mut prepared.plan);
+        }
+        if prepared.plan.tests.is_empty() {
+            // A shard with no tests still counts towards its split's completion.
+            if let Some(partition) = opts.partition {
+                let mut history = history;
+                history.record_shard(partition, Default::default());
+                if let Err(e) = history.save(&history_path) {
+                    eprintln!("warning: failed to write the history {}: {e}", history_path.display());
+                }
+            }
+            return Ok(Err(opts.no_tests.report(prepared.plan.skipped)));
+        }
+        let info = run_info(&prepared.run_env, Some((&prepared.plan, true)), self.slots, self.cores, self.adaptive);
+        out.record(HistoryReporter::new(history_path, history).sharded(opts.partition));
+        execute::run_fed(prepared.plan, None, info, &self.config, &mut out.fanout).map(Ok).map_err(reporter_error)
+    }
+}
+
+/// Ends a run: checks the budget, then turns what happened into the exit code.
+fn finish(opts: &RunOptions, mut out: RunReporters, stats: RunStats, build_error: Option<Error>) -> Result<i32> {
+    let write_errors = out.fanout.take_write_errors();
     std::io::stdout().flush().map_err(Error::Output)?;
-    let budget_fails = match &budget {
+    let budget_fails = match &out.budget {
         Some(budget) if stats.planned > 0 => budget
             .finish(&stats, build_error.is_some(), &mut std::io::stderr().lock())
             .map_err(Error::Output)?

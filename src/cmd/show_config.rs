@@ -2,7 +2,11 @@
 
 use crate::build::CargoOptions;
 use crate::config::ConfigOptions;
+use crate::engine::session::{build_binaries, prepare, setup};
+use crate::env::available_cores;
+use crate::error::{Error, Result, exit_code};
 use crate::plan::selection::Selection;
+use crate::report::show_config::write_show_config;
 
 /// Everything `cargo tempo show-config` needs.
 #[derive(Debug, Clone)]
@@ -14,11 +18,6 @@ pub struct ShowConfigOptions {
     /// Which tests to show overrides for.
     pub filter: Selection,
 }
-
-use crate::engine::session::{build_binaries, prepare, setup};
-use crate::env::available_cores;
-use crate::error::{Error, Result, exit_code};
-use crate::report::show_config::write_show_config;
 
 /// `cargo tempo show-config`.
 pub fn show_config(opts: ShowConfigOptions) -> Result<i32> {
