@@ -497,6 +497,9 @@ fn extract_into(
     result
 }
 
+// One function of about 100 lines on purpose: each step (extract, read the manifest,
+// remap the workspace, rebuild the packages, then the binaries that point at them)
+// needs what the steps before it made, and read in order it is the whole story.
 /// Extracts an archive and rebuilds its binaries and packages for this machine.
 pub fn open(source: &ArchiveSource) -> Result<Opened, ArchiveError> {
     let max_size = extract::max_size()?;

@@ -327,6 +327,8 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, on_event: impl FnMut(Bu
     read_build(StartedBuild::start(opts)?, workspace, on_event)
 }
 
+// About 90 lines: one loop over cargo's messages whose arms share the binaries held
+// back for their build script's output; split, that state would travel through each.
 /// Reads a started build's messages to the end, calling `on_event` for each test
 /// binary as cargo links it; see [`build`].
 pub fn read_build(

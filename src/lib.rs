@@ -3,8 +3,10 @@
 //! Data flows through the stages named by the modules: [`build`] compiles the test
 //! binaries, [`discover`] asks each binary for its tests, [`plan`] decides which tests
 //! run and how, [`schedule`] orders them and admits them to slots, [`execute`] runs
-//! them, and [`report`] turns the resulting [`report::events::Event`] stream into
-//! everything people and machines read. [`cli`] and [`options`] are the front door.
+//! them, and [`report`] turns the resulting [`events::Event`] stream into everything
+//! people and machines read. [`cli`] is the front door, [`cmd`] wires the stages
+//! together for each subcommand, and imports only go down the layers drawn in
+//! `docs/design.md`.
 
 pub mod archive;
 pub mod build;

@@ -216,6 +216,9 @@ fn link_stays_inside(link: &Path, target: &str) -> bool {
     true
 }
 
+// Long on purpose: it is one pass over an untrusted stream, and every check shares
+// the reader's state (the position for errors, the sizes so far, the pending GNU
+// long names); split, that state would travel through every piece.
 /// Reads the archive `input` (named `archive` in errors) into `root`, an empty
 /// directory, checking everything the module's doc promises. Returns the manifest.
 pub(super) fn unpack(

@@ -1,11 +1,13 @@
-//! `cargo tempo flaky`: runs the selected tests many times with retries off and sorts
-//! them into stable, flaky and broken, because one green run says little about a test
-//! that fails one time in five, and retries hide exactly those tests.
+//! The verdicts of `cargo tempo flaky`, which runs the selected tests many times with
+//! retries off and sorts them into stable, flaky and broken, because one green run
+//! says little about a test that fails one time in five, and retries hide exactly
+//! those tests.
 //!
-//! Either engine (tempo in-process, or `cargo nextest run`) yields the same tally:
+//! Either engine ([`crate::engine::flaky`]: tempo in-process, or `cargo nextest run`)
+//! yields the same tally:
 //! per test, how many runs it had and how many of them failed. This module turns the
 //! tally into verdicts, the table, the Markdown and JSON reports, and the suggested
-//! overrides that `--write` adds to the config file.
+//! overrides that `--write` adds to the config file; [`crate::cmd::flaky`] runs it all.
 
 pub mod write;
 

@@ -210,6 +210,7 @@ impl<W: Write> HumanReporter<W> {
         Ok(())
     }
 
+    // About 80 lines: the summary's lines in the order people read them.
     fn summary(&mut self, stats: &RunStats) -> io::Result<()> {
         let s = self.styles;
         writeln!(self.out, "------------")?;

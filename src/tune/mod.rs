@@ -1,13 +1,13 @@
-//! `cargo tempo tune`: measures the suite at several thread counts and recommends a
-//! `test-threads`, because the best count depends on how much of the suite waits on
+//! The measurements of `cargo tempo tune`, which runs the suite at several thread
+//! counts and recommends a `test-threads`, because the best count depends on how much of the suite waits on
 //! I/O rather than on the CPU, and guessing it wrong costs either speed or a machine
 //! that is busy for nothing.
 //!
-//! Either engine (tempo in-process, or `cargo nextest run`) hands back one
-//! [`Sample`] per run. This module decides the order of the runs, shows progress,
-//! stops when a run has failing tests, and hands the samples to [`analysis`] for the
-//! table and the recommendation, to [`chart`] for the SVG and to [`write`] for
-//! `--write`.
+//! Either engine ([`crate::engine::tune`]: tempo in-process, or `cargo nextest run`)
+//! hands back one [`Sample`] per run. This module decides the order of the runs;
+//! [`crate::cmd::tune`] shows progress, stops when a run has failing tests, and hands
+//! the samples to [`analysis`] for the table and the recommendation, to [`chart`] for
+//! the SVG and to [`write`] for `--write`.
 
 pub mod analysis;
 pub mod chart;

@@ -11,6 +11,7 @@ fn found(what: &str) -> String {
     what.to_owned()
 }
 
+// Long: a table of cases, one line each.
 #[test]
 fn malformed_expressions_are_reported_where_they_go_wrong() {
     use FilterErrorKind as K;
