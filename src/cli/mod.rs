@@ -1,6 +1,6 @@
 //! The command line as the user typed it: clap's types live here and nowhere else.
 //!
-//! [`convert`] turns these raw flags into the resolved settings that the rest
+//! `convert` turns these raw flags into the resolved settings that the rest
 //! of tempo uses, so that no stage downstream ever looks at a clap type.
 
 use std::ffi::OsString;

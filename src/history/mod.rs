@@ -199,7 +199,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// How much of the machine a run used, in seconds and ratios: what [`RunStats`] knows
+/// How much of the machine a run used, in seconds and ratios: what the run's `RunStats` knows
 /// about CPU, with serde-friendly names.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Accounting {

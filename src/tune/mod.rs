@@ -7,7 +7,7 @@
 //! hands back one [`Sample`] per run. This module decides the order of the runs;
 //! [`crate::cmd::tune`] shows progress, stops when a run has failing tests, and hands
 //! the samples to [`analysis`] for the table and the recommendation, to [`chart`] for
-//! the SVG and to [`write`] for `--write`.
+//! the SVG and to [`mod@write`] for `--write`.
 
 pub mod analysis;
 pub mod chart;
