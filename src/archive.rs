@@ -31,7 +31,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::build::{self, BuildEvent, BuildScriptOutput, PackageInfo, TestBinary, Workspace};
-use crate::error::{ArchiveError, Result, exit_code};
+use crate::error::{ArchiveError, Result};
 use crate::test_id::{BinaryId, TargetKind};
 
 /// The version of the archive's layout and metadata; another version is refused.
@@ -276,8 +276,8 @@ impl Manifest {
     }
 }
 
-/// `cargo tempo archive`: builds every test binary and packs it with what it needs.
-pub fn create(opts: ArchiveOptions) -> Result<i32> {
+/// Builds every test binary and packs it with what it needs (`cargo tempo archive`).
+pub fn create(opts: &ArchiveOptions) -> Result<Created> {
     let workspace = build::workspace(&opts.cargo)?;
     let mut binaries = Vec::new();
     let mut dylibs = Vec::new();
@@ -292,15 +292,16 @@ pub fn create(opts: ArchiveOptions) -> Result<i32> {
     let entries = collect(&manifest.target_dir, &files, &dirs)?;
     manifest.files = digests(&entries)?;
     write(&opts.archive_file, opts.zstd_level, &manifest, &entries)?;
-    let size = std::fs::metadata(&opts.archive_file).map_or(0, |m| m.len());
-    eprintln!(
-        "archived {} test binaries and {} other build outputs into {} ({:.1} MiB)",
-        manifest.binaries.len(),
-        files.len() + dirs.len() - manifest.binaries.len(),
-        opts.archive_file.display(),
-        size as f64 / (1024.0 * 1024.0)
-    );
-    Ok(exit_code::OK)
+    Ok(Created { binaries: manifest.binaries.len(), others: files.len() + dirs.len() - manifest.binaries.len() })
+}
+
+/// What [`create`] packed.
+#[derive(Debug, Clone, Copy)]
+pub struct Created {
+    /// The test binaries.
+    pub binaries: usize,
+    /// The other build outputs: files and directories.
+    pub others: usize,
 }
 
 /// One entry to pack after the manifest.

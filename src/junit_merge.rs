@@ -12,30 +12,10 @@ use std::time::Duration;
 
 use quick_junit::{Report, TestSuite};
 
-use crate::error::{Error, Result, exit_code};
+use crate::error::{Error, Result};
 
-/// `cargo tempo junit-merge OUT IN...`.
-pub fn run(opts: JunitMergeOptions) -> Result<i32> {
-    let reports = opts.inputs.iter().map(|p| read(p)).collect::<Result<Vec<_>>>()?;
-    let merged = merge(reports, opts.name.as_deref());
-    let xml = merged
-        .to_string()
-        .map_err(|e| Error::WriteFile { path: opts.output.clone(), source: std::io::Error::other(e) })?;
-    crate::files::write_atomically(&opts.output, xml.as_bytes())
-        .map_err(|source| Error::WriteFile { path: opts.output.clone(), source })?;
-    eprintln!(
-        "merged {} JUnit files into {}: {} tests, {} failures, {} errors, {} skipped",
-        opts.inputs.len(),
-        opts.output.display(),
-        merged.tests,
-        merged.failures,
-        merged.errors,
-        merged.skipped
-    );
-    Ok(exit_code::OK)
-}
-
-fn read(path: &Path) -> Result<Report> {
+/// Reads one JUnit file, checking that its counts are within range.
+pub fn read(path: &Path) -> Result<Report> {
     let fail = |reason: String| Error::JunitInput { path: path.to_owned(), reason };
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
     let report = Report::deserialize(BufReader::new(file)).map_err(|e| fail(e.to_string()))?;

@@ -1,8 +1,11 @@
 //! The only layer that wires the stages together: one module per subcommand, and
 //! [`dispatch`], which runs a request the command line resolved into plain settings.
 
+pub mod archive;
 pub mod flaky;
 pub mod history;
+pub mod history_merge;
+pub mod junit_merge;
 pub mod list;
 pub mod partition;
 pub mod run;
@@ -59,10 +62,10 @@ pub fn dispatch(request: Request) -> Result<i32> {
         Request::List(opts) => list::list(opts),
         Request::History(opts) => history::history(opts),
         Request::Flaky(opts) => flaky::run(opts),
-        Request::Archive(opts) => crate::archive::create(opts),
+        Request::Archive(opts) => archive::archive(opts),
         Request::Partition(opts) => partition::show_partition(opts),
-        Request::JunitMerge(opts) => crate::junit_merge::run(opts),
-        Request::HistoryMerge { output, inputs } => crate::history::merge::merge_files(&output, &inputs),
+        Request::JunitMerge(opts) => junit_merge::junit_merge(opts),
+        Request::HistoryMerge { output, inputs } => history_merge::history_merge(&output, &inputs),
         Request::Tune(opts) => tune::run(opts),
         Request::Watchdog { run_id } => Ok(crate::execute::watchdog::watch(&run_id)),
         Request::ShowConfig(opts) => show_config::show_config(opts),

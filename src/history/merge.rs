@@ -28,9 +28,9 @@ impl History {
 }
 
 /// `cargo tempo history-merge OUT IN...`: merges the inputs (see [`History::merge`])
-/// and writes the result atomically. Every input must be a readable history of this
+/// and writes the result atomically, returning what it wrote. Every input must be a readable history of this
 /// version: a merge that silently dropped a shard would skew the next split.
-pub fn merge_files(output: &Path, inputs: &[PathBuf]) -> crate::error::Result<i32> {
+pub fn merge_files(output: &Path, inputs: &[PathBuf]) -> crate::error::Result<History> {
     let mut merged = History::default();
     for path in inputs {
         let history = History::read(path).map_err(|e| crate::error::Error::HistoryInput {
@@ -44,14 +44,7 @@ pub fn merge_files(output: &Path, inputs: &[PathBuf]) -> crate::error::Result<i3
         merged.merge(history);
     }
     merged.save(output).map_err(|source| crate::error::Error::WriteFile { path: output.to_owned(), source })?;
-    let tests: usize = merged.tests.values().map(BTreeMap::len).sum();
-    eprintln!(
-        "merged {} histories into {}: {tests} tests, {} run summaries",
-        inputs.len(),
-        output.display(),
-        merged.runs.len()
-    );
-    Ok(crate::error::exit_code::OK)
+    Ok(merged)
 }
 
 /// Adds `theirs` to `mine`: each test keeps the union of both sides' runs.
