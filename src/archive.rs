@@ -25,15 +25,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 
-pub use extract::{DEFAULT_MAX_SIZE, MAX_SIZE_ENV};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::build::{self, BuildEvent, BuildScriptOutput, PackageInfo, TestBinary, Workspace};
-use crate::error::{Result, exit_code};
-use crate::options::{ArchiveOptions, ArchiveSource};
+use crate::error::{ArchiveError, Result};
 use crate::test_id::{BinaryId, TargetKind};
 
 /// The version of the archive's layout and metadata; another version is refused.
@@ -43,200 +41,6 @@ pub const FORMAT_VERSION: u32 = 2;
 pub const MANIFEST_NAME: &str = "tempo-archive.json";
 /// The directory in the archive that stands for the target directory.
 const TARGET: &str = "target";
-
-/// What went wrong while making or reading an archive.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    /// The archive file could not be written.
-    #[error("failed to write the archive `{}`: {source}", path.display())]
-    Write {
-        /// The archive.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// A build output could not be added.
-    #[error("failed to add `{}` to the archive: {source}", path.display())]
-    Add {
-        /// The file or directory.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// A build output lies outside the target directory, so no relative path names it.
-    #[error(
-        "failed to archive `{}`: it is outside the target directory `{}`, and an archive holds only build outputs",
-        path.display(),
-        target_dir.display()
-    )]
-    OutsideTarget {
-        /// The file.
-        path: PathBuf,
-        /// The target directory.
-        target_dir: PathBuf,
-    },
-    /// A package lies outside the workspace root, so `--workspace-remap` could not place it.
-    #[error(
-        "failed to archive package `{name}`: its manifest `{}` is outside the workspace root `{}`, so --workspace-remap could not place it; move the package under the workspace root",
-        manifest.display(),
-        root.display()
-    )]
-    OutsideWorkspace {
-        /// The package.
-        name: String,
-        /// Its manifest.
-        manifest: PathBuf,
-        /// The workspace root.
-        root: PathBuf,
-    },
-    /// The archive could not be opened, decompressed or unpacked.
-    #[error("failed to extract the archive `{}` into `{}`: {source}", path.display(), dest.display())]
-    Extract {
-        /// The archive.
-        path: PathBuf,
-        /// Where it was being extracted.
-        dest: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// The archive is damaged: its zstd frame, content checksum or tar stream is broken.
-    #[error(
-        "failed to extract the archive `{}`: it is damaged or is no archive of tempo, at {entry}: {source}; copy it again, or make it again with `cargo tempo archive`",
-        path.display()
-    )]
-    Damaged {
-        /// The archive.
-        path: PathBuf,
-        /// Where: the entry being read, its start or its end.
-        entry: String,
-        /// What the decoder or the tar reader found.
-        source: io::Error,
-    },
-    /// An entry or a manifest path would escape, or is of a kind an archive never holds.
-    #[error(
-        "failed to extract `{entry}` from the archive `{}`: {reason}; the archive was not made by `cargo tempo archive`, make it again",
-        path.display()
-    )]
-    BadEntry {
-        /// The archive.
-        path: PathBuf,
-        /// The entry's path in the archive (or the manifest's name, for its paths).
-        entry: String,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// A file differs from what the manifest records, or is missing.
-    #[error(
-        "failed to verify `{entry}` in the archive `{}`: {reason}; the archive is damaged, copy it again or make it again with `cargo tempo archive`",
-        path.display()
-    )]
-    Mismatch {
-        /// The archive.
-        path: PathBuf,
-        /// The file's path in the archive.
-        entry: String,
-        /// What differs.
-        reason: String,
-    },
-    /// The archive unpacks to more than the cap.
-    #[error(
-        "failed to extract the archive `{}`: it unpacks to more than {limit} bytes, reached at {entry}; if it is trusted, raise the cap with {MAX_SIZE_ENV}=SIZE (bytes, or with a K, M, G or T suffix)",
-        path.display()
-    )]
-    TooLarge {
-        /// The archive.
-        path: PathBuf,
-        /// The entry that went over.
-        entry: String,
-        /// The cap in bytes.
-        limit: u64,
-    },
-    /// The size cap's variable could not be read.
-    #[error(
-        "failed to read {MAX_SIZE_ENV}=`{value}`: expected a size in bytes, optionally with a K, M, G or T suffix (powers of 1024), such as 64G"
-    )]
-    BadMaxSize {
-        /// The variable's value.
-        value: String,
-    },
-    /// `--extract-to` would overwrite a file.
-    #[error(
-        "failed to extract the archive `{}`: `{}` already exists; pass --extract-overwrite to replace the files the archive holds, or extract into an empty directory",
-        path.display(),
-        file.display()
-    )]
-    Exists {
-        /// The archive.
-        path: PathBuf,
-        /// The existing file.
-        file: PathBuf,
-    },
-    /// `--extract-to` finds a directory where the archive has a file.
-    #[error(
-        "failed to extract the archive `{}`: `{}` is a directory where the archive has a file; remove it, or extract elsewhere",
-        path.display(),
-        dir.display()
-    )]
-    InTheWay {
-        /// The archive.
-        path: PathBuf,
-        /// The directory.
-        dir: PathBuf,
-    },
-    /// The archive's metadata is missing or malformed.
-    #[error("failed to read the archive `{}`: {reason}; make it with `cargo tempo archive`", path.display())]
-    Metadata {
-        /// The archive.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The archive was made by a tempo with another layout.
-    #[error(
-        "failed to read the archive `{}`: it has format version {found}, and this tempo reads version {FORMAT_VERSION}; make it again with `cargo tempo archive` from this tempo",
-        path.display()
-    )]
-    Version {
-        /// The archive.
-        path: PathBuf,
-        /// Its version.
-        found: u32,
-    },
-    /// The workspace the tests should run in does not exist here.
-    #[error(
-        "failed to find the workspace the archived tests run in: `{}` is not a directory; pass --workspace-remap DIR with a checkout of the source the archive was built from",
-        dir.display()
-    )]
-    NoWorkspace {
-        /// The directory.
-        dir: PathBuf,
-    },
-    /// A package with archived tests is missing from the remapped workspace.
-    #[error(
-        "failed to find package `{name}` in the workspace: `{}` does not exist; --workspace-remap must point at a checkout of the source the archive was built from",
-        dir.display()
-    )]
-    MissingPackage {
-        /// The package.
-        name: String,
-        /// The directory it should be in.
-        dir: PathBuf,
-    },
-}
-
-impl ArchiveError {
-    /// Whether this happened while making an archive (exit 103) rather than while
-    /// reading one (a setup error, 96), as nextest tells the two apart.
-    pub fn while_creating(&self) -> bool {
-        matches!(
-            self,
-            ArchiveError::Write { .. }
-                | ArchiveError::Add { .. }
-                | ArchiveError::OutsideTarget { .. }
-                | ArchiveError::OutsideWorkspace { .. }
-        )
-    }
-}
 
 /// `tempo-archive.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -472,8 +276,8 @@ impl Manifest {
     }
 }
 
-/// `cargo tempo archive`: builds every test binary and packs it with what it needs.
-pub fn create(opts: ArchiveOptions) -> Result<i32> {
+/// Builds every test binary and packs it with what it needs (`cargo tempo archive`).
+pub fn create(opts: &ArchiveOptions) -> Result<Created> {
     let workspace = build::workspace(&opts.cargo)?;
     let mut binaries = Vec::new();
     let mut dylibs = Vec::new();
@@ -488,15 +292,16 @@ pub fn create(opts: ArchiveOptions) -> Result<i32> {
     let entries = collect(&manifest.target_dir, &files, &dirs)?;
     manifest.files = digests(&entries)?;
     write(&opts.archive_file, opts.zstd_level, &manifest, &entries)?;
-    let size = std::fs::metadata(&opts.archive_file).map_or(0, |m| m.len());
-    eprintln!(
-        "archived {} test binaries and {} other build outputs into {} ({:.1} MiB)",
-        manifest.binaries.len(),
-        files.len() + dirs.len() - manifest.binaries.len(),
-        opts.archive_file.display(),
-        size as f64 / (1024.0 * 1024.0)
-    );
-    Ok(exit_code::OK)
+    Ok(Created { binaries: manifest.binaries.len(), others: files.len() + dirs.len() - manifest.binaries.len() })
+}
+
+/// What [`create`] packed.
+#[derive(Debug, Clone, Copy)]
+pub struct Created {
+    /// The test binaries.
+    pub binaries: usize,
+    /// The other build outputs: files and directories.
+    pub others: usize,
 }
 
 /// One entry to pack after the manifest.
@@ -583,7 +388,7 @@ fn write(path: &Path, level: i32, manifest: &Manifest, entries: &BTreeMap<String
     let write_err = |source: io::Error| ArchiveError::Write { path: path.to_owned(), source };
     // A fresh, exclusively created file beside the archive (see `temp_beside`), removed
     // if dropped before `persist`: a failed archive leaves nothing behind.
-    let tmp = crate::report::temp_beside(path).map_err(write_err)?;
+    let tmp = crate::files::temp_beside(path).map_err(write_err)?;
     let mut encoder = zstd::Encoder::new(BufWriter::new(tmp), level).map_err(write_err)?;
     // Without it, damage to the compressed stream could decompress into other bytes
     // unnoticed.
@@ -628,7 +433,7 @@ pub struct ExtractGuard {
     _temp: Option<tempfile::TempDir>,
 }
 
-/// An archive extracted and read: what the pipeline would otherwise learn from
+/// An archive extracted and read: what a session would otherwise learn from
 /// `cargo metadata` and the build.
 #[derive(Debug)]
 pub struct Opened {
@@ -693,6 +498,9 @@ fn extract_into(
     result
 }
 
+// One function of about 100 lines on purpose: each step (extract, read the manifest,
+// remap the workspace, rebuild the packages, then the binaries that point at them)
+// needs what the steps before it made, and read in order it is the whole story.
 /// Extracts an archive and rebuilds its binaries and packages for this machine.
 pub fn open(source: &ArchiveSource) -> Result<Opened, ArchiveError> {
     let max_size = extract::max_size()?;
@@ -794,6 +602,30 @@ pub fn open(source: &ArchiveSource) -> Result<Opened, ArchiveError> {
         binaries,
         dependency_graph: manifest.dependency_graph.into_iter().collect(),
     })
+}
+
+/// An archive to run instead of a build (`--archive-file`).
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    /// The `.tar.zst` file.
+    pub file: PathBuf,
+    /// The source checkout the tests run in; `None` means the archived workspace root.
+    pub workspace_remap: Option<PathBuf>,
+    /// Where to extract it (kept); `None` means a temporary directory.
+    pub extract_to: Option<PathBuf>,
+    /// Whether extracting into `extract_to` may replace files already there.
+    pub extract_overwrite: bool,
+}
+
+/// Everything `cargo tempo archive` needs.
+#[derive(Debug, Clone)]
+pub struct ArchiveOptions {
+    /// How to build.
+    pub cargo: crate::build::CargoOptions,
+    /// Where the archive goes.
+    pub archive_file: PathBuf,
+    /// The zstd level.
+    pub zstd_level: i32,
 }
 
 #[cfg(test)]

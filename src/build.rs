@@ -14,7 +14,6 @@ use std::sync::Arc;
 use cargo_metadata::{Message, Metadata, MetadataCommand, PackageId};
 
 use crate::error::{Error, Result};
-use crate::options::CargoOptions;
 use crate::test_id::{BinaryId, TargetKind};
 
 /// The path of the cargo that invoked tempo (cargo sets `CARGO` for subcommands), or `cargo`.
@@ -328,6 +327,8 @@ pub fn build(opts: &CargoOptions, workspace: &Workspace, on_event: impl FnMut(Bu
     read_build(StartedBuild::start(opts)?, workspace, on_event)
 }
 
+// About 90 lines: one loop over cargo's messages whose arms share the binaries held
+// back for their build script's output; split, that state would travel through each.
 /// Reads a started build's messages to the end, calling `on_event` for each test
 /// binary as cargo links it; see [`build`].
 pub fn read_build(
@@ -441,6 +442,21 @@ pub fn dependency_graph(opts: &CargoOptions) -> Result<HashMap<String, Vec<Strin
         }
     }
     Ok(graph)
+}
+
+/// How `cargo test --no-run` is invoked.
+#[derive(Debug, Clone, Default)]
+pub struct CargoOptions {
+    /// The arguments that pass through to cargo, already rendered.
+    pub args: Vec<OsString>,
+    /// `--manifest-path`, also used for `cargo metadata`.
+    pub manifest_path: Option<PathBuf>,
+    /// `--target-dir`, also used for `cargo metadata`.
+    pub target_dir: Option<PathBuf>,
+    /// The arguments for `cargo test --doc`: the same build settings (features,
+    /// profile, manifest, target directory, lock flags) without package or target
+    /// selection, which `--doc` does not mix with.
+    pub doc_args: Vec<OsString>,
 }
 
 #[cfg(test)]

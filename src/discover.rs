@@ -175,7 +175,7 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
     let units = if merged {
         vec![(DocFilters::default(), tests)]
     } else {
-        split_doctests(tests, max_doctests_per_unit(crate::options::available_cores()))
+        split_doctests(tests, max_doctests_per_unit(crate::env::available_cores()))
     };
     Ok(units
         .into_iter()

@@ -4,7 +4,10 @@
 //! map to [`exit_code::TEST_RUN_FAILED`] at the very end. What lives here is what stops
 //! tempo from producing a trustworthy run at all.
 
+use std::io;
 use std::path::PathBuf;
+
+use crate::limits::MAX_SIZE_ENV;
 
 /// The process exit codes tempo uses. Where cargo-nextest has a code for the same
 /// situation, tempo uses the same number so that CI scripts keep working.
@@ -149,11 +152,11 @@ pub enum Error {
     /// A run's report, JUnit file or history could not be written. The run's other
     /// outputs are still written, and this is reported once the run is over.
     #[error(transparent)]
-    Write(#[from] crate::report::WriteError),
+    Write(#[from] crate::files::WriteError),
 
     /// `cargo tempo archive`, or reading an archive for `run` and `list`, failed.
     #[error(transparent)]
-    Archive(#[from] crate::archive::ArchiveError),
+    Archive(#[from] ArchiveError),
 
     /// `--doc` was given with `--archive-file`.
     #[error(
@@ -234,3 +237,199 @@ impl Error {
 
 /// A tempo result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong while making or reading an archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The archive file could not be written.
+    #[error("failed to write the archive `{}`: {source}", path.display())]
+    Write {
+        /// The archive.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A build output could not be added.
+    #[error("failed to add `{}` to the archive: {source}", path.display())]
+    Add {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A build output lies outside the target directory, so no relative path names it.
+    #[error(
+        "failed to archive `{}`: it is outside the target directory `{}`, and an archive holds only build outputs",
+        path.display(),
+        target_dir.display()
+    )]
+    OutsideTarget {
+        /// The file.
+        path: PathBuf,
+        /// The target directory.
+        target_dir: PathBuf,
+    },
+    /// A package lies outside the workspace root, so `--workspace-remap` could not place it.
+    #[error(
+        "failed to archive package `{name}`: its manifest `{}` is outside the workspace root `{}`, so --workspace-remap could not place it; move the package under the workspace root",
+        manifest.display(),
+        root.display()
+    )]
+    OutsideWorkspace {
+        /// The package.
+        name: String,
+        /// Its manifest.
+        manifest: PathBuf,
+        /// The workspace root.
+        root: PathBuf,
+    },
+    /// The archive could not be opened, decompressed or unpacked.
+    #[error("failed to extract the archive `{}` into `{}`: {source}", path.display(), dest.display())]
+    Extract {
+        /// The archive.
+        path: PathBuf,
+        /// Where it was being extracted.
+        dest: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The archive is damaged: its zstd frame, content checksum or tar stream is broken.
+    #[error(
+        "failed to extract the archive `{}`: it is damaged or is no archive of tempo, at {entry}: {source}; copy it again, or make it again with `cargo tempo archive`",
+        path.display()
+    )]
+    Damaged {
+        /// The archive.
+        path: PathBuf,
+        /// Where: the entry being read, its start or its end.
+        entry: String,
+        /// What the decoder or the tar reader found.
+        source: io::Error,
+    },
+    /// An entry or a manifest path would escape, or is of a kind an archive never holds.
+    #[error(
+        "failed to extract `{entry}` from the archive `{}`: {reason}; the archive was not made by `cargo tempo archive`, make it again",
+        path.display()
+    )]
+    BadEntry {
+        /// The archive.
+        path: PathBuf,
+        /// The entry's path in the archive (or the manifest's name, for its paths).
+        entry: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A file differs from what the manifest records, or is missing.
+    #[error(
+        "failed to verify `{entry}` in the archive `{}`: {reason}; the archive is damaged, copy it again or make it again with `cargo tempo archive`",
+        path.display()
+    )]
+    Mismatch {
+        /// The archive.
+        path: PathBuf,
+        /// The file's path in the archive.
+        entry: String,
+        /// What differs.
+        reason: String,
+    },
+    /// The archive unpacks to more than the cap.
+    #[error(
+        "failed to extract the archive `{}`: it unpacks to more than {limit} bytes, reached at {entry}; if it is trusted, raise the cap with {MAX_SIZE_ENV}=SIZE (bytes, or with a K, M, G or T suffix)",
+        path.display()
+    )]
+    TooLarge {
+        /// The archive.
+        path: PathBuf,
+        /// The entry that went over.
+        entry: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// The size cap's variable could not be read.
+    #[error(
+        "failed to read {MAX_SIZE_ENV}=`{value}`: expected a size in bytes, optionally with a K, M, G or T suffix (powers of 1024), such as 64G"
+    )]
+    BadMaxSize {
+        /// The variable's value.
+        value: String,
+    },
+    /// `--extract-to` would overwrite a file.
+    #[error(
+        "failed to extract the archive `{}`: `{}` already exists; pass --extract-overwrite to replace the files the archive holds, or extract into an empty directory",
+        path.display(),
+        file.display()
+    )]
+    Exists {
+        /// The archive.
+        path: PathBuf,
+        /// The existing file.
+        file: PathBuf,
+    },
+    /// `--extract-to` finds a directory where the archive has a file.
+    #[error(
+        "failed to extract the archive `{}`: `{}` is a directory where the archive has a file; remove it, or extract elsewhere",
+        path.display(),
+        dir.display()
+    )]
+    InTheWay {
+        /// The archive.
+        path: PathBuf,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The archive's metadata is missing or malformed.
+    #[error("failed to read the archive `{}`: {reason}; make it with `cargo tempo archive`", path.display())]
+    Metadata {
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The archive was made by a tempo with another layout.
+    #[error(
+        "failed to read the archive `{}`: it has format version {found}, and this tempo reads version {expected}; make it again with `cargo tempo archive` from this tempo",
+        path.display()
+    )]
+    Version {
+        /// The archive.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The version this tempo reads.
+        expected: u32,
+    },
+    /// The workspace the tests should run in does not exist here.
+    #[error(
+        "failed to find the workspace the archived tests run in: `{}` is not a directory; pass --workspace-remap DIR with a checkout of the source the archive was built from",
+        dir.display()
+    )]
+    NoWorkspace {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A package with archived tests is missing from the remapped workspace.
+    #[error(
+        "failed to find package `{name}` in the workspace: `{}` does not exist; --workspace-remap must point at a checkout of the source the archive was built from",
+        dir.display()
+    )]
+    MissingPackage {
+        /// The package.
+        name: String,
+        /// The directory it should be in.
+        dir: PathBuf,
+    },
+}
+
+impl ArchiveError {
+    /// Whether this happened while making an archive (exit 103) rather than while
+    /// reading one (a setup error, 96), as nextest tells the two apart.
+    pub fn while_creating(&self) -> bool {
+        matches!(
+            self,
+            ArchiveError::Write { .. }
+                | ArchiveError::Add { .. }
+                | ArchiveError::OutsideTarget { .. }
+                | ArchiveError::OutsideWorkspace { .. }
+        )
+    }
+}

@@ -7,36 +7,15 @@
 //! (tempo's, nextest's) can be merged.
 
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use quick_junit::{Report, TestSuite};
 
-use crate::error::{Error, Result, exit_code};
-use crate::options::JunitMergeOptions;
+use crate::error::{Error, Result};
 
-/// `cargo tempo junit-merge OUT IN...`.
-pub fn run(opts: JunitMergeOptions) -> Result<i32> {
-    let reports = opts.inputs.iter().map(|p| read(p)).collect::<Result<Vec<_>>>()?;
-    let merged = merge(reports, opts.name.as_deref());
-    let xml = merged
-        .to_string()
-        .map_err(|e| Error::WriteFile { path: opts.output.clone(), source: std::io::Error::other(e) })?;
-    crate::report::write_atomically(&opts.output, xml.as_bytes())
-        .map_err(|source| Error::WriteFile { path: opts.output.clone(), source })?;
-    eprintln!(
-        "merged {} JUnit files into {}: {} tests, {} failures, {} errors, {} skipped",
-        opts.inputs.len(),
-        opts.output.display(),
-        merged.tests,
-        merged.failures,
-        merged.errors,
-        merged.skipped
-    );
-    Ok(exit_code::OK)
-}
-
-fn read(path: &Path) -> Result<Report> {
+/// Reads one JUnit file, checking that its counts are within range.
+pub fn read(path: &Path) -> Result<Report> {
     let fail = |reason: String| Error::JunitInput { path: path.to_owned(), reason };
     let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
     let report = Report::deserialize(BufReader::new(file)).map_err(|e| fail(e.to_string()))?;
@@ -174,6 +153,17 @@ fn absorb(into: &mut TestSuite, from: TestSuite) {
             });
         }
     }
+}
+
+/// Everything `cargo tempo junit-merge` needs.
+#[derive(Debug, Clone)]
+pub struct JunitMergeOptions {
+    /// The file to write.
+    pub output: PathBuf,
+    /// The files to read.
+    pub inputs: Vec<PathBuf>,
+    /// The merged report's name.
+    pub name: Option<String>,
 }
 
 #[cfg(test)]

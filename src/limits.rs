@@ -85,6 +85,11 @@ pub fn offset_threads(cores: usize, offset: isize) -> usize {
     usize::try_from(cores.saturating_add(offset)).unwrap_or(0).clamp(1, MAX_TEST_THREADS.max(1))
 }
 
+/// What an archive (`run --archive-file`) may unpack to unless `TEMPO_ARCHIVE_MAX_SIZE` says otherwise.
+pub const DEFAULT_MAX_SIZE: u64 = 64 << 30;
+/// The variable that raises (or lowers) [`DEFAULT_MAX_SIZE`].
+pub const MAX_SIZE_ENV: &str = "TEMPO_ARCHIVE_MAX_SIZE";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::plan::TestRef;
+use crate::plan::{TestRef, WAITING_BELOW};
 
 /// A test attempt handed to the runner.
 #[derive(Debug, Clone)]
@@ -91,8 +91,6 @@ pub struct Scheduler {
 /// The least CPU demand a test is charged: even a test that only waits costs its
 /// process's start and its harness.
 const MIN_DEMAND: f64 = 0.02;
-/// A test whose CPU appetite is below this mostly waits (sleeps, I/O, timeouts).
-pub const WAITING_BELOW: f64 = 0.2;
 /// How far the admitted demand may exceed the cores, as a share of them: learned
 /// ratios are measured, and a test that keeps a core busy shows 0.9 as often as 1.0.
 const DEMAND_SLACK: f64 = 0.1;

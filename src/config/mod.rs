@@ -326,5 +326,14 @@ impl Config {
 
 #[cfg(test)]
 mod range_tests;
+/// Which config file and profile to use.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOptions {
+    /// The profile: the command line, else `TEMPO_PROFILE`, else `NEXTEST_PROFILE`, else `default`.
+    pub profile: String,
+    /// An explicit config file.
+    pub config_file: Option<PathBuf>,
+}
+
 #[cfg(test)]
 mod tests;

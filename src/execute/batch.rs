@@ -23,8 +23,8 @@ use super::doctest_unit::DoctestRun;
 use super::libtest_output::{LINE_LIMIT, LineParser, Parsed, TestResult, strip_suffix};
 use super::supervise::{self, AfterExit, Control, Limits, Supervised};
 use super::{deadline, unix};
+use crate::events::{BatchFailure, CapturedOutput, ExecutionResult, ExitStatus, Outcome, ResourceUsage};
 use crate::plan::TestRef;
-use crate::report::events::{BatchFailure, CapturedOutput, ExecutionResult, ExitStatus, Outcome, ResourceUsage};
 
 /// How one batch runs.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use crate::report::events::CapturedOutput;
+use crate::events::CapturedOutput;
 
 /// A capped capture buffer for one stream.
 #[derive(Debug)]

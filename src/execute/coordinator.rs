@@ -12,11 +12,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use super::signals::RunningGroups;
 use super::{Feed, LostJob, Msg, Panicked, RunnerConfig, batch, deadline, fault, unix};
 use crate::error::Error;
+use crate::events::Reporter;
+use crate::events::{BatchFailure, CancelReason, Event, ExecutionResult, Outcome, RunStats, RunningTest, TestFinished};
 use crate::plan::TestRef;
-use crate::report::Reporter;
-use crate::report::events::{
-    BatchFailure, CancelReason, Event, ExecutionResult, Outcome, RunStats, RunningTest, TestFinished,
-};
 use crate::schedule::{Dispatch, Scheduler};
 
 /// The coordinating thread's state for one run.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use super::batch::{BatchEnd, BatchEvent, batch_result};
 use super::capture::CaptureBuf;
 use super::libtest_output::failure_sections;
+use crate::events::{ExitStatus, Outcome};
 use crate::plan::TestRef;
-use crate::report::events::{ExitStatus, Outcome};
 
 /// What a doctest unit's batch keeps until it ends.
 #[derive(Debug)]

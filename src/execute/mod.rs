@@ -39,9 +39,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::Error;
+use crate::events::Reporter;
+use crate::events::{Event, ExecutionResult, RunInfo, RunStats};
 use crate::plan::{TestPlan, TestRef};
-use crate::report::Reporter;
-use crate::report::events::{Event, ExecutionResult, RunInfo, RunStats};
 use crate::schedule::{Dispatch, Scheduler};
 use coordinator::Coordinator;
 use signals::{KillOnPanic, RunningGroups, SignalForwarder};

@@ -13,8 +13,8 @@ use super::capture::CaptureBuf;
 use super::supervise::{self, AfterExit, Control, Limits, Supervised};
 use super::{deadline, unix};
 use crate::env::per_test_vars;
+use crate::events::{ExecutionResult, ExitStatus, Outcome, ResourceUsage};
 use crate::plan::TestInstance;
-use crate::report::events::{ExecutionResult, ExitStatus, Outcome, ResourceUsage};
 
 /// How to run one attempt.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use std::process::{ChildStderr, ChildStdout, Command};
 use std::time::{Duration, Instant};
 
 use super::{deadline, unix};
-use crate::report::events::{ExitStatus, ResourceUsage};
+use crate::events::{ExitStatus, ResourceUsage};
 
 /// What an observer asks of the loop after a deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

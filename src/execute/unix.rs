@@ -13,7 +13,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
-use crate::report::events::{ExitStatus, ResourceUsage};
+use crate::events::{ExitStatus, ResourceUsage};
 
 /// Opens a pidfd, which becomes readable when the process exits (Linux 5.3 and later).
 /// `None` where the kernel has no pidfds; callers then poll with a short timeout.

@@ -10,8 +10,8 @@ use super::process::{self, AttemptSpec};
 use super::signals::RunningGroups;
 use super::{LostJob, Msg, Panicked, RunnerConfig, batch, fault};
 use crate::config::OnTimeout;
+use crate::events::ExecutionResult;
 use crate::plan::TestRef;
-use crate::report::events::ExecutionResult;
 use crate::schedule::Dispatch;
 
 /// Runs the dispatches it receives, one at a time, until the coordinator stops sending them.

@@ -354,6 +354,7 @@ fn push_literal(c: char, out: &mut String) {
 mod tests {
     use super::*;
 
+    // Long: a table of cases, one line each.
     #[test]
     fn matches_like_globset_with_nextest_options() {
         // (pattern, name, expected)

@@ -1,24 +1,22 @@
-//! `cargo tempo flaky`: runs the selected tests many times with retries off and sorts
-//! them into stable, flaky and broken, because one green run says little about a test
-//! that fails one time in five, and retries hide exactly those tests.
+//! The verdicts of `cargo tempo flaky`, which runs the selected tests many times with
+//! retries off and sorts them into stable, flaky and broken, because one green run
+//! says little about a test that fails one time in five, and retries hide exactly
+//! those tests.
 //!
-//! Either engine (tempo in-process, or `cargo nextest run`) yields the same tally:
+//! Either engine ([`crate::engine::flaky`]: tempo in-process, or `cargo nextest run`)
+//! yields the same tally:
 //! per test, how many runs it had and how many of them failed. This module turns the
 //! tally into verdicts, the table, the Markdown and JSON reports, and the suggested
-//! overrides that `--write` adds to the config file.
+//! overrides that `--write` adds to the config file; [`crate::cmd::flaky`] runs it all.
 
-mod in_process;
-pub(crate) mod nextest;
 pub mod write;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, exit_code};
-use crate::options::FlakyOptions;
+use crate::error::{Error, Result};
 use write::Suggested;
 
 /// How often one test ran and failed.
@@ -127,7 +125,7 @@ pub fn suggestion_text(profile: &str, suggested: &[Suggested]) -> String {
     write::add_overrides("", profile, suggested).map(|(text, _)| text).unwrap_or_default()
 }
 
-fn table(entries: &[Entry]) -> String {
+pub(crate) fn table(entries: &[Entry]) -> String {
     let mut out = format!("{:>8}  {:>9}  {:>5}  test\n", "verdict", "failures", "rate");
     for e in entries {
         out.push_str(&format!(
@@ -142,7 +140,7 @@ fn table(entries: &[Entry]) -> String {
     out
 }
 
-fn counts(entries: &[Entry]) -> [usize; 3] {
+pub(crate) fn counts(entries: &[Entry]) -> [usize; 3] {
     let n = |v| entries.iter().filter(|e| e.verdict == v).count();
     [n(Verdict::Flaky), n(Verdict::Broken), n(Verdict::Stable)]
 }
@@ -197,13 +195,13 @@ pub(crate) enum Stopped {
     Signal(i32),
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::report::write_atomically(path, bytes).map_err(|source| Error::WriteFile { path: path.to_owned(), source })
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    crate::files::write_atomically(path, bytes).map_err(|source| Error::WriteFile { path: path.to_owned(), source })
 }
 
 /// Adds the suggested overrides to the config file, after checking that tempo still
 /// reads the result.
-fn write_config(path: &Path, profile: &str, suggested: &[Suggested]) -> Result<usize> {
+pub(crate) fn write_config(path: &Path, profile: &str, suggested: &[Suggested]) -> Result<usize> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -222,49 +220,25 @@ fn write_config(path: &Path, profile: &str, suggested: &[Suggested]) -> Result<u
     Ok(added)
 }
 
-/// `cargo tempo flaky`.
-pub fn run(opts: FlakyOptions) -> Result<i32> {
-    let engine = if opts.nextest { "cargo nextest run" } else { "tempo" };
-    let collected = if opts.nextest { nextest::run(&opts)? } else { in_process::run(&opts)? };
-    let c = match collected {
-        Ok(c) => c,
-        Err(Stopped::NoTests) => return Ok(exit_code::NO_TESTS_RUN),
-        Err(Stopped::Signal(sig)) => return Ok(128 + sig),
-    };
-    let entries = entries(&c.tallies);
-    let suggested = suggestions(&entries);
-    let json_path = opts.json.clone().unwrap_or_else(|| c.report_dir.join("flaky.json"));
-    let md_path = c.report_dir.join("flaky.md");
-    let json = serde_json::to_vec_pretty(&entries)
-        .map_err(|e| Error::WriteFile { path: json_path.clone(), source: std::io::Error::other(e) })?;
-    write_file(&json_path, &json)?;
-    write_file(&md_path, markdown(&entries, c.runs, engine, &c.profile, &suggested).as_bytes())?;
-
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let [flaky, broken, stable] = counts(&entries);
-    let mut text = format!("{} tests, {} runs each with retries off ({engine})\n", entries.len(), c.runs);
-    text.push_str(&table(&entries));
-    text.push_str(&format!("reports: {} and {}\n", md_path.display(), json_path.display()));
-    if !suggested.is_empty() {
-        if opts.write {
-            let added = write_config(&c.config_file, &c.profile, &suggested)?;
-            text.push_str(&format!(
-                "added {added} override{} with retries for the flaky tests to {}\n",
-                if added == 1 { "" } else { "s" },
-                c.config_file.display()
-            ));
-        } else {
-            text.push_str(&format!(
-                "suggested overrides for the flaky tests (--write adds them to {}):\n\n{}\n",
-                c.config_file.display(),
-                suggestion_text(&c.profile, &suggested)
-            ));
-        }
-    }
-    text.push_str(&format!("tempo flaky: {flaky} flaky, {broken} broken, {stable} stable\n"));
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(Error::Output)?;
-    Ok(if flaky + broken > 0 { exit_code::FLAKY_TESTS_FOUND } else { exit_code::OK })
+/// Everything `cargo tempo flaky` needs.
+#[derive(Debug, Clone)]
+pub struct FlakyOptions {
+    /// How to build.
+    pub cargo: crate::build::CargoOptions,
+    /// Config file and profile.
+    pub config: crate::config::ConfigOptions,
+    /// Which tests.
+    pub filter: crate::plan::selection::Selection,
+    /// How many runs.
+    pub runs: u32,
+    /// Run them with `cargo nextest run` instead of tempo.
+    pub nextest: bool,
+    /// Where the JSON report goes, instead of the store directory.
+    pub json: Option<PathBuf>,
+    /// Add the suggested overrides to the config file.
+    pub write: bool,
+    /// How many tests at once.
+    pub test_threads: Option<crate::plan::concurrency::Threads>,
 }
 
 #[cfg(test)]

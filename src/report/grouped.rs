@@ -11,9 +11,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
-use super::events::{Event, TestFinished};
+use super::SharedBuffer;
 use super::style::Styles;
-use super::{Reporter, SharedBuffer};
+use crate::events::Reporter;
+use crate::events::{Event, TestFinished};
 use crate::test_id::BinaryId;
 
 /// What is known of one binary so far.

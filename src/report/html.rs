@@ -23,13 +23,13 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Reporter;
-use super::events::{
+use super::style::escape_name;
+use crate::events::Reporter;
+use crate::events::signal_name;
+use crate::events::{
     BatchFailure, CancelReason, CapturedOutput, Event, ExitStatus, Outcome, ResourceUsage, RunInfo, RunStats,
     TestFinished,
 };
-use super::human::signal_name;
-use super::style::escape_name;
 use crate::history::History;
 use crate::plan::TestRef;
 
@@ -234,7 +234,7 @@ impl HtmlReporter {
             return Ok(());
         }
         let html = self.render(stats);
-        super::write_file("HTML report", &self.path, html.as_bytes()).map_err(|e| {
+        crate::files::write_file("HTML report", &self.path, html.as_bytes()).map_err(|e| {
             e.with_hint("; make its directory writable, choose another path with --report PATH, or pass --no-report")
                 .into_io()
         })

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anstyle::Style;
 
-use super::Reporter;
-use super::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, RunningTest, TestFinished};
 use super::style::{Styles, escape_name, sanitize};
 use crate::config::{FinalStatusLevel, OutputMode, StatusLevel};
+use crate::events::{CancelReason, Event, ExecutionResult, ExitStatus, Outcome, RunStats, RunningTest, TestFinished};
+use crate::events::{Reporter, signal_name};
 use crate::plan::TestInstance;
 
 /// What the terminal shows, from the profile and the command line.
@@ -210,6 +210,7 @@ impl<W: Write> HumanReporter<W> {
         Ok(())
     }
 
+    // About 80 lines: the summary's lines in the order people read them.
     fn summary(&mut self, stats: &RunStats) -> io::Result<()> {
         let s = self.styles;
         writeln!(self.out, "------------")?;
@@ -338,26 +339,8 @@ fn failure_word(result: &ExecutionResult) -> String {
     }
 }
 
-/// `SIGSEGV` and friends, for the status column.
-pub fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGPIPE => "SIGPIPE",
-        _ => return format!("SIG{signal}"),
-    };
-    name.into()
-}
-
 /// "2 slots", or under adaptive concurrency "up to 8 slots as 2 cores allow".
-fn slots(info: &crate::report::events::RunInfo) -> String {
+fn slots(info: &crate::events::RunInfo) -> String {
     let n = info.slots;
     let word = if n == 1 { "slot" } else { "slots" };
     if info.adaptive {
@@ -432,8 +415,8 @@ impl<W: Write> Reporter for HumanReporter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::{CapturedOutput, ResourceUsage};
     use crate::plan::fake;
-    use crate::report::events::{CapturedOutput, ResourceUsage};
     use crate::report::style::hostile;
 
     fn finished(test: crate::plan::TestRef, outcome: Outcome, stdout: &[u8]) -> Event {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::Reporter;
-use super::events::{BatchFailure, CancelReason, CapturedOutput, Event, ExitStatus, Outcome, RunStats, TestFinished};
+use crate::events::Reporter;
+use crate::events::{BatchFailure, CancelReason, CapturedOutput, Event, ExitStatus, Outcome, RunStats, TestFinished};
 use crate::plan::TestInstance;
 
 /// The schema version every line carries.

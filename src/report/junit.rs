@@ -13,9 +13,10 @@ use std::time::SystemTime;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use super::events::{CapturedOutput, Event, ExecutionResult, ExitStatus, Outcome, RunInfo, RunStats};
-use super::human::signal_name;
-use super::{Reporter, WriteError};
+use crate::events::Reporter;
+use crate::events::signal_name;
+use crate::events::{CapturedOutput, Event, ExecutionResult, ExitStatus, Outcome, RunInfo, RunStats};
+use crate::files::WriteError;
 use crate::plan::TestRef;
 
 /// Collects finished attempts and writes the JUnit file when the run ends.
@@ -170,7 +171,7 @@ impl JunitReporter {
         let report = self.build(stats);
         let what = "JUnit report";
         let xml = report.to_string().map_err(|e| WriteError::new(what, &self.path, io::Error::other(e)).into_io())?;
-        crate::report::write_file(what, &self.path, xml.as_bytes()).map_err(WriteError::into_io)
+        crate::files::write_file(what, &self.path, xml.as_bytes()).map_err(WriteError::into_io)
     }
 }
 
@@ -245,7 +246,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::report::events::{ResourceUsage, TestFinished};
+    use crate::events::{ResourceUsage, TestFinished};
 
     fn finished(test: &TestRef, outcome: Outcome, stdout: Vec<u8>, stderr: Vec<u8>) -> Event {
         let result = ExecutionResult {

@@ -3,7 +3,6 @@
 use std::io::{self, Write};
 
 use super::style::{Styles, escape_name};
-use crate::options::ListFormat;
 use crate::plan::TestPlan;
 
 /// Writes the planned tests in the requested format.
@@ -27,6 +26,15 @@ pub fn write_list(out: &mut impl Write, plan: &TestPlan, format: ListFormat, sty
         }
     }
     out.flush()
+}
+
+/// How `cargo tempo list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Grouped by binary.
+    Human,
+    /// `<binary-id> <test-name>` per line.
+    Oneline,
 }
 
 #[cfg(test)]

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use super::events::Event;
+use super::SharedBuffer;
 use super::style::Styles;
-use super::{Reporter, SharedBuffer};
+use crate::events::Event;
+use crate::events::Reporter;
 use crate::plan::TestRef;
 
 /// How often the bar is redrawn with nothing new to say, so that the running time

@@ -135,6 +135,7 @@ fn write_budget(out: &mut impl Write, budget: &crate::config::Budget) -> io::Res
     Ok(())
 }
 
+// About 80 lines: the output's sections in the order they are printed.
 /// Writes the resolved profile and, for each override, the tests it applies to.
 pub fn write_show_config(
     out: &mut impl Write,

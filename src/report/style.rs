@@ -9,8 +9,6 @@ use std::ffi::OsString;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::options::Color;
-
 /// The styles tempo paints with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Styles {
@@ -157,6 +155,18 @@ pub(crate) mod hostile {
     }
 }
 
+/// Colour choice, resolved later against the terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Color {
+    /// Colour when the output is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,18 +202,6 @@ mod tests {
             let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
             assert_eq!(decide_color(*color, *terminal, lookup), *expected, "{color:?}, terminal {terminal}, {env:?}");
         }
-    }
-
-    #[test]
-    fn cargo_term_color_is_the_fallback_for_the_flag() {
-        use crate::cli::ColorArg;
-        assert_eq!(Color::resolve(None, Some("always")), Color::Always);
-        assert_eq!(Color::resolve(None, Some("never")), Color::Never);
-        assert_eq!(Color::resolve(None, Some("auto")), Color::Auto);
-        assert_eq!(Color::resolve(None, Some("sometimes")), Color::Auto, "a value cargo would reject is ignored");
-        assert_eq!(Color::resolve(None, None), Color::Auto);
-        assert_eq!(Color::resolve(Some(ColorArg::Never), Some("always")), Color::Never);
-        assert_eq!(Color::resolve(Some(ColorArg::Auto), Some("always")), Color::Auto, "an explicit --color auto wins");
     }
 
     #[test]

@@ -14,13 +14,14 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::ProgressBar;
 
+use super::SharedBuffer;
 use super::grouped::GroupedReporter;
 use super::human::{HumanOptions, HumanReporter};
 use super::json::JsonReporter;
 use super::progress::{ProgressReporter, stderr_bar};
+use super::style::Color;
 use super::style::{Styles, use_color};
-use super::{Reporter, SharedBuffer};
-use crate::options::{Color, MessageFormat};
+use crate::events::Reporter;
 
 /// What the terminal and stdout should show.
 #[derive(Debug, Clone)]
@@ -97,4 +98,14 @@ pub fn terminal(opts: TerminalOptions) -> Terminal {
     };
     reporters.push(human);
     Terminal { reporters, bar, colored, watched: human_tty }
+}
+
+/// How `cargo tempo run` reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// Status lines and a summary on stdout.
+    #[default]
+    Human,
+    /// JSON events on stdout; the human output goes to stderr.
+    Json,
 }

@@ -32,6 +32,8 @@ pub fn tick_step(max: f64) -> f64 {
     step * power
 }
 
+// Long on purpose: one SVG drawn in order (axes, grid, series, legend), which reads
+// best as the picture it draws; the pieces share the scales set at the top.
 /// The chart. The settings are spaced evenly along the x axis, in the report's order,
 /// since the default sweep doubles the count at each step.
 pub fn svg(report: &TuneReport) -> String {

@@ -48,7 +48,7 @@ pub fn write_config(path: &Path, profile: &str, threads: usize, check_with_tempo
     if new_text == text {
         return Ok(false);
     }
-    crate::report::write_atomically(path, new_text.as_bytes())
+    crate::files::write_atomically(path, new_text.as_bytes())
         .map_err(|source| Error::WriteFile { path: path.to_owned(), source })?;
     Ok(true)
 }

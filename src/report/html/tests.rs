@@ -1,8 +1,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::events::ExecutionResult;
 use crate::plan::fake;
-use crate::report::events::ExecutionResult;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

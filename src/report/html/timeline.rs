@@ -228,6 +228,8 @@ impl Timeline<'_> {
         area_chart(out, "running", &axis, &load.running, top, &marks, |v| format!("{v:.1}"));
     }
 
+    // About 80 lines: one SVG group drawn in order (lanes, bars, labels), which reads
+    // best as the picture it draws.
     fn lanes(&self, out: &mut String, axis: &Axis) {
         let lane_h = (360.0 / self.slots as f64).clamp(3.0, 18.0).floor();
         let top = 8.0;

@@ -3,6 +3,10 @@
 //! The plan is the list of [`TestInstance`]s handed to the scheduler, plus the count of
 //! tests that were left out, which the summary reports as skipped (as nextest does).
 
+pub mod concurrency;
+pub mod partition;
+pub mod selection;
+
 use std::sync::Arc;
 
 use crate::build::TestBinary;
@@ -10,8 +14,12 @@ use crate::config::{GroupChoice, Isolation, LeakTimeout, OutputMode, Profile, Re
 use crate::discover::ListedBinary;
 use crate::env::BinaryEnv;
 use crate::filter::{FilterContext, FilterSet, Platform, TestQuery};
-use crate::options::NameFilter;
 use crate::test_id::BinaryId;
+use selection::NameFilter;
+
+/// A test whose CPU appetite is below this mostly waits (sleeps, I/O, timeouts):
+/// the plan starts such tests early, and the scheduler charges them little.
+pub const WAITING_BELOW: f64 = 0.2;
 
 /// One test that will run, with everything needed to start it.
 #[derive(Debug)]
@@ -317,7 +325,7 @@ pub fn may_batch(settings: &TestSettings, history: Option<&crate::history::TestH
                     // A process's start-up is most of a test of a few milliseconds,
                     // so only longer tests can show that they wait.
                     && (h.expected().is_some_and(|d| d < WAITS_MEASURABLE_FROM)
-                        || h.cpu_appetite().is_none_or(|r| r >= crate::schedule::WAITING_BELOW))
+                        || h.cpu_appetite().is_none_or(|r| r >= WAITING_BELOW))
             }),
         }
 }

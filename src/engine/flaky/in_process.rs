@@ -4,13 +4,14 @@
 use std::io;
 use std::time::{Instant, SystemTime};
 
-use super::{Collected, Stopped, Tallies};
 use crate::error::Result;
+use crate::events::Event;
+use crate::events::Reporter;
 use crate::execute;
-use crate::options::FlakyOptions;
+use crate::flaky::FlakyOptions;
+use crate::flaky::Tallies;
+use crate::flaky::{Collected, Stopped};
 use crate::plan::TestPlan;
-use crate::report::Reporter;
-use crate::report::events::Event;
 
 /// Counts each test's final attempt (with retries off, its only one).
 #[derive(Default)]
@@ -33,8 +34,9 @@ impl Reporter for Counter {
 }
 
 /// Runs the selected tests `opts.runs` times, printing a line per run on stderr.
-pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
-    let Some(r) = crate::pipeline::prepare_repeatable(&opts.cargo, &opts.config, &opts.filter, opts.test_threads)?
+pub(crate) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
+    let Some(r) =
+        crate::engine::repeat::prepare_repeatable(&opts.cargo, &opts.config, &opts.filter, opts.test_threads)?
     else {
         return Ok(Err(Stopped::NoTests));
     };
@@ -46,7 +48,7 @@ pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
             skipped_tests: Vec::new(),
             binary_count: r.plan.binary_count,
         };
-        let info = crate::report::events::RunInfo { started_at: SystemTime::now(), ..r.info.clone() };
+        let info = crate::events::RunInfo { started_at: SystemTime::now(), ..r.info.clone() };
         let started = Instant::now();
         let stats = execute::run(plan, info, &r.config, &mut counter)?;
         eprintln!(

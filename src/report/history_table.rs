@@ -24,6 +24,7 @@ fn trend(h: &TestHistory) -> String {
     format!("{:+.0}%", (last.duration_us as f64 - median) / median * 100.0)
 }
 
+// About 90 lines: one table, written top to bottom, whose columns share widths.
 /// Writes the slowest `limit` tests and every test whose outcome changed.
 pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit: usize) -> io::Result<()> {
     let mut tests: Vec<(&str, &str, &TestHistory)> = history

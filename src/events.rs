@@ -5,8 +5,11 @@
 //! which test, which attempt, which slot, when it started relative to the run, how
 //! long it took, how much CPU it used, and what it printed.
 
+use std::io;
 use std::time::{Duration, SystemTime};
 
+use crate::files::WriteError;
+use crate::history::Accounting;
 use crate::plan::TestRef;
 
 /// Facts fixed at the start of a run.
@@ -179,7 +182,7 @@ impl BatchFailure {
         match self {
             BatchFailure::Failed => "failed in a batch".into(),
             BatchFailure::Crashed(ExitStatus::Signal { signal, .. }) => {
-                format!("crashed a batch with {}", crate::report::human::signal_name(signal))
+                format!("crashed a batch with {}", signal_name(signal))
             }
             BatchFailure::Crashed(ExitStatus::Code(code)) => format!("ended its batch with exit code {code}"),
             BatchFailure::Stalled(d) => format!("stalled a batch for {:.1}s", d.as_secs_f64()),
@@ -292,26 +295,6 @@ impl RunStats {
     }
 }
 
-/// How much of the machine a run used, in seconds and ratios: what [`RunStats`] knows
-/// about CPU, with serde-friendly names.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Accounting {
-    /// Wall time of the run, in seconds.
-    pub wall_s: f64,
-    /// User plus system CPU time of every test attempt, in seconds.
-    pub cpu_s: f64,
-    /// The cores the run had.
-    pub cores: usize,
-    /// The slots the run had.
-    pub slots: usize,
-    /// CPU ÷ (wall × cores), 0 to 1.
-    pub cpu_utilization: f64,
-    /// CPU ÷ wall: the average number of busy cores.
-    pub busy_cores: f64,
-    /// Per slot, the seconds it ran no test (wall − busy).
-    pub slot_idle_s: Vec<f64>,
-}
-
 /// Why a run stopped starting tests before it ran them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelReason {
@@ -397,4 +380,102 @@ pub struct RunningTest {
     pub max_attempts: u32,
     /// How long it has run so far.
     pub elapsed: Duration,
+}
+
+/// `SIGSEGV` and friends, for the status column.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => return format!("SIG{signal}"),
+    };
+    name.into()
+}
+
+/// A consumer of the run's events. Reporters are called on the runner's coordinating
+/// thread, in order, so they need no locking; they must not block for long.
+pub trait Reporter {
+    /// Handles one event.
+    fn report(&mut self, event: &Event) -> io::Result<()>;
+}
+
+/// Sends every event to several reporters, in order.
+///
+/// A reporter that fails to write its file (a [`WriteError`]) does not stop the
+/// others or the run: its error is kept for [`Fanout::take_write_errors`], to be
+/// reported once the run is over, and it keeps hearing events. Any other error (the
+/// terminal went away) stops the run, as before.
+#[derive(Default)]
+pub struct Fanout {
+    reporters: Vec<Box<dyn Reporter>>,
+    write_errors: Vec<WriteError>,
+}
+
+impl Fanout {
+    /// Adds a reporter.
+    pub fn push(&mut self, reporter: Box<dyn Reporter>) {
+        self.reporters.push(reporter);
+    }
+
+    /// The files that could not be written so far, in the order they failed.
+    pub fn take_write_errors(&mut self) -> Vec<WriteError> {
+        std::mem::take(&mut self.write_errors)
+    }
+}
+
+impl Reporter for Fanout {
+    fn report(&mut self, event: &Event) -> io::Result<()> {
+        for r in &mut self.reporters {
+            if let Err(e) = r.report(event) {
+                self.write_errors.push(WriteError::from_io(e)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod reporter_tests {
+    use super::*;
+    use crate::files::WriteError;
+    use std::path::Path;
+
+    /// A write error keeps its path through `io::Error`, and `Fanout` collects it
+    /// rather than stopping the reporters after the one that failed.
+    #[test]
+    fn a_reporter_that_cannot_write_does_not_stop_the_others() {
+        struct Failing;
+        impl Reporter for Failing {
+            fn report(&mut self, _: &Event) -> io::Result<()> {
+                let source = io::Error::from_raw_os_error(libc::EISDIR);
+                Err(WriteError::new("history", Path::new("/store/history.json"), source).into_io())
+            }
+        }
+        struct Counting(std::rc::Rc<std::cell::Cell<usize>>);
+        impl Reporter for Counting {
+            fn report(&mut self, _: &Event) -> io::Result<()> {
+                self.0.set(self.0.get() + 1);
+                Ok(())
+            }
+        }
+        let heard = std::rc::Rc::default();
+        let mut fanout = Fanout::default();
+        fanout.push(Box::new(Failing));
+        fanout.push(Box::new(Counting(std::rc::Rc::clone(&heard))));
+        let event = Event::RunFinished(RunStats::default());
+        fanout.report(&event).unwrap();
+        assert_eq!(heard.get(), 1, "the reporter after the failing one heard the event");
+        let errors = fanout.take_write_errors();
+        assert_eq!(errors.len(), 1);
+        let message = errors[0].to_string();
+        assert!(message.starts_with("failed to write the history `/store/history.json`: Is a directory"), "{message}");
+    }
 }

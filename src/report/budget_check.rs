@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::config::{Budget, Enforce};
-use crate::report::Reporter;
-use crate::report::events::{CancelReason, Event, RunStats, TestFinished};
+use crate::events::Reporter;
+use crate::events::{CancelReason, Event, RunStats, TestFinished};
 
 /// A test whose final attempt took longer than its `budget.slow`.
 #[derive(Debug, Clone, PartialEq, Eq)]

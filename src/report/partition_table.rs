@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::partition::ShardView;
+use crate::plan::partition::ShardView;
 
 /// Writes each shard's test count, expected time and tests. A test whose expected
 /// duration is a guess (it has no history of its own) is marked `~`.
@@ -43,7 +43,8 @@ mod tests {
     /// Regression: a test name's control characters reached the terminal raw.
     #[test]
     fn names_are_escaped() {
-        let shards = crate::partition::show(&[fake::timed(hostile::NAME, 5, false), fake::timed("b", 1, false)], 2);
+        let shards =
+            crate::plan::partition::show(&[fake::timed(hostile::NAME, 5, false), fake::timed("b", 1, false)], 2);
         let mut out = Vec::new();
         write_partition(&mut out, &shards, Path::new("history.json")).unwrap();
         hostile::assert_escaped(&out);

@@ -4,12 +4,12 @@
 
 use std::io;
 
-use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
+use crate::engine::repeat::SweepPlan;
 use crate::error::Result;
-use crate::options::TuneOptions;
-use crate::pipeline::SweepPlan;
-use crate::report::Reporter;
-use crate::report::events::{Event, ExitStatus, Outcome, TestFinished};
+use crate::events::Reporter;
+use crate::events::{Event, ExitStatus, Outcome, TestFinished};
+use crate::tune::TuneOptions;
+use crate::tune::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 
 /// Collects the tests whose final attempt failed.
 #[derive(Default)]
@@ -22,7 +22,7 @@ fn describe(outcome: Outcome) -> String {
         Outcome::Pass => "passed".into(),
         Outcome::Fail(ExitStatus::Code(code)) => format!("exit code {code}"),
         Outcome::Fail(ExitStatus::Signal { signal, .. }) => {
-            format!("killed by {}", crate::report::human::signal_name(signal))
+            format!("killed by {}", crate::events::signal_name(signal))
         }
         Outcome::Timeout => "timed out".into(),
         Outcome::LeakFail => "leaked processes".into(),
@@ -81,8 +81,8 @@ impl Engine for TempoEngine {
 }
 
 /// Builds and lists the tests; `Ok(None)` when the filters select none.
-pub(super) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
-    let Some(sweep) = crate::pipeline::prepare_sweep(&opts.cargo, &opts.config, &opts.filter)? else {
+pub(crate) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
+    let Some(sweep) = crate::engine::repeat::prepare_sweep(&opts.cargo, &opts.config, &opts.filter)? else {
         return Ok(None);
     };
     let root = sweep.workspace_root();

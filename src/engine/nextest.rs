@@ -1,5 +1,5 @@
-//! The nextest engine for `flaky`: runs `cargo nextest run` N times, so that teams
-//! who stay on nextest get the same verdicts from the runner they actually use.
+//! Runs through `cargo nextest run`, for the teams that stay on nextest and want
+//! `flaky` and `tune` to measure the runner they actually use.
 //!
 //! Each run's outcomes are read back from nextest's JUnit report, the one stable
 //! machine-readable output nextest has: `--message-format libtest-json` is still
@@ -11,15 +11,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use quick_junit::{Report, TestCaseStatus};
 use toml_edit::{DocumentMut, Item, Table, value};
 
-use super::{Collected, Stopped, Tallies};
 use crate::build;
+use crate::build::CargoOptions;
+use crate::config::ConfigOptions;
 use crate::error::{Error, Result};
-use crate::options::{CargoOptions, ConfigOptions, FlakyOptions, NameFilter, RunIgnored, Selection};
+use crate::flaky::Tallies;
+use crate::plan::selection::{NameFilter, RunIgnored, Selection};
 
 /// The arguments that select and build the tests, in `cargo nextest run`'s spelling
 /// (also used by `tune --engine nextest`).
@@ -51,21 +52,6 @@ pub(crate) fn nextest_args(
         RunIgnored::Only => args.extend(["--run-ignored".into(), "only".into()]),
         RunIgnored::All => args.extend(["--run-ignored".into(), "all".into()]),
     }
-    args
-}
-
-/// The arguments that run (rather than build) the tests.
-fn run_args(opts: &FlakyOptions) -> Vec<std::ffi::OsString> {
-    let mut args: Vec<std::ffi::OsString> = ["--retries", "0", "--no-fail-fast", "--status-level", "none"]
-        .into_iter()
-        .map(Into::into)
-        .chain(["--final-status-level".into(), "none".into()])
-        .collect();
-    if let Some(t) = opts.test_threads {
-        let n = crate::options::resolve_threads(t, crate::options::available_cores());
-        args.extend(["--test-threads".into(), n.to_string().into()]);
-    }
-    args.extend(name_args(&opts.filter.names));
     args
 }
 
@@ -135,7 +121,7 @@ pub(crate) fn read_report(path: &Path, tallies: &mut Tallies) -> Result<(usize, 
     Ok((passed, failed))
 }
 
-fn nextest_failed(status: std::process::ExitStatus, stderr: &[u8]) -> Error {
+pub(crate) fn nextest_failed(status: std::process::ExitStatus, stderr: &[u8]) -> Error {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(20)..].join("\n");
@@ -163,9 +149,9 @@ pub(crate) struct NextestRuns {
 /// Copies the config with JUnit on (`tag` names the temporary directory), then builds
 /// once with `cargo nextest run --no-run`, cargo's messages on stderr as usual.
 pub(crate) fn prepare_runs(
-    cargo: &crate::options::CargoOptions,
+    cargo: &crate::build::CargoOptions,
     config: &ConfigOptions,
-    filter: &crate::options::Selection,
+    filter: &crate::plan::selection::Selection,
     tag: &str,
 ) -> Result<NextestRuns> {
     let workspace = build::workspace(cargo)?;
@@ -196,53 +182,6 @@ pub(crate) fn prepare_runs(
         return Err(Error::Nextest { status: built.to_string(), stderr: "see its messages above".into() });
     }
     Ok(NextestRuns { root, config_file, base, junit, dir, tmp })
-}
-
-/// Builds once with `cargo nextest run --no-run`, then runs the tests `opts.runs` times.
-pub(super) fn run(opts: &FlakyOptions) -> Result<Result<Collected, Stopped>> {
-    let NextestRuns { root, config_file, base, junit, tmp: _cleanup, .. } =
-        prepare_runs(&opts.cargo, &opts.config, &opts.filter, "flaky")?;
-    let root = &root;
-    let mut tallies = Tallies::new();
-    for i in 1..=opts.runs {
-        let _ = std::fs::remove_file(&junit);
-        let started = Instant::now();
-        let out = Command::new(build::cargo_program())
-            .args(&base)
-            .args(run_args(opts))
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| Error::CargoNotFound { program: "cargo nextest".into(), source })?;
-        match out.status.code() {
-            // nextest's own codes: all passed, or some tests failed.
-            Some(0 | 100) => {}
-            Some(4) => {
-                eprintln!("error: no tests to run: `cargo nextest run` selected none");
-                return Ok(Err(Stopped::NoTests));
-            }
-            None => {
-                use std::os::unix::process::ExitStatusExt;
-                let sig = out.status.signal().unwrap_or(libc::SIGTERM);
-                return Ok(Err(Stopped::Signal(sig)));
-            }
-            Some(code @ (130 | 143 | 129)) => return Ok(Err(Stopped::Signal(code - 128))),
-            Some(_) => return Err(nextest_failed(out.status, &out.stderr)),
-        }
-        let (passed, failed) = read_report(&junit, &mut tallies)?;
-        eprintln!(
-            "flaky: run {i}/{} (nextest): {passed} passed, {failed} failed in {:.2}s",
-            opts.runs,
-            started.elapsed().as_secs_f64()
-        );
-    }
-    let store_dir = store_dir(&opts.config, root);
-    Ok(Ok(Collected {
-        tallies,
-        runs: opts.runs,
-        report_dir: root.join(store_dir).join("flaky"),
-        config_file,
-        profile: opts.config.profile.clone(),
-    }))
 }
 
 /// tempo's store directory: `TEMPO_STORE_DIR`, else the config's `[store] dir` when

@@ -12,12 +12,12 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 use crate::build;
+use crate::engine::nextest::{NextestRuns, RemoveOnDrop, name_args, prepare_runs, read_report, store_dir};
 use crate::error::{Error, Result};
 use crate::flaky::Tallies;
-use crate::flaky::nextest::{NextestRuns, RemoveOnDrop, name_args, prepare_runs, read_report, store_dir};
-use crate::options::TuneOptions;
+use crate::tune::TuneOptions;
+use crate::tune::{Engine, FailedTest, Prepared, RunEnd, Sample, Setting};
 
 struct NextestEngine {
     /// `nextest run --config-file ... --profile ...` and the cargo options.
@@ -46,7 +46,7 @@ impl Engine for NextestEngine {
     fn run(&mut self, setting: Setting) -> Result<RunEnd> {
         // nextest has no adaptive concurrency, and `tune` never asks it for that;
         // its own default is the core count.
-        let threads = setting.threads().unwrap_or_else(crate::options::available_cores);
+        let threads = setting.threads().unwrap_or_else(crate::env::available_cores);
         let _ = std::fs::remove_file(&self.junit);
         let log = std::fs::File::create(&self.stderr)
             .map_err(|source| Error::WriteFile { path: self.stderr.clone(), source })?;
@@ -68,8 +68,8 @@ impl Engine for NextestEngine {
         })?;
         let sample = Sample { wall_s: started.elapsed().as_secs_f64(), cpu_s: usage.cpu().as_secs_f64() };
         let code = match status {
-            crate::report::events::ExitStatus::Code(code) => code,
-            crate::report::events::ExitStatus::Signal { signal, .. } => return Ok(RunEnd::Signal(signal)),
+            crate::events::ExitStatus::Code(code) => code,
+            crate::events::ExitStatus::Signal { signal, .. } => return Ok(RunEnd::Signal(signal)),
         };
         match code {
             0 | 100 => {}
@@ -102,7 +102,7 @@ impl Engine for NextestEngine {
 }
 
 /// Builds once with `cargo nextest run --no-run`, and readies the runs.
-pub(super) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
+pub(crate) fn prepare(opts: &TuneOptions) -> Result<Option<Prepared>> {
     let NextestRuns { root, config_file, base, junit, dir: tmp, tmp: cleanup } =
         prepare_runs(&opts.cargo, &opts.config, &opts.filter, "tune")?;
     let root = &root;

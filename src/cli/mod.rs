@@ -1,6 +1,6 @@
 //! The command line as the user typed it: clap's types live here and nowhere else.
 //!
-//! [`crate::options`] turns these raw flags into the resolved settings that the rest
+//! `convert` turns these raw flags into the resolved settings that the rest
 //! of tempo uses, so that no stage downstream ever looks at a clap type.
 
 use std::ffi::OsString;
@@ -9,7 +9,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod convert;
+
 use crate::error::{Error, exit_code};
+use crate::plan::concurrency::Threads;
 
 /// `cargo` invokes subcommands as `cargo-tempo tempo ARGS`, so the top level is a
 /// one-variant `cargo` command.
@@ -95,7 +98,7 @@ pub struct FlakyArgs {
     pub write: bool,
     /// How many tests to run at once [default: the profile's test-threads].
     #[arg(short = 'j', long = "test-threads", value_name = "N", allow_negative_numbers = true)]
-    pub test_threads: Option<ThreadsArg>,
+    pub test_threads: Option<Threads>,
 }
 
 /// `cargo tempo tune`.
@@ -117,7 +120,7 @@ pub struct TuneArgs {
         value_parser = parse_swept_threads,
         help_heading = "Sweep"
     )]
-    pub threads: Vec<ThreadsArg>,
+    pub threads: Vec<Threads>,
     /// How many measured runs at each thread count (after one warm-up run).
     #[arg(long, default_value_t = 3, value_name = "R", value_parser = clap::value_parser!(u32).range(1..=crate::limits::MAX_TUNE_REPEAT as i64), help_heading = "Sweep")]
     pub repeat: u32,
@@ -136,9 +139,9 @@ pub struct TuneArgs {
 
 /// A thread count that `tune` can measure: any fixed count `-j` takes. `adaptive` is
 /// not a count, and has no row in the sweep yet.
-pub fn parse_swept_threads(s: &str) -> Result<ThreadsArg, String> {
-    match s.parse::<ThreadsArg>()? {
-        ThreadsArg::Adaptive => {
+pub fn parse_swept_threads(s: &str) -> Result<Threads, String> {
+    match s.parse::<Threads>()? {
+        Threads::Adaptive => {
             Err("tune measures fixed thread counts, and `adaptive` is not one; list numbers or `num-cpus`".into())
         }
         fixed => Ok(fixed),
@@ -453,7 +456,7 @@ pub struct RunArgs {
         allow_negative_numbers = true,
         help_heading = "Runner"
     )]
-    pub test_threads: Option<ThreadsArg>,
+    pub test_threads: Option<Threads>,
     /// Retry each failing test up to N times (overrides the profile's `retries`).
     #[arg(
         long,
@@ -502,7 +505,7 @@ pub struct RunArgs {
     /// Run only one shard of the tests: count:K/N, hash:K/N, slice:K/N (as nextest) or
     /// duration:K/N (balanced by the history's durations).
     #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
-    pub partition: Option<crate::partition::Partition>,
+    pub partition: Option<crate::shard::Partition>,
     #[command(flatten)]
     pub archive: ArchiveSourceArgs,
     #[command(flatten)]
@@ -570,7 +573,7 @@ pub struct ListArgs {
     pub message_format: ListFormatArg,
     /// List only one shard of the tests: count:K/N, hash:K/N, slice:K/N or duration:K/N.
     #[arg(long, value_name = "KIND:K/N", help_heading = "Test selection")]
-    pub partition: Option<crate::partition::Partition>,
+    pub partition: Option<crate::shard::Partition>,
     /// List the workspace's doctests too, as `run --doc` would run them.
     #[arg(long, help_heading = "Test selection")]
     pub doc: bool,
@@ -586,47 +589,6 @@ pub enum ListFormatArg {
     Human,
     /// One `<binary-id> <test-name>` per line, as cargo-nextest prints it.
     Oneline,
-}
-
-/// A thread count as typed: a positive number, `num-cpus`, a negative offset from the
-/// core count, or `adaptive`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThreadsArg {
-    /// Exactly this many.
-    Count(usize),
-    /// The core count plus this (negative) offset.
-    Offset(isize),
-    /// The core count.
-    NumCpus,
-    /// As many as the cores can serve, test by test.
-    Adaptive,
-}
-
-impl std::str::FromStr for ThreadsArg {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "num-cpus" {
-            return Ok(ThreadsArg::NumCpus);
-        }
-        if s == "adaptive" {
-            return Ok(ThreadsArg::Adaptive);
-        }
-        // i128 holds any integer someone types, so that a huge one is reported out of
-        // range rather than as not a number.
-        match s.parse::<i128>() {
-            Ok(0) => Err("the thread count must not be 0".into()),
-            Ok(n) => {
-                let n = i64::try_from(n).unwrap_or(if n > 0 { i64::MAX } else { i64::MIN });
-                if n > 0 {
-                    crate::limits::check_threads("the thread count", n).map(ThreadsArg::Count)
-                } else {
-                    crate::limits::check_offset("the thread count", n).map(ThreadsArg::Offset)
-                }
-            }
-            Err(_) => Err(format!("expected a number of threads, `num-cpus` or `adaptive`, found `{s}`")),
-        }
-    }
 }
 
 /// Parses the process's arguments, runs the command and returns the exit code.
@@ -649,11 +611,13 @@ pub fn main() -> i32 {
     // The last line of defence: a panic that reached this far (the run's own threads
     // report theirs as `Error::Bug`) ends tempo with its own exit code, not Rust's 101,
     // which CI would read as a build failure. The run's guards have ended its tests.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::options::dispatch(tempo.command)))
-        .unwrap_or_else(|payload| {
-            let thread = std::thread::current().name().unwrap_or("main").to_owned();
-            Err(Error::Bug { thread, message: crate::execute::panic_message(&*payload) })
-        });
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::cmd::dispatch(convert::request(tempo.command))
+    }))
+    .unwrap_or_else(|payload| {
+        let thread = std::thread::current().name().unwrap_or("main").to_owned();
+        Err(Error::Bug { thread, message: crate::execute::panic_message(&*payload) })
+    });
     match outcome {
         Ok(code) => code,
         Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -712,6 +676,7 @@ fn parse_max_fail(text: &str) -> Result<crate::config::FailFast, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::concurrency::Threads as ThreadsArg;
 
     #[test]
     fn tolerances_are_fractions_or_percentages() {
