@@ -149,6 +149,24 @@ pub struct ExecutionResult {
 }
 
 impl ExecutionResult {
+    /// An attempt that has no result of its own: its process could not start, or the
+    /// thread watching it died. `error` says which.
+    pub fn exec_fail(start: Duration, duration: Duration, error: String, batched: bool) -> ExecutionResult {
+        ExecutionResult {
+            outcome: Outcome::ExecFail,
+            exit: None,
+            start,
+            duration,
+            usage: ResourceUsage::default(),
+            stdout: CapturedOutput::default(),
+            stderr: CapturedOutput::default(),
+            error: Some(error),
+            leaked: false,
+            batched,
+            rerun: None,
+        }
+    }
+
     /// Whether the test failed in a batch and then passed alone: it depends on having
     /// a process of its own, and is isolated from now on.
     pub fn isolation_sensitive(&self) -> bool {

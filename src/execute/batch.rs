@@ -108,7 +108,6 @@ struct Running {
     index: usize,
     started: Instant,
     cpu_at_start: Option<Duration>,
-    periods: u32,
     /// `None` here and below: past what the clock can hold, so never.
     next_slow: Option<Instant>,
     /// Past this, the test has stalled the batch: it goes back to run alone.
@@ -216,7 +215,6 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
             index: i,
             started: at,
             cpu_at_start: unix::process_cpu(self.pid),
-            periods: 0,
             next_slow: deadline(at, slow.period),
             stall_at: stall_limit(test).and_then(|d| deadline(at, d)),
             terminate_at: slow.terminate_after.and_then(|n| deadline(at, slow.period.saturating_mul(n))),
@@ -353,7 +351,6 @@ impl<E: FnMut(BatchEvent)> Supervised for Batch<'_, E> {
     fn on_deadline(&mut self, now: Instant) -> Control {
         let Some(r) = self.running.as_mut() else { return Control::Continue };
         if r.next_slow.is_some_and(|t| now >= t) {
-            r.periods = r.periods.saturating_add(1);
             (self.on_event)(BatchEvent::Slow(r.index, now.duration_since(r.started)));
             r.next_slow = r.next_slow.and_then(|t| deadline(t, self.tests[r.index].settings.slow_timeout.period));
         }

@@ -418,19 +418,8 @@ impl Coordinator<'_> {
         let now = self.run_start.elapsed();
         for test in tests {
             let at = self.running.get(&address(&test)).map_or(now, |r| r.3);
-            let result = ExecutionResult {
-                outcome: Outcome::ExecFail,
-                exit: None,
-                start: at,
-                duration: now.saturating_sub(at),
-                usage: Default::default(),
-                stdout: Default::default(),
-                stderr: Default::default(),
-                error: Some(error.clone()),
-                leaked: false,
-                batched: dispatch.batch.is_some(),
-                rerun: None,
-            };
+            let result =
+                ExecutionResult::exec_fail(at, now.saturating_sub(at), error.clone(), dispatch.batch.is_some());
             let width = if dispatch.batch.is_some() { 1 } else { dispatch.width };
             self.settle(test, dispatch.slot, width, dispatch.attempt, result)?;
         }

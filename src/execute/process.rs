@@ -13,7 +13,7 @@ use super::capture::CaptureBuf;
 use super::supervise::{self, AfterExit, Control, Limits, Supervised};
 use super::{deadline, unix};
 use crate::env::per_test_vars;
-use crate::events::{ExecutionResult, ExitStatus, Outcome, ResourceUsage};
+use crate::events::{ExecutionResult, ExitStatus, Outcome};
 use crate::plan::TestInstance;
 
 /// How to run one attempt.
@@ -79,19 +79,8 @@ pub fn run_attempt(
     let child = match supervise::spawn(&mut command(test, spec), publish_group) {
         Ok(child) => child,
         Err(e) => {
-            return ExecutionResult {
-                outcome: Outcome::ExecFail,
-                exit: None,
-                start,
-                duration: started.elapsed(),
-                usage: ResourceUsage::default(),
-                stdout: Default::default(),
-                stderr: Default::default(),
-                error: Some(format!("failed to start {}: {e}", test.binary.path.display())),
-                leaked: false,
-                batched: false,
-                rerun: None,
-            };
+            let error = format!("failed to start {}: {e}", test.binary.path.display());
+            return ExecutionResult::exec_fail(start, started.elapsed(), error, false);
         }
     };
     let mut attempt = Attempt {
