@@ -146,6 +146,11 @@ pub struct ExecutionResult {
     pub batched: bool,
     /// Why it ran alone after running in a batch, if it did.
     pub rerun: Option<BatchFailure>,
+    /// The CPU pressure it ran under: the machine's runnable threads per core,
+    /// averaged over the attempt (see `execute::unix::runnable_threads`). `None` for
+    /// an attempt too short to be sampled, a test of a batch, or a system that does
+    /// not say.
+    pub pressure: Option<f64>,
 }
 
 impl ExecutionResult {
@@ -164,6 +169,7 @@ impl ExecutionResult {
             leaked: false,
             batched,
             rerun: None,
+            pressure: None,
         }
     }
 

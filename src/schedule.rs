@@ -14,7 +14,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::plan::{TestRef, WAITING_BELOW};
+use crate::plan::TestRef;
+use crate::plan::admission::{Class, MIN_DEMAND, WAITING_BELOW};
 
 /// A test attempt handed to the runner.
 #[derive(Debug, Clone)]
@@ -48,17 +49,6 @@ const MAX_BATCH: Duration = Duration::from_secs(2);
 /// the run.
 const BATCHES_PER_SLOT: u32 = 2;
 
-/// The cores a single-slot test is charged under adaptive concurrency, from its CPU
-/// appetite (see [`Scheduler::demand`]).
-pub fn demand_of(cpu_ratio: Option<f64>) -> f64 {
-    match cpu_ratio {
-        Some(r) if r < WAITING_BELOW => r.max(MIN_DEMAND),
-        Some(r) if r <= 1.2 => 1.0,
-        Some(r) => (r - 0.2).ceil(),
-        None => 1.0,
-    }
-}
-
 /// The key of a test in sets: the address of its shared instance.
 fn key(test: &TestRef) -> usize {
     Arc::as_ptr(test) as usize
@@ -86,11 +76,34 @@ pub struct Scheduler {
     /// Whether that demand came from the history (or `threads-required`, or a
     /// batch) rather than the guess for a test with none.
     slot_known: Vec<bool>,
+    /// Whether the slot's test was learned to share cores well, or probes: what it is
+    /// seen using says nothing about what it needs, since it spins on whatever it gets.
+    slot_shares: Vec<bool>,
+    /// The probes running now (see [`Probe`]).
+    probes: Vec<Probe>,
 }
 
-/// The least CPU demand a test is charged: even a test that only waits costs its
-/// process's start and its harness.
-const MIN_DEMAND: f64 = 0.02;
+/// A test admitted beyond the CPU budget, so that the run measures how it behaves
+/// under load (see `plan::admission`). Its slot is charged nothing while it probes.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    /// The slot it owns.
+    slot: usize,
+    /// What it would be charged outside a probe.
+    full: f64,
+    /// Its time alone: a probe that runs past [`PROBE_LIMIT`] times it is ended.
+    alone: Duration,
+    /// Whether it was ended, and is charged `full` again.
+    ended: bool,
+}
+
+/// The most CPU that probes may add beyond the budget, as a share of it (at least one
+/// probe may always run): enough to load the machine measurably.
+const PROBE_ALLOWANCE: f64 = 0.5;
+/// A probe that runs longer than this many times its time alone is charged in full.
+const PROBE_LIMIT: u32 = 3;
+/// ... and at least this much past its time alone, against noise on short tests.
+const PROBE_GRACE: Duration = Duration::from_millis(100);
 /// How far the admitted demand may exceed the cores, as a share of them: learned
 /// ratios are measured, and a test that keeps a core busy shows 0.9 as often as 1.0.
 const DEMAND_SLACK: f64 = 0.1;
@@ -122,6 +135,8 @@ impl Scheduler {
             cpu_budget: None,
             slot_demand: vec![0.0; slots],
             slot_known: vec![true; slots],
+            slot_shares: vec![false; slots],
+            probes: Vec::new(),
         };
         scheduler.add(tests);
         scheduler
@@ -164,15 +179,11 @@ impl Scheduler {
     }
 
     /// The CPU a test is predicted to keep busy, in cores: `threads-required` when it
-    /// asks for more than one slot; 1 for a test with no history (the cautious guess)
-    /// and for a batch, which keeps its core busy with one test after another; else
-    /// from its learned CPU appetite `r`:
-    ///
-    /// - `r` below [`WAITING_BELOW`]: a test that mostly waits is charged `r`;
-    /// - up to 1.2: one core. A single-threaded busy test measures anywhere from 0.3
-    ///   (sharing a loaded machine) to 1.1 (its process's start-up), so every ratio in
-    ///   that range means "keeps one core busy";
-    /// - above: `ceil(r)` whole cores, with the same 0.2 allowance for noise.
+    /// asks for more than one slot; 1 for a batch, which keeps its core busy with one
+    /// test after another, and for a test with no history (the cautious guess); else
+    /// what `plan::admission` learned from its history: the CPU it uses if it mostly
+    /// waits, its whole cores if it keeps them busy or collapses beside others, and the
+    /// CPU it needs to progress if it shares cores well.
     pub fn demand(&self, test: &TestRef) -> f64 {
         let width = self.width(test);
         if width > 1 {
@@ -181,7 +192,44 @@ impl Scheduler {
         if test.binary.doc.is_some() || self.may_batch(test) {
             return 1.0;
         }
-        demand_of(test.cpu_ratio)
+        test.admission.demand
+    }
+
+    /// Whether `test` may start now as a probe: it asks to be measured under load, it
+    /// would start alone in its slot, and the probes running leave room for it.
+    fn may_probe(&self, test: &TestRef, attempt: u32) -> bool {
+        let Some(budget) = self.cpu_budget else { return false };
+        let alone = attempt == 1 && self.width(test) == 1 && !self.may_batch(test) && test.binary.doc.is_none();
+        if !alone || !test.admission.probe {
+            return false;
+        }
+        let probing: f64 = self.probes.iter().map(|p| p.full).sum();
+        self.probes.is_empty() || probing + self.demand(test) <= budget * PROBE_ALLOWANCE + 1e-9
+    }
+
+    /// Whether the probe in `slot` has run `elapsed` past its limit: beside others it
+    /// is far slower than alone, so it must not stay charged nothing.
+    pub fn probe_overdue(&self, slot: usize, elapsed: Duration) -> bool {
+        self.probes.iter().any(|p| {
+            p.slot == slot
+                && !p.ended
+                && elapsed > (p.alone.saturating_mul(PROBE_LIMIT)).max(p.alone.saturating_add(PROBE_GRACE))
+        })
+    }
+
+    /// Ends the probe in `slot`: its test is charged in full until it finishes, so
+    /// that the run makes room for it.
+    pub fn end_probe(&mut self, slot: usize) {
+        if let Some(p) = self.probes.iter_mut().find(|p| p.slot == slot && !p.ended) {
+            p.ended = true;
+            self.slot_demand[slot] = p.full;
+            self.slot_shares[slot] = false;
+        }
+    }
+
+    /// Whether `slot` is the first slot of a running attempt.
+    pub fn owns(&self, slot: usize) -> bool {
+        self.slot_busy.get(slot).copied().unwrap_or(false) && self.slot_owner[slot] == slot
     }
 
     /// The CPU demand of the tests running now.
@@ -194,9 +242,11 @@ impl Scheduler {
     /// core above 0.5), so that fewer tests join it; a test with no history seen
     /// waiting (below 0.2) is lowered to what it uses, so that more can start beside
     /// it on a first run. A test with history is never lowered: its appetite is the
-    /// most it has shown.
+    /// most it has shown. A test that shares cores well, or probes, is left as it is:
+    /// it spins on whatever CPU it is given, and its stretch, not its CPU, says what it
+    /// needs.
     pub fn observed_demand(&mut self, slot: usize, cores: f64) {
-        if !self.slot_busy.get(slot).copied().unwrap_or(false) {
+        if !self.slot_busy.get(slot).copied().unwrap_or(false) || self.slot_shares[slot] {
             return;
         }
         let d = &mut self.slot_demand[slot];
@@ -225,6 +275,12 @@ impl Scheduler {
         {
             return false;
         }
+        self.fits_group(test)
+    }
+
+    /// Whether `test`'s test group has room for it.
+    fn fits_group(&self, test: &TestRef) -> bool {
+        let width = self.width(test);
         match &test.settings.test_group {
             Some(group) => {
                 let limit = self.group_limit.get(group).copied().unwrap_or(usize::MAX);
@@ -245,7 +301,18 @@ impl Scheduler {
         if free == 0 {
             return None;
         }
-        let index = self.pending.iter().position(|(test, _)| self.fits(test, free))?;
+        let fitting = self.pending.iter().position(|(test, _)| self.fits(test, free));
+        // When nothing fits the budget, one test that asks to be measured under load
+        // may start beyond it (see `plan::admission`).
+        let (index, probe) = match fitting {
+            Some(i) => (i, false),
+            None => (
+                self.pending.iter().position(|(test, attempt)| {
+                    self.width(test) <= free && self.fits_group(test) && self.may_probe(test, *attempt)
+                })?,
+                true,
+            ),
+        };
         let (test, attempt) = self.pending.remove(index)?;
         let width = self.width(&test);
         let mut taken = self.slot_busy.iter().enumerate().filter(|(_, busy)| !**busy).map(|(i, _)| i).take(width);
@@ -258,8 +325,12 @@ impl Scheduler {
         if let Some(group) = &test.settings.test_group {
             *self.group_running.entry(group.clone()).or_default() += width;
         }
-        self.slot_demand[slot] = self.demand(&test);
-        self.slot_known[slot] = test.cpu_ratio.is_some()
+        self.slot_demand[slot] = if probe { 0.0 } else { self.demand(&test) };
+        if probe {
+            self.probes.push(Probe { slot, full: self.demand(&test), alone: test.admission.alone, ended: false });
+        }
+        self.slot_shares[slot] = probe || test.admission.class == Class::Shares;
+        self.slot_known[slot] = test.admission.class != Class::Unknown
             || width > 1
             || test.binary.doc.is_some()
             || (attempt == 1 && self.may_batch(&test));
@@ -357,6 +428,7 @@ impl Scheduler {
     /// Frees the slots of a finished attempt.
     pub fn finished(&mut self, dispatch: &Dispatch) {
         self.slot_demand[dispatch.slot] = 0.0;
+        self.probes.retain(|p| p.slot != dispatch.slot);
         for (busy, owner) in self.slot_busy.iter_mut().zip(&mut self.slot_owner) {
             if *owner == dispatch.slot {
                 *busy = false;
@@ -544,9 +616,27 @@ mod tests {
         assert!(d.batch.is_none());
     }
 
+    /// A test whose history holds one light run of `ms` at the CPU-to-wall `ratio`.
     fn with_ratio(name: &str, ms: u64, ratio: f64) -> TestRef {
+        let runs = [crate::history::RunRecord {
+            at: 0,
+            duration_us: ms * 1000,
+            cpu_us: (ms as f64 * 1000.0 * ratio) as u64,
+            outcome: "pass".into(),
+            attempts: 1,
+            batched: false,
+            pressure: Some(1.0),
+        }];
+        let history = crate::history::TestHistory { runs: runs.into_iter().collect(), ..Default::default() };
+        let mut admission = crate::plan::admission::learn(&history);
+        // These tests are about the charges; probing has tests of its own.
+        admission.probe = false;
+        with_admission(name, ms, admission)
+    }
+
+    fn with_admission(name: &str, ms: u64, admission: crate::plan::admission::Admission) -> TestRef {
         let mut t = fake::timed(name, ms, false);
-        Arc::get_mut(&mut t).unwrap().cpu_ratio = Some(ratio);
+        Arc::get_mut(&mut t).unwrap().admission = admission;
         t
     }
 
@@ -620,6 +710,69 @@ mod tests {
         assert_eq!(d.len(), 1);
         s.observed_demand(d[0].slot, 0.01);
         assert!(drain(&mut s).is_empty());
+    }
+
+    fn learned(class: Class, demand: f64, probe: bool) -> crate::plan::admission::Admission {
+        crate::plan::admission::Admission { demand, probe, class, alone: Duration::from_millis(200), stretch: None }
+    }
+
+    /// Issue 14: lock and channel tests that spin while they wait share cores well,
+    /// and are packed by the CPU they need to progress, not the CPU they burn.
+    #[test]
+    fn tests_that_share_cores_are_packed_by_their_learned_need() {
+        let tests: Vec<TestRef> =
+            (0..8).map(|i| with_admission(&format!("spin_{i}"), 900, learned(Class::Shares, 0.4, false))).collect();
+        let mut s = Scheduler::new(tests, 16, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        let first = drain(&mut s);
+        assert_eq!(first.len(), 5, "5 x 0.4 fits 2 cores with the slack, a sixth does not");
+        // What they are seen burning does not raise their charge.
+        s.observed_demand(first[0].slot, 1.0);
+        assert!((s.running_demand() - 2.0).abs() < 1e-9);
+        // A busy test of the same appetite would have been charged a core each.
+        let busy: Vec<TestRef> =
+            (0..8).map(|i| with_admission(&format!("busy_{i}"), 900, learned(Class::Busy, 1.0, false))).collect();
+        let mut s = Scheduler::new(busy, 16, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        assert_eq!(drain(&mut s).len(), 2);
+    }
+
+    #[test]
+    fn a_probe_starts_beyond_a_full_budget_one_at_a_time_and_is_ended_when_overdue() {
+        let tests = vec![
+            with_admission("busy_a", 900, learned(Class::Busy, 1.0, false)),
+            with_admission("busy_b", 800, learned(Class::Busy, 1.0, false)),
+            with_admission("probe_a", 700, learned(Class::Busy, 1.0, true)),
+            with_admission("probe_b", 600, learned(Class::Busy, 1.0, true)),
+        ];
+        let mut s = Scheduler::new(tests, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        let first = drain(&mut s);
+        assert_eq!(names(&first), ["busy_a", "busy_b", "probe_a"], "one probe beyond the budget, not two");
+        let probe = first[2].slot;
+        assert!((s.running_demand() - 2.0).abs() < 1e-9, "a probe is charged nothing");
+        assert!(!s.probe_overdue(probe, Duration::from_millis(500)));
+        assert!(!s.probe_overdue(first[0].slot, Duration::from_secs(60)), "not a probe");
+        assert!(s.probe_overdue(probe, Duration::from_millis(601)), "past 3 times its 200 ms alone");
+        s.end_probe(probe);
+        assert!(!s.probe_overdue(probe, Duration::from_secs(60)), "ended once");
+        assert!((s.running_demand() - 3.0).abs() < 1e-9, "an ended probe is charged in full");
+        // Nothing starts until the budget has room again, probe_b included: the ended
+        // probe still counts against the allowance.
+        s.finished(&first[0]);
+        assert!(drain(&mut s).is_empty());
+        s.finished(&first[2]);
+        assert_eq!(names(&drain(&mut s)), ["probe_b"]);
+    }
+
+    #[test]
+    fn without_a_cpu_budget_nothing_probes() {
+        let tests = vec![
+            with_admission("busy", 900, learned(Class::Busy, 1.0, false)),
+            with_admission("probe", 700, learned(Class::Busy, 1.0, true)),
+        ];
+        let mut s = Scheduler::new(tests, 1, HashMap::new(), false);
+        assert_eq!(names(&drain(&mut s)), ["busy"]);
     }
 
     #[test]

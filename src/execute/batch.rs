@@ -384,6 +384,7 @@ pub(super) fn batch_result(
         leaked: false,
         batched: true,
         rerun: None,
+        pressure: None,
     }
 }
 

@@ -80,10 +80,24 @@ const LOAD_MIN_WINDOW: Duration = Duration::from_millis(40);
 /// The last CPU-clock reading of the process leading each slot: (pid, CPU time,
 /// when), and when each slot's current test was dispatched: a process's CPU clock
 /// starts at zero, so its first reading already gives its rate since it started.
+///
+/// Every reading also samples the machine's CPU pressure (runnable threads per core)
+/// for each running attempt, so that its result can say what load it ran under.
 pub(super) struct LoadSamples {
     last: Instant,
     by_slot: Vec<Option<(u32, Duration, Instant)>>,
     dispatched: Vec<Instant>,
+    /// Per slot, the pressure samples taken since its attempt started: their sum and
+    /// their count.
+    pressure: Vec<(f64, u32)>,
+}
+
+impl LoadSamples {
+    /// The mean pressure the attempt on `slot` ran under, if it was sampled.
+    fn pressure(&self, slot: usize) -> Option<f64> {
+        let (sum, count) = *self.pressure.get(slot)?;
+        (count > 0).then(|| sum / f64::from(count))
+    }
 }
 
 /// How long a pipelined run waits for a build that compiles nothing, before it starts
@@ -135,6 +149,7 @@ impl<'a> Coordinator<'a> {
                 last: run_start,
                 by_slot: vec![None; config.slots],
                 dispatched: vec![run_start; config.slots],
+                pressure: vec![(0.0, 0); config.slots],
             },
         }
     }
@@ -166,6 +181,7 @@ impl Coordinator<'_> {
                 self.awaiting_retry.retain(|f| !Arc::ptr_eq(&f.test, &dispatch.test));
             }
             self.load.dispatched[dispatch.slot] = Instant::now();
+            self.load.pressure[dispatch.slot] = (0.0, 0);
             if dispatch.batch.is_some() {
                 // A batch's tests are reported as they start, one by one.
                 self.jobs.send(dispatch).expect("workers outlive the coordinator");
@@ -189,9 +205,7 @@ impl Coordinator<'_> {
     fn wait(&mut self) -> Woken {
         let next_retry = self.delayed.iter().map(|(at, ..)| *at).min();
         let hold_end = self.hold.then_some(self.hold_until).flatten();
-        let sample_at = (self.config.cpu_budget.is_some() && self.scheduler.running() > 0)
-            .then(|| deadline(self.load.last, LOAD_SAMPLE_EVERY))
-            .flatten();
+        let sample_at = (self.scheduler.running() > 0).then(|| deadline(self.load.last, LOAD_SAMPLE_EVERY)).flatten();
         let wake_at = [self.kill_at, next_retry, hold_end, sample_at].into_iter().flatten().min();
         let Some(at) = wake_at else { return self.results.recv().map_or(Woken::Closed, Woken::Msg) };
         match self.results.recv_deadline(at) {
@@ -258,14 +272,32 @@ impl Coordinator<'_> {
         self.reporter.report(&Event::InfoRequested { running })
     }
 
-    /// Reads the CPU clock of each running test's process: one that keeps more cores
-    /// busy than its history predicted (or than the one-core guess for a test with
-    /// none) is charged what it uses, so that fewer tests join it until it ends; one
-    /// with no history that turns out to wait lets more tests start beside it.
+    /// Samples the machine's CPU pressure for every running attempt, and under
+    /// adaptive concurrency reads the CPU clock of each running test's process: one
+    /// that keeps more cores busy than its history predicted (or than the one-core
+    /// guess for a test with none) is charged what it uses, so that fewer tests join
+    /// it until it ends; one with no history that turns out to wait lets more tests
+    /// start beside it. A probe (see `Scheduler::probe_overdue`) that runs far past
+    /// its time alone is charged in full again.
     fn sample_load(&mut self) {
         let now = Instant::now();
         self.load.last = now;
+        if let Some(runnable) = unix::runnable_threads() {
+            let per_core = f64::from(runnable) / self.stats.cores.max(1) as f64;
+            for (slot, busy) in self.load.pressure.iter_mut().enumerate() {
+                if self.scheduler.owns(slot) {
+                    busy.0 += per_core;
+                    busy.1 = busy.1.saturating_add(1);
+                }
+            }
+        }
+        if self.config.cpu_budget.is_none() {
+            return;
+        }
         for (slot, sample) in self.load.by_slot.iter_mut().enumerate() {
+            if self.scheduler.probe_overdue(slot, now.saturating_duration_since(self.load.dispatched[slot])) {
+                self.scheduler.end_probe(slot);
+            }
             let pid = self.groups.pgids[slot].load(Ordering::SeqCst);
             let Some(cpu) = (pid != 0).then(|| unix::process_cpu(pid)).flatten() else {
                 *sample = None;
@@ -432,6 +464,7 @@ impl Coordinator<'_> {
         if dispatch.attempt == 1 {
             result.rerun = self.rerun_alone.remove(&address(&dispatch.test));
         }
+        result.pressure = self.load.pressure(dispatch.slot);
         self.settle(dispatch.test, dispatch.slot, dispatch.width, dispatch.attempt, result)
     }
 

@@ -124,6 +124,7 @@ pub fn run_attempt(
         leaked: ended.leaked,
         batched: false,
         rerun: None,
+        pressure: None,
     }
 }
 

@@ -410,6 +410,22 @@ pub fn process_cpu(pid: u32) -> Option<Duration> {
     }
 }
 
+/// How many threads on the machine are runnable right now (running or waiting for a
+/// core), not counting the caller: the fourth field of `/proc/loadavg`, `R/T`, whose
+/// `R` counts the reading thread itself. `None` where the file cannot be read (it is
+/// Linux's). A container sees its host's count, so there this measures the host.
+pub fn runnable_threads() -> Option<u32> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    parse_runnable(&text)
+}
+
+/// The runnable count of a `/proc/loadavg` line, less the reader.
+fn parse_runnable(text: &str) -> Option<u32> {
+    let field = text.split_ascii_whitespace().nth(3)?;
+    let (runnable, _) = field.split_once('/')?;
+    Some(runnable.parse::<u32>().ok()?.saturating_sub(1))
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::process::CommandExt;
@@ -423,6 +439,14 @@ mod tests {
         assert_eq!(parse_stat(b"1 (init) S 0 1 1 0 -1"), Some((b'S', 0, 1)));
         assert_eq!(parse_stat(b"garbage"), None);
         assert_eq!(parse_pids("12 345 6789 \n").collect::<Vec<_>>(), [12, 345, 6789]);
+    }
+
+    #[test]
+    fn the_runnable_count_is_the_fourth_field_less_the_reader() {
+        assert_eq!(parse_runnable("6.63 2.33 0.94 30/191 13562\n"), Some(29));
+        assert_eq!(parse_runnable("0.00 0.00 0.00 1/80 7"), Some(0));
+        assert_eq!(parse_runnable("0.00 0.00 0.00"), None);
+        assert_eq!(parse_runnable("0.00 0.00 0.00 x/80 7"), None);
     }
 
     fn wait_until_exited(pid: u32) {

@@ -89,6 +89,25 @@ pub struct RunRecord {
     /// Whether the final attempt ran in a batch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub batched: bool,
+    /// The CPU pressure it ran under: the machine's runnable threads per core,
+    /// averaged over the attempt (absent when it was not sampled, and from files
+    /// written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "pressure")]
+    pub pressure: Option<f64>,
+}
+
+/// The largest pressure a record may hold: far beyond any machine that still runs.
+pub const MAX_PRESSURE: f64 = 10_000.0;
+
+/// Reads a pressure, refusing a negative, non-finite or absurd one.
+fn pressure<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let p = Option::<f64>::deserialize(d)?;
+    match p {
+        Some(p) if !(0.0..=MAX_PRESSURE).contains(&p) => {
+            Err(serde::de::Error::custom(format!("a recorded CPU pressure of {p} is outside 0 to {MAX_PRESSURE}")))
+        }
+        _ => Ok(p),
+    }
 }
 
 /// Reads a duration in microseconds, refusing one beyond [`MAX_RECORDED_US`].
@@ -125,6 +144,10 @@ pub struct TestHistory {
     /// never batched again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolation_sensitive: bool,
+    /// Its wall time exploded when it ran beside others (see `plan::admission`):
+    /// adaptive concurrency never probes it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub collapses: bool,
 }
 
 impl TestHistory {
@@ -376,6 +399,13 @@ impl History {
     pub fn mark_isolation_sensitive(&mut self, binary_id: &str, name: &str) {
         if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
             h.isolation_sensitive = true;
+        }
+    }
+
+    /// Records that a test's wall time exploded beside others.
+    pub fn mark_collapses(&mut self, binary_id: &str, name: &str) {
+        if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
+            h.collapses = true;
         }
     }
 

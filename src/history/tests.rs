@@ -1,7 +1,15 @@
 use super::*;
 
 fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
-    RunRecord { at, duration_us: ms * 1000, cpu_us: ms * 500, outcome: outcome.into(), attempts: 1, batched: false }
+    RunRecord {
+        at,
+        duration_us: ms * 1000,
+        cpu_us: ms * 500,
+        outcome: outcome.into(),
+        attempts: 1,
+        batched: false,
+        pressure: None,
+    }
 }
 
 #[test]
@@ -402,7 +410,15 @@ mod fuzz_tests {
                 RunRecord {
                     duration_us: u64::MAX,
                     cpu_us: u64::MAX,
-                    ..RunRecord { at, duration_us: 0, cpu_us: 0, outcome: "pass".into(), attempts: 1, batched: false }
+                    ..RunRecord {
+                        at,
+                        duration_us: 0,
+                        cpu_us: 0,
+                        outcome: "pass".into(),
+                        attempts: 1,
+                        batched: false,
+                        pressure: None,
+                    }
                 },
             );
         }

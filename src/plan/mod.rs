@@ -3,6 +3,7 @@
 //! The plan is the list of [`TestInstance`]s handed to the scheduler, plus the count of
 //! tests that were left out, which the summary reports as skipped (as nextest does).
 
+pub mod admission;
 pub mod concurrency;
 pub mod partition;
 pub mod selection;
@@ -16,10 +17,6 @@ use crate::env::BinaryEnv;
 use crate::filter::{FilterContext, FilterSet, Platform, TestQuery};
 use crate::test_id::BinaryId;
 use selection::NameFilter;
-
-/// A test whose CPU appetite is below this mostly waits (sleeps, I/O, timeouts):
-/// the plan starts such tests early, and the scheduler charges them little.
-pub const WAITING_BELOW: f64 = 0.2;
 
 /// One test that will run, with everything needed to start it.
 #[derive(Debug)]
@@ -42,10 +39,9 @@ pub struct TestInstance {
     pub failed_last: bool,
     /// Whether it may run in a batch with other tests of its binary (see `isolation`).
     pub batchable: bool,
-    /// Its CPU appetite from the history: CPU time per wall time, near 0 for a test
-    /// that waits, near 1 for one that keeps a core busy, above 1 for a multi-threaded
-    /// one. `None` without history.
-    pub cpu_ratio: Option<f64>,
+    /// What adaptive concurrency charges it, learned from its history (see
+    /// [`admission`]); [`admission::Admission::UNKNOWN`] without history.
+    pub admission: admission::Admission,
 }
 
 /// The settings that apply to one test: the profile's, as overrides adjust them.
@@ -276,7 +272,7 @@ impl TestPlan {
                         expected_known,
                         failed_last,
                         batchable,
-                        cpu_ratio: history.and_then(crate::history::TestHistory::cpu_appetite),
+                        admission: history.map_or(admission::Admission::UNKNOWN, admission::learn),
                     }));
                 } else {
                     plan.skipped += 1;
@@ -321,11 +317,12 @@ pub fn may_batch(settings: &TestSettings, history: Option<&crate::history::TestH
             Isolation::Batch => true,
             Isolation::Auto => history.is_some_and(|h| {
                 !h.runs.is_empty()
-                    && h.runs.iter().all(|r| r.outcome == "pass" && r.duration() <= BATCH_AT_MOST)
+                    // A run under load counts at what it would have taken without it.
+                    && h.runs.iter().all(|r| r.outcome == "pass" && admission::unloaded(r) <= BATCH_AT_MOST)
                     // A process's start-up is most of a test of a few milliseconds,
                     // so only longer tests can show that they wait.
                     && (h.expected().is_some_and(|d| d < WAITS_MEASURABLE_FROM)
-                        || h.cpu_appetite().is_none_or(|r| r >= WAITING_BELOW))
+                        || h.cpu_appetite().is_none_or(|r| r >= admission::WAITING_BELOW))
             }),
         }
 }
@@ -403,7 +400,7 @@ pub mod fake {
             expected_known: false,
             failed_last: false,
             batchable: false,
-            cpu_ratio: None,
+            admission: admission::Admission::UNKNOWN,
         })
     }
 }
@@ -425,9 +422,11 @@ mod tests {
                     outcome: (*outcome).into(),
                     attempts: 1,
                     batched: false,
+                    pressure: None,
                 })
                 .collect(),
             isolation_sensitive: false,
+            collapses: false,
         }
     }
 

@@ -94,6 +94,9 @@ impl Reporter for HistoryReporter {
             outcome: outcome_word(r.outcome, finished.attempt).to_owned(),
             attempts: finished.attempt,
             batched: r.batched,
+            // Two decimals, which JSON reads back exactly, so that a merge of two
+            // copies of the file sees one record as one.
+            pressure: r.pressure.map(|p| (p.clamp(0.0, crate::history::MAX_PRESSURE) * 100.0).round() / 100.0),
         };
         let test = &finished.test;
         let history = match &mut self.shard {
@@ -103,6 +106,9 @@ impl Reporter for HistoryReporter {
         history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
         if r.isolation_sensitive() {
             history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
+        }
+        if history.get(test.binary_id().as_str(), &test.name).is_some_and(crate::plan::admission::collapsed) {
+            history.mark_collapses(test.binary_id().as_str(), &test.name);
         }
         Ok(())
     }

@@ -40,17 +40,24 @@ pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit
     writeln!(out, "\nslowest tests (median of the last runs)")?;
     writeln!(
         out,
-        "  {:>9}  {:>9}  {:>6}  {:>5}  {:>5}  {:>7}  {:>4}  test",
-        "median", "last", "trend", "cpu", "takes", "runs in", "runs"
+        "  {:>9}  {:>9}  {:>6}  {:>5}  {:>5}  {:<15}  {:>7}  {:>4}  test",
+        "median", "last", "trend", "cpu", "takes", "beside others", "runs in", "runs"
     )?;
     for (binary, name, h) in tests.iter().take(limit) {
         let name = escape_name(name);
         let last = h.runs.back().map_or(Duration::ZERO, |r| r.duration());
-        // The learned CPU appetite (CPU time per wall time) and the cores adaptive
-        // concurrency charges the test for it.
+        // The learned CPU appetite (CPU time per wall time), the cores adaptive
+        // concurrency charges the test, and what it learned of the test beside others:
+        // its class, and the largest stretch seen under load with that run's pressure.
         let appetite = h.cpu_appetite();
         let cpu = appetite.map_or_else(|| "-".into(), |r| format!("{r:.2}"));
-        let takes = format!("{:.2}", crate::schedule::demand_of(appetite));
+        let learned = crate::plan::admission::learn(h);
+        let takes = format!("{:.2}", learned.demand);
+        let beside = match learned.stretch {
+            Some((s, p)) => format!("{} {s:.1}x@{p:.1}", learned.class.word()),
+            None if learned.probe => format!("{} (probe)", learned.class.word()),
+            None => learned.class.word().to_owned(),
+        };
         let runs_in = if h.isolation_sensitive {
             "alone!"
         } else if h.runs.back().is_some_and(|r| r.batched) {
@@ -60,12 +67,13 @@ pub fn write_history(out: &mut impl Write, history: &History, path: &Path, limit
         };
         writeln!(
             out,
-            "  {:>9}  {:>9}  {:>6}  {:>5}  {:>5}  {:>7}  {:>4}  {binary} {name}",
+            "  {:>9}  {:>9}  {:>6}  {:>5}  {:>5}  {:<15}  {:>7}  {:>4}  {binary} {name}",
             secs(h.expected().unwrap_or_default()),
             secs(last),
             trend(h),
             cpu,
             takes,
+            beside,
             runs_in,
             h.runs.len()
         )?;
@@ -130,8 +138,15 @@ mod tests {
     fn names_are_escaped() {
         let mut history = History::default();
         for (at, outcome) in [(1, "pass"), (2, "fail")] {
-            let record =
-                RunRecord { at, duration_us: 1000, cpu_us: 0, outcome: outcome.into(), attempts: 1, batched: false };
+            let record = RunRecord {
+                at,
+                duration_us: 1000,
+                cpu_us: 0,
+                outcome: outcome.into(),
+                attempts: 1,
+                batched: false,
+                pressure: None,
+            };
             history.record("pkg", hostile::NAME, "pkg", record);
         }
         let mut out = Vec::new();

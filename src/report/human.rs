@@ -432,6 +432,7 @@ mod tests {
             leaked: false,
             batched: false,
             rerun: None,
+            pressure: None,
         };
         Event::TestFinished(Box::new(TestFinished {
             test,

@@ -60,6 +60,7 @@ impl Attempt {
                 leaked: result.leaked,
                 batched: result.batched,
                 rerun: result.rerun,
+                pressure: result.pressure,
             },
             // Only a failure's description shows it.
             panic: if result.outcome.is_success() { None } else { panic_message(result) },
@@ -264,6 +265,7 @@ mod tests {
             leaked: false,
             batched: false,
             rerun: None,
+            pressure: None,
         };
         Event::TestFinished(Box::new(TestFinished {
             test: test.clone(),

@@ -64,6 +64,7 @@ impl Run {
             leaked: false,
             batched: false,
             rerun: None,
+            pressure: None,
         };
         let will_retry = !outcome.is_success() && attempt < max;
         let finished = TestFinished { test: test.clone(), slot, attempt, max_attempts: max, result, will_retry };
@@ -292,6 +293,7 @@ fn a_retry_the_run_never_started_is_drawn_and_listed_as_a_failure() {
         leaked: false,
         batched: false,
         rerun: None,
+        pressure: None,
     };
     let f = TestFinished { test: t.clone(), slot: 0, attempt: 1, max_attempts: 3, result, will_retry: true };
     run.reporter.report(&Event::RetryAbandoned(Box::new(f))).unwrap();
@@ -315,6 +317,7 @@ fn tests_the_history_calls_flaky_are_marked() {
         outcome: outcome.into(),
         attempts: 1,
         batched: false,
+        pressure: None,
     };
     history.record("pkg", "wobbly", "pkg", record("pass"));
     history.record("pkg", "wobbly", "pkg", record("fail"));

@@ -1,0 +1,303 @@
+//! Learns from a test's history how much of the machine it needs when it runs beside
+//! others, so that adaptive concurrency packs the tests that share cores well and keeps
+//! apart the ones that collapse.
+//!
+//! A test's CPU share says little about that: a test whose threads spin or yield while
+//! they wait (lock, channel and condvar tests) shows 1.8 cores alone, yet its wall time
+//! hardly changes when it shares them, while two threads that spin on each other run
+//! 0.06 s alone and 27 s beside another such test. What tells them apart is **stretch**:
+//! how much a test's wall time grows when it runs under load, against its time alone or
+//! lightly loaded. Every run is an experiment: each record holds its wall time, its CPU
+//! time and the CPU pressure it ran under (the machine's runnable threads per core), and
+//! [`learn`] reads the records as follows.
+//!
+//! - The **time alone** is the shortest wall time of a run at light pressure (at most
+//!   [`LIGHT`]). The **appetite** is the highest CPU-to-wall ratio of those runs.
+//! - A run under load (pressure at least [`LOADED`]) stretched `s` = its wall time over
+//!   the time alone. A test that keeps its cores busy is slowed in proportion to the
+//!   pressure `p`, `s ≈ p`. One that **shares** stays well below (at most halfway from
+//!   1 to `p`): it is charged the CPU it used per second of progress, its CPU time over
+//!   its time alone, which is what it takes from the others when it runs at full speed.
+//!   One whose stretch **collapses** (at least 3 and twice the pressure) is charged its
+//!   full appetite from then on, and never probed again.
+//! - With no run under load yet, there is no evidence of sharing: the test is charged its
+//!   appetite, and **probed**: it may start beyond the CPU budget, charged nothing, when
+//!   nothing else fits (a few at a time, see `schedule::Scheduler`), so that the run
+//!   measures it under load. A test that shares and showed almost no stretch at its most
+//!   loaded run is probed deeper the same way. The scheduler ends a probe that runs past
+//!   3 times its time alone by charging it in full, so that room is made for it.
+
+use std::time::Duration;
+
+use crate::history::{RunRecord, TestHistory};
+
+/// Below this CPU-to-wall ratio a test mostly waits: it sleeps, or waits on I/O or
+/// another process.
+pub const WAITING_BELOW: f64 = 0.2;
+/// The least CPU a test is charged: even a test that only waits costs its process's
+/// start and its harness.
+pub const MIN_DEMAND: f64 = 0.02;
+/// The least a test that uses the CPU is charged, however well it shared: a test
+/// charged nothing would be admitted without limit.
+pub const MIN_SHARED_DEMAND: f64 = 0.1;
+/// A run at this CPU pressure or below ran alone or lightly loaded.
+pub const LIGHT: f64 = 1.25;
+/// A run at this CPU pressure or above ran under load: its stretch is evidence.
+pub const LOADED: f64 = 1.4;
+/// A run shorter than this says more about process start-up than about the test.
+const MEASURABLE: Duration = Duration::from_millis(1);
+/// A test shorter than this alone is not worth probing: whatever it learns, it saves
+/// less than the probe may cost.
+const PROBE_FROM: Duration = Duration::from_millis(20);
+/// A stretch this large, and twice the pressure, is a collapse.
+const COLLAPSE_STRETCH: f64 = 3.0;
+/// A collapse must also cost this much wall time, so that noise on short tests (a
+/// 2 ms test taking 7 ms) is not taken for one.
+const COLLAPSE_COST: Duration = Duration::from_millis(50);
+/// A sharing test is probed deeper while its most loaded run stretched at most this.
+const DEEPER_BELOW: f64 = 1.15;
+
+/// How a test behaves beside others, as learned from its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// No run long enough to measure: charged one core, as cautious as `num-cpus`.
+    Unknown,
+    /// It mostly waits: charged the CPU it uses.
+    Waiting,
+    /// It keeps its cores busy: under load it is slowed in proportion.
+    Busy,
+    /// It ran under load with little stretch: charged the CPU it needs to progress.
+    Shares,
+    /// Its wall time exploded beside others: charged its full appetite, never probed.
+    Collapses,
+}
+
+impl Class {
+    /// The word `history` and `show-config` print.
+    pub fn word(self) -> &'static str {
+        match self {
+            Class::Unknown => "unknown",
+            Class::Waiting => "waits",
+            Class::Busy => "busy",
+            Class::Shares => "shares",
+            Class::Collapses => "collapses",
+        }
+    }
+}
+
+/// What adaptive concurrency charges a test, and why.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Admission {
+    /// The cores it is charged.
+    pub demand: f64,
+    /// Whether it asks to be measured under load: one such test at a time may start
+    /// beyond the CPU budget (see `schedule::Scheduler`).
+    pub probe: bool,
+    /// How it behaves beside others.
+    pub class: Class,
+    /// Its shortest wall time at light pressure (or at any, if it never ran light).
+    pub alone: Duration,
+    /// The largest stretch seen under load, and the pressure of that run.
+    pub stretch: Option<(f64, f64)>,
+}
+
+impl Admission {
+    /// The admission of a test with no history: one core, as cautious as `num-cpus`.
+    pub const UNKNOWN: Admission =
+        Admission { demand: 1.0, probe: false, class: Class::Unknown, alone: Duration::ZERO, stretch: None };
+}
+
+/// The cores a single-slot test is charged from its appetite `r` (its CPU-to-wall
+/// ratio alone): a test that mostly waits is charged `r`; up to 1.2, one core (a
+/// single-threaded busy test measures anything from 0.3 on a loaded machine to 1.1
+/// with its process's start-up); above, `ceil(r)` whole cores with the same 0.2
+/// allowance for noise.
+pub fn demand_of(appetite: f64) -> f64 {
+    if appetite < WAITING_BELOW {
+        appetite.max(MIN_DEMAND)
+    } else if appetite <= 1.2 {
+        1.0
+    } else {
+        (appetite - 0.2).ceil()
+    }
+}
+
+/// The wall time a run would have taken at light pressure, at the most: a run under
+/// pressure `p` is shortened by `p` (a busy test's stretch), so that a test measured
+/// while other work loaded the machine is not taken for a long one.
+pub fn unloaded(record: &RunRecord) -> Duration {
+    match record.pressure {
+        Some(p) if p > LIGHT => Duration::from_secs_f64(record.duration().as_secs_f64() / p),
+        _ => record.duration(),
+    }
+}
+
+/// Whether the records show a collapse: a run under load that stretched at least
+/// [`COLLAPSE_STRETCH`] times and twice the pressure, against the time alone.
+pub fn collapsed(h: &TestHistory) -> bool {
+    let learned = learn(h);
+    learned.class == Class::Collapses
+}
+
+/// Reads a test's history into its admission (see the module's documentation).
+pub fn learn(h: &TestHistory) -> Admission {
+    let measurable: Vec<&RunRecord> = h.runs.iter().filter(|r| r.duration() >= MEASURABLE).collect();
+    if measurable.is_empty() {
+        return Admission::UNKNOWN;
+    }
+    let is_light = |r: &&&RunRecord| r.pressure.is_none_or(|p| p <= LIGHT);
+    let light: Vec<&RunRecord> = measurable.iter().filter(is_light).copied().collect();
+    let basis = if light.is_empty() { &measurable } else { &light };
+    let appetite = basis.iter().map(|r| ratio(r)).fold(0.0, f64::max);
+    let alone = basis.iter().map(|r| r.duration()).min().unwrap_or_default();
+    let charge = demand_of(appetite);
+    let mut admission = Admission { demand: charge, probe: false, class: Class::Busy, alone, stretch: None };
+    if appetite < WAITING_BELOW {
+        admission.class = Class::Waiting;
+        return admission;
+    }
+    let alone_s = alone.as_secs_f64().max(1e-6);
+    let mut shared: Option<f64> = None;
+    let mut collapse = h.collapses;
+    for r in measurable.iter().filter(|r| r.passed()) {
+        let Some(p) = r.pressure.filter(|p| *p >= LOADED) else { continue };
+        let s = r.duration().as_secs_f64() / alone_s;
+        if admission.stretch.is_none_or(|(worst, _)| s > worst) {
+            admission.stretch = Some((s, p));
+        }
+        if s >= COLLAPSE_STRETCH && s >= 2.0 * p && r.duration().saturating_sub(alone) >= COLLAPSE_COST {
+            collapse = true;
+        } else if s <= 1.0 + 0.5 * (p - 1.0) {
+            let per_progress = r.cpu_us as f64 / 1e6 / alone_s;
+            shared = Some(shared.map_or(per_progress, |m: f64| m.min(per_progress)));
+        }
+    }
+    if collapse {
+        admission.class = Class::Collapses;
+        return admission;
+    }
+    let worthwhile = alone >= PROBE_FROM;
+    match shared {
+        Some(need) if need < charge * 0.9 => {
+            admission.class = Class::Shares;
+            admission.demand = need.max(MIN_SHARED_DEMAND);
+            let calm = admission.stretch.is_some_and(|(s, _)| s <= DEEPER_BELOW);
+            admission.probe = calm && worthwhile && admission.demand > MIN_SHARED_DEMAND;
+        }
+        _ => admission.probe = admission.stretch.is_none() && worthwhile,
+    }
+    admission
+}
+
+/// A run's CPU time over its wall time.
+fn ratio(r: &RunRecord) -> f64 {
+    r.cpu_us as f64 / (r.duration_us.max(1)) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A passing run of `ms` milliseconds that used `cpu_ms` of CPU under `pressure`.
+    fn run(ms: u64, cpu_ms: u64, pressure: Option<f64>) -> RunRecord {
+        RunRecord {
+            at: 0,
+            duration_us: ms * 1000,
+            cpu_us: cpu_ms * 1000,
+            outcome: "pass".into(),
+            attempts: 1,
+            batched: false,
+            pressure,
+        }
+    }
+
+    fn history(runs: impl IntoIterator<Item = RunRecord>) -> TestHistory {
+        TestHistory { runs: runs.into_iter().collect::<VecDeque<_>>(), ..TestHistory::default() }
+    }
+
+    #[test]
+    fn no_measurable_run_is_unknown_and_charged_one_core() {
+        assert_eq!(learn(&history([])), Admission::UNKNOWN);
+        assert_eq!(learn(&history([run(0, 0, None)])).class, Class::Unknown);
+    }
+
+    #[test]
+    fn a_test_that_mostly_waits_is_charged_what_it_uses_and_never_probed() {
+        let a = learn(&history([run(400, 8, Some(1.0))]));
+        assert_eq!(a.class, Class::Waiting);
+        assert!((a.demand - 0.02).abs() < 1e-9, "{a:?}");
+        assert!(!a.probe);
+    }
+
+    #[test]
+    fn a_busy_test_seen_only_at_light_load_is_probed() {
+        let a = learn(&history([run(200, 198, Some(1.0)), run(210, 200, None)]));
+        assert_eq!(a.class, Class::Busy);
+        assert_eq!(a.demand, 1.0);
+        assert!(a.probe);
+        assert_eq!(a.alone, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_busy_test_stretched_in_proportion_to_the_load_stays_busy_and_is_not_probed_again() {
+        let a = learn(&history([run(200, 198, Some(1.0)), run(400, 200, Some(2.0))]));
+        assert_eq!(a.class, Class::Busy);
+        assert_eq!(a.demand, 1.0);
+        assert!(!a.probe);
+        assert_eq!(a.stretch, Some((2.0, 2.0)));
+    }
+
+    /// crossbeam's and parking_lot's tests: two threads that spin or yield while they
+    /// wait show 1.8 cores alone, and hardly slow down beside others.
+    #[test]
+    fn a_spinning_test_that_hardly_stretches_under_load_shares_and_is_charged_its_progress() {
+        let a = learn(&history([run(1000, 1800, Some(1.0)), run(1200, 600, Some(3.0))]));
+        assert_eq!(a.class, Class::Shares);
+        assert!((a.demand - 0.6).abs() < 1e-9, "{a:?}");
+        // Its most loaded run stretched 1.2: more than the deeper probe allows.
+        assert!(!a.probe);
+        let calm = learn(&history([run(1000, 1800, Some(1.0)), run(1050, 800, Some(3.0))]));
+        assert_eq!(calm.class, Class::Shares);
+        assert!(calm.probe);
+    }
+
+    /// The synthetic ping-pong spinners: 60 ms alone, 27 s beside another.
+    #[test]
+    fn a_test_whose_wall_time_explodes_beside_others_collapses_and_is_never_probed() {
+        let h = history([run(60, 118, Some(1.0)), run(27_000, 50_000, Some(2.0))]);
+        let a = learn(&h);
+        assert_eq!(a.class, Class::Collapses);
+        assert_eq!(a.demand, 2.0);
+        assert!(!a.probe);
+        assert!(collapsed(&h));
+        // Once marked, it stays apart even when the collapsing run has aged out.
+        let marked = TestHistory { collapses: true, ..history([run(60, 118, Some(1.0))]) };
+        assert_eq!(learn(&marked).class, Class::Collapses);
+        assert!(!learn(&marked).probe);
+    }
+
+    #[test]
+    fn noise_on_a_short_test_is_not_a_collapse() {
+        let a = learn(&history([run(2, 2, Some(1.0)), run(9, 3, Some(2.0))]));
+        assert_ne!(a.class, Class::Collapses);
+    }
+
+    /// The history of a run made while other work loaded the machine must not make a
+    /// busy test look long or elastic: with no light run, the loaded runs are the basis.
+    #[test]
+    fn a_history_learned_under_outside_load_reads_as_unloaded_durations() {
+        let r = run(400, 100, Some(4.0));
+        assert_eq!(unloaded(&r), Duration::from_millis(100));
+        assert_eq!(unloaded(&run(400, 100, Some(1.0))), Duration::from_millis(400));
+        assert_eq!(unloaded(&run(400, 100, None)), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn a_multi_threaded_busy_test_is_charged_whole_cores() {
+        let a = learn(&history([run(500, 1000, Some(1.0)), run(1000, 1000, Some(2.0))]));
+        assert_eq!(a.class, Class::Busy);
+        assert_eq!(a.demand, 2.0);
+    }
+}
