@@ -79,28 +79,51 @@ pub struct Scheduler {
     /// Whether the slot's test was learned to share cores well, or probes: what it is
     /// seen using says nothing about what it needs, since it spins on whatever it gets.
     slot_shares: Vec<bool>,
+    /// The class of the slot's test, as learned from its history.
+    slot_class: Vec<Class>,
+    /// The slot's test's time alone, when a stretch past [`PROBE_LIMIT`] times it would
+    /// mean that a probe beside it hurts it; zero when it is not watched.
+    slot_alone: Vec<Duration>,
     /// The probes running now (see [`Probe`]).
     probes: Vec<Probe>,
 }
 
 /// A test admitted beyond the CPU budget, so that the run measures how it behaves
 /// under load (see `plan::admission`). Its slot is charged nothing while it probes.
+///
+/// A probe must never cost what it might learn: when it, or a watched test beside it,
+/// runs past [`PROBE_LIMIT`] times its time alone, something collapsed, and the probe
+/// is paused (`SIGSTOP` to its process group) and charged in full, so that the tests
+/// beside it get their cores back and nothing new starts until it fits again; then it
+/// is resumed (`SIGCONT`) and runs on as an ordinary test.
 #[derive(Debug, Clone, Copy)]
 struct Probe {
     /// The slot it owns.
     slot: usize,
     /// What it would be charged outside a probe.
     full: f64,
-    /// Its time alone: a probe that runs past [`PROBE_LIMIT`] times it is ended.
+    /// Its time alone.
     alone: Duration,
-    /// Whether it was ended, and is charged `full` again.
-    ended: bool,
+    /// Where it is.
+    state: ProbeState,
+}
+
+/// Where a probe is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeState {
+    /// Running beyond the budget, charged nothing.
+    Probing,
+    /// Stopped, charged in full, until the budget has room for it.
+    Paused,
+    /// Running again, charged in full, until it ends.
+    Resumed,
 }
 
 /// The most CPU that probes may add beyond the budget, as a share of it (at least one
 /// probe may always run): enough to load the machine measurably.
 const PROBE_ALLOWANCE: f64 = 0.5;
-/// A probe that runs longer than this many times its time alone is charged in full.
+/// A probe, or a test beside it, that runs longer than this many times its time alone
+/// pauses the probe.
 const PROBE_LIMIT: u32 = 3;
 /// ... and at least this much past its time alone, against noise on short tests.
 const PROBE_GRACE: Duration = Duration::from_millis(100);
@@ -136,6 +159,8 @@ impl Scheduler {
             slot_demand: vec![0.0; slots],
             slot_known: vec![true; slots],
             slot_shares: vec![false; slots],
+            slot_class: vec![Class::Unknown; slots],
+            slot_alone: vec![Duration::ZERO; slots],
             probes: Vec::new(),
         };
         scheduler.add(tests);
@@ -204,27 +229,53 @@ impl Scheduler {
             return false;
         }
         let probing: f64 = self.probes.iter().map(|p| p.full).sum();
-        self.probes.is_empty() || probing + self.demand(test) <= budget * PROBE_ALLOWANCE + 1e-9
-    }
-
-    /// Whether the probe in `slot` has run `elapsed` past its limit: beside others it
-    /// is far slower than alone, so it must not stay charged nothing.
-    pub fn probe_overdue(&self, slot: usize, elapsed: Duration) -> bool {
-        self.probes.iter().any(|p| {
-            p.slot == slot
-                && !p.ended
-                && elapsed > (p.alone.saturating_mul(PROBE_LIMIT)).max(p.alone.saturating_add(PROBE_GRACE))
+        if !self.probes.is_empty() && probing + self.demand(test) > budget * PROBE_ALLOWANCE + 1e-9 {
+            return false;
+        }
+        // Never beside a test known to collapse; and a test of several busy threads
+        // (which may spin on each other) never beside another whose sharing is not
+        // proven, so that two spinners that collapse together never meet.
+        let running = || (0..self.slot_busy.len()).filter(|s| self.owns(*s));
+        let multi = |demand: f64| demand > 1.2;
+        running().all(|s| {
+            self.slot_class[s] != Class::Collapses
+                && !(multi(self.demand(test)) && multi(self.slot_demand[s]) && self.slot_class[s] != Class::Shares)
         })
     }
 
-    /// Ends the probe in `slot`: its test is charged in full until it finishes, so
-    /// that the run makes room for it.
-    pub fn end_probe(&mut self, slot: usize) {
-        if let Some(p) = self.probes.iter_mut().find(|p| p.slot == slot && !p.ended) {
-            p.ended = true;
+    /// The probe to pause, if one hurts: it, or a watched test beside it, has run
+    /// past [`PROBE_LIMIT`] times its time alone. `elapsed` gives how long the test
+    /// in a slot has run.
+    pub fn probe_to_pause(&self, elapsed: impl Fn(usize) -> Duration) -> Option<usize> {
+        let over = |alone: Duration, slot: usize| {
+            !alone.is_zero() && elapsed(slot) > alone.saturating_mul(PROBE_LIMIT).max(alone.saturating_add(PROBE_GRACE))
+        };
+        let probe = self.probes.iter().find(|p| p.state == ProbeState::Probing)?;
+        let hurt = over(probe.alone, probe.slot)
+            || (0..self.slot_busy.len()).any(|s| s != probe.slot && self.owns(s) && over(self.slot_alone[s], s));
+        hurt.then_some(probe.slot)
+    }
+
+    /// Pauses the probe in `slot`: it is charged in full, so that nothing new starts
+    /// until the budget has room for it. The caller stops its process group.
+    pub fn pause_probe(&mut self, slot: usize) {
+        if let Some(p) = self.probes.iter_mut().find(|p| p.slot == slot && p.state == ProbeState::Probing) {
+            p.state = ProbeState::Paused;
             self.slot_demand[slot] = p.full;
             self.slot_shares[slot] = false;
         }
+    }
+
+    /// The paused probe that the budget has room for again, now marked as resumed.
+    /// The caller continues its process group.
+    pub fn resume_probe(&mut self) -> Option<usize> {
+        let budget = self.cpu_budget?;
+        if self.running_demand() > budget * (1.0 + DEMAND_SLACK) + 1e-9 {
+            return None;
+        }
+        let p = self.probes.iter_mut().find(|p| p.state == ProbeState::Paused)?;
+        p.state = ProbeState::Resumed;
+        Some(p.slot)
     }
 
     /// Whether `slot` is the first slot of a running attempt.
@@ -327,8 +378,15 @@ impl Scheduler {
         }
         self.slot_demand[slot] = if probe { 0.0 } else { self.demand(&test) };
         if probe {
-            self.probes.push(Probe { slot, full: self.demand(&test), alone: test.admission.alone, ended: false });
+            let full = self.demand(&test);
+            self.probes.push(Probe { slot, full, alone: test.admission.alone, state: ProbeState::Probing });
         }
+        self.slot_class[slot] = test.admission.class;
+        // A batch or a doctest unit runs many tests: the first one's time says nothing.
+        let watched = matches!(test.admission.class, Class::Busy | Class::Shares | Class::Collapses)
+            && test.binary.doc.is_none()
+            && !self.may_batch(&test);
+        self.slot_alone[slot] = if watched && !probe && attempt == 1 { test.admission.alone } else { Duration::ZERO };
         self.slot_shares[slot] = probe || test.admission.class == Class::Shares;
         self.slot_known[slot] = test.admission.class != Class::Unknown
             || width > 1
@@ -738,7 +796,7 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_starts_beyond_a_full_budget_one_at_a_time_and_is_ended_when_overdue() {
+    fn a_probe_starts_beyond_a_full_budget_one_at_a_time_and_pauses_when_it_hurts() {
         let tests = vec![
             with_admission("busy_a", 900, learned(Class::Busy, 1.0, false)),
             with_admission("busy_b", 800, learned(Class::Busy, 1.0, false)),
@@ -751,18 +809,54 @@ mod tests {
         assert_eq!(names(&first), ["busy_a", "busy_b", "probe_a"], "one probe beyond the budget, not two");
         let probe = first[2].slot;
         assert!((s.running_demand() - 2.0).abs() < 1e-9, "a probe is charged nothing");
-        assert!(!s.probe_overdue(probe, Duration::from_millis(500)));
-        assert!(!s.probe_overdue(first[0].slot, Duration::from_secs(60)), "not a probe");
-        assert!(s.probe_overdue(probe, Duration::from_millis(601)), "past 3 times its 200 ms alone");
-        s.end_probe(probe);
-        assert!(!s.probe_overdue(probe, Duration::from_secs(60)), "ended once");
-        assert!((s.running_demand() - 3.0).abs() < 1e-9, "an ended probe is charged in full");
-        // Nothing starts until the budget has room again, probe_b included: the ended
+        let at = |probe_ms: u64, others_ms: u64| {
+            move |slot: usize| Duration::from_millis(if slot == probe { probe_ms } else { others_ms })
+        };
+        assert_eq!(s.probe_to_pause(at(500, 500)), None);
+        assert_eq!(s.probe_to_pause(at(601, 100)), Some(probe), "the probe ran past 3 times its 200 ms alone");
+        assert_eq!(s.probe_to_pause(at(100, 601)), Some(probe), "a busy test beside it did");
+        s.pause_probe(probe);
+        assert_eq!(s.probe_to_pause(at(5000, 5000)), None, "paused once");
+        assert!((s.running_demand() - 3.0).abs() < 1e-9, "a paused probe is charged in full");
+        assert_eq!(s.resume_probe(), None, "no room for it yet");
+        // Nothing starts until the budget has room again, probe_b included: the paused
         // probe still counts against the allowance.
         s.finished(&first[0]);
+        assert_eq!(s.resume_probe(), Some(probe));
+        assert_eq!(s.resume_probe(), None, "resumed once");
         assert!(drain(&mut s).is_empty());
         s.finished(&first[2]);
         assert_eq!(names(&drain(&mut s)), ["probe_b"]);
+    }
+
+    /// The synthetic ping-pong spinners: two tests whose threads spin on each other
+    /// collapse when they share too few cores, so neither may probe beside the other
+    /// before either is proven to share, nor beside a test known to collapse.
+    #[test]
+    fn a_multi_threaded_probe_never_starts_beside_an_unproven_multi_threaded_test() {
+        let tests = vec![
+            with_admission("spin_a", 900, learned(Class::Busy, 2.0, true)),
+            with_admission("spin_b", 800, learned(Class::Busy, 2.0, true)),
+            with_admission("busy", 700, learned(Class::Busy, 1.0, true)),
+        ];
+        let mut s = Scheduler::new(tests, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        assert_eq!(names(&drain(&mut s)), ["spin_a", "busy"], "a single-threaded probe may join it");
+        let shares = vec![
+            with_admission("shares", 900, learned(Class::Shares, 2.0, false)),
+            with_admission("spin", 800, learned(Class::Busy, 2.0, true)),
+        ];
+        let mut s = Scheduler::new(shares, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        assert_eq!(names(&drain(&mut s)), ["shares", "spin"], "beside a test proven to share, it may");
+        let collapses = vec![
+            with_admission("collapses", 900, learned(Class::Collapses, 1.0, false)),
+            with_admission("busy", 800, learned(Class::Busy, 1.0, false)),
+            with_admission("probe", 700, learned(Class::Busy, 1.0, true)),
+        ];
+        let mut s = Scheduler::new(collapses, 8, HashMap::new(), false);
+        s.set_cpu_budget(2.0);
+        assert_eq!(names(&drain(&mut s)), ["collapses", "busy"], "never beside a test known to collapse");
     }
 
     #[test]

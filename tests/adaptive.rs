@@ -158,3 +158,67 @@ fn spinners_beside_other_tests_take_little_longer_than_alone() {
     assert_eq!(takes("tests::busy_1"), 1.0);
     assert!(takes("tests::wait_1") < 0.2, "a sleeping test is measured as almost nothing");
 }
+
+/// Rewrites every recorded run of the fixture's tests as `runs(name)` says: (duration
+/// in µs, CPU in µs, pressure), oldest first, one record each.
+fn seed_runs(store: &Path, runs: impl Fn(&str) -> Vec<(u64, u64, f64)>) {
+    let path = store.join("history.json");
+    let mut history: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (name, test) in history["tests"]["mixed"].as_object_mut().expect("the fixture is in the history") {
+        let template = test["runs"][0].clone();
+        let records: Vec<Value> = runs(name)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (duration, cpu, pressure))| {
+                let mut r = template.clone();
+                r["at"] = (i as u64 + 1).into();
+                r["duration_us"] = duration.into();
+                r["cpu_us"] = cpu.into();
+                r["pressure"] = pressure.into();
+                r
+            })
+            .collect();
+        test["runs"] = records.into();
+    }
+    std::fs::write(&path, serde_json::to_vec(&history).unwrap()).unwrap();
+}
+
+/// Issue 14: what adaptive concurrency learns is the stretch under load, and
+/// `show-config` and `history` say what it learned. Spinners whose wall time hardly
+/// changed under load (as crossbeam's channel tests do) share, charged the CPU they
+/// needed to progress; a busy test slowed in proportion to the load stays busy; and a
+/// spinner whose wall time exploded beside others collapses.
+#[test]
+fn the_stretch_under_load_decides_what_a_test_is_charged_and_show_config_says_so() {
+    build_adaptive_fixture();
+    let store = fresh_store_dir();
+    run_json(&store, &["-j", "1"]);
+    seed_runs(&store, |name| match name {
+        "tests::spin_a" => vec![(1_000_000, 1_800_000, 1.0), (1_050_000, 500_000, 3.0)],
+        "tests::spin_b" => vec![(1_000_000, 2_000_000, 1.0), (9_000_000, 18_000_000, 2.0)],
+        n if n.contains("busy_") => vec![(150_000, 150_000, 1.0), (300_000, 150_000, 2.0)],
+        _ => vec![(300_000, 1_000, 1.0)],
+    });
+    let takes = charges(&store);
+    assert_eq!(takes("tests::spin_a"), 0.5, "a spinner that hardly stretched is charged its CPU per progress");
+    assert_eq!(takes("tests::spin_b"), 2.0, "a spinner that collapsed keeps both cores");
+    assert_eq!(takes("tests::busy_1"), 1.0);
+    let out = run_expecting(tempo(&adaptive_fixture()).args(["show-config"]).env("TEMPO_STORE_DIR", &store), 0);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let learned =
+        text.split("adaptive concurrency, learned from the history").nth(1).unwrap_or_else(|| panic!("{text}"));
+    assert!(learned.contains("mixed tests::spin_a: charged 0.50, stretched 1.1x at pressure 3.0"), "{text}");
+    assert!(learned.contains("mixed tests::spin_b: charged 2.00, stretched 9.0x at pressure 2.0"), "{text}");
+    let line =
+        |class: &str| learned.lines().find(|l| l.trim_start().starts_with(class)).unwrap_or_else(|| panic!("{text}"));
+    assert!(line("shares").contains("1 test,"), "{text}");
+    assert!(line("collapses").contains("1 test,"), "{text}");
+    assert!(line("busy").contains("tests, charged 1.00 cores"), "{text}");
+    // A run that plans with what was learned passes, and records the pressure each
+    // test ran under for the next one.
+    let events = run_json(&store, &[]);
+    let pressures =
+        events.iter().filter(|e| e["type"] == "test-finished").filter(|e| e["pressure"].is_number()).count();
+    assert!(pressures > 0, "no attempt of a second or more was sampled: {events:#?}");
+    assert!(!events.iter().any(|e| e["type"] == "test-finished" && e["outcome"] != "pass"), "{events:#?}");
+}

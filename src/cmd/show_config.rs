@@ -1,8 +1,9 @@
-//! `cargo tempo show-config`: the profile and overrides each selected test gets.
+//! `cargo tempo show-config`: the profile and overrides each selected test gets, and
+//! what adaptive concurrency learned of each from the history.
 
 use crate::build::CargoOptions;
 use crate::config::ConfigOptions;
-use crate::engine::session::{build_binaries, prepare, setup};
+use crate::engine::session::{build_binaries, load_history, prepare, setup};
 use crate::env::available_cores;
 use crate::error::{Error, Result, exit_code};
 use crate::plan::selection::Selection;
@@ -27,7 +28,9 @@ pub fn show_config(opts: ShowConfigOptions) -> Result<i32> {
     let profile = setup.profile.clone();
     let file = setup.config_file.clone();
     let slots = profile.test_threads.resolve(cores);
-    let prepared = prepare(setup, binaries, &opts.filter, None, slots, None, None)?;
+    // The history says what adaptive concurrency learned of each test.
+    let (history, _) = load_history(&setup);
+    let prepared = prepare(setup, binaries, &opts.filter, None, slots, Some(&history), None)?;
     let stdout = std::io::stdout();
     write_show_config(&mut stdout.lock(), &profile, file.as_deref(), cores, &prepared.plan).map_err(Error::Output)?;
     Ok(exit_code::OK)

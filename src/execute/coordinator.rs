@@ -294,10 +294,13 @@ impl Coordinator<'_> {
         if self.config.cpu_budget.is_none() {
             return;
         }
+        let dispatched = &self.load.dispatched;
+        if let Some(slot) = self.scheduler.probe_to_pause(|s| now.saturating_duration_since(dispatched[s])) {
+            self.scheduler.pause_probe(slot);
+            self.groups.signal_slot(slot, unix::SIGSTOP);
+        }
+        self.resume_probe();
         for (slot, sample) in self.load.by_slot.iter_mut().enumerate() {
-            if self.scheduler.probe_overdue(slot, now.saturating_duration_since(self.load.dispatched[slot])) {
-                self.scheduler.end_probe(slot);
-            }
             let pid = self.groups.pgids[slot].load(Ordering::SeqCst);
             let Some(cpu) = (pid != 0).then(|| unix::process_cpu(pid)).flatten() else {
                 *sample = None;
@@ -317,6 +320,13 @@ impl Coordinator<'_> {
             let cores = cpu.saturating_sub(old_cpu).as_secs_f64() / window.as_secs_f64();
             self.scheduler.observed_demand(slot, cores);
             *sample = Some((pid, cpu, now));
+        }
+    }
+
+    /// Continues a paused probe once the budget has room for it again.
+    fn resume_probe(&mut self) {
+        if let Some(slot) = self.scheduler.resume_probe() {
+            self.groups.signal_slot(slot, unix::SIGCONT);
         }
     }
 
@@ -461,6 +471,7 @@ impl Coordinator<'_> {
     fn finished(&mut self, dispatch: Dispatch, mut result: ExecutionResult) -> io::Result<()> {
         fault::inject(fault::Place::Coordinator, std::iter::once(dispatch.test.name.as_str()));
         self.scheduler.finished(&dispatch);
+        self.resume_probe();
         if dispatch.attempt == 1 {
             result.rerun = self.rerun_alone.remove(&address(&dispatch.test));
         }

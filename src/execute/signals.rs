@@ -33,7 +33,20 @@ impl RunningGroups {
             let pgid = pgid.load(Ordering::SeqCst);
             if pgid != 0 {
                 unix::signal_group(pgid, signal);
+                // A paused probe (see `schedule::Scheduler`) holds every signal but
+                // SIGKILL until it is continued.
+                unix::signal_group(pgid, unix::SIGCONT);
             }
+        }
+    }
+
+    /// Sends `signal` to the group running in `slot`, if any: adaptive concurrency's
+    /// pause and resume of a probe. Unlike [`Self::signal_all`], it is not a signal
+    /// the run stops with.
+    pub(super) fn signal_slot(&self, slot: usize, signal: rustix::process::Signal) {
+        let pgid = self.pgids.get(slot).map_or(0, |p| p.load(Ordering::SeqCst));
+        if pgid != 0 {
+            unix::signal_group(pgid, signal);
         }
     }
 

@@ -87,6 +87,10 @@ pub fn group_alive(pgid: u32) -> bool {
 pub const SIGTERM: Signal = Signal::TERM;
 /// SIGKILL.
 pub const SIGKILL: Signal = Signal::KILL;
+/// Stops a process group: adaptive concurrency pauses a probe that hurts.
+pub const SIGSTOP: Signal = Signal::STOP;
+/// Continues a stopped process group.
+pub const SIGCONT: Signal = Signal::CONT;
 
 /// Waits until one of `fds` is readable (or hung up), or the timeout passes.
 /// Returns, for each fd, whether it is ready.

@@ -147,9 +147,27 @@ pub fn learn(h: &TestHistory) -> Admission {
     }
     let is_light = |r: &&&RunRecord| r.pressure.is_none_or(|p| p <= LIGHT);
     let light: Vec<&RunRecord> = measurable.iter().filter(is_light).copied().collect();
-    let basis = if light.is_empty() { &measurable } else { &light };
-    let appetite = basis.iter().map(|r| ratio(r)).fold(0.0, f64::max);
-    let alone = basis.iter().map(|r| r.duration()).min().unwrap_or_default();
+    // With no light run there is no baseline to measure a stretch against: every run
+    // was slowed by other work. A thread under pressure `p` gets about `1/p` of a core,
+    // so a busy test's ratio, times `p`, is lifted to the one core it would have used,
+    // but never beyond: the pressure is the machine's, and a waiting test's ratio
+    // times it would overstate it. The sampled CPU of a running test catches what
+    // this misses (`Scheduler::observed_demand`).
+    let (appetite, alone) = if light.is_empty() {
+        let unpressed = |r: &RunRecord| {
+            let raw = ratio(r);
+            raw.max((raw * r.pressure.unwrap_or(1.0)).min(1.0))
+        };
+        (
+            measurable.iter().map(|r| unpressed(r)).fold(0.0, f64::max),
+            measurable.iter().map(|r| unloaded(r)).min().unwrap_or_default(),
+        )
+    } else {
+        (
+            light.iter().map(|r| ratio(r)).fold(0.0, f64::max),
+            light.iter().map(|r| r.duration()).min().unwrap_or_default(),
+        )
+    };
     let charge = demand_of(appetite);
     let mut admission = Admission { demand: charge, probe: false, class: Class::Busy, alone, stretch: None };
     if appetite < WAITING_BELOW {
@@ -159,7 +177,7 @@ pub fn learn(h: &TestHistory) -> Admission {
     let alone_s = alone.as_secs_f64().max(1e-6);
     let mut shared: Option<f64> = None;
     let mut collapse = h.collapses;
-    for r in measurable.iter().filter(|r| r.passed()) {
+    for r in measurable.iter().filter(|r| r.passed() && !light.is_empty()) {
         let Some(p) = r.pressure.filter(|p| *p >= LOADED) else { continue };
         let s = r.duration().as_secs_f64() / alone_s;
         if admission.stretch.is_none_or(|(worst, _)| s > worst) {
@@ -176,7 +194,8 @@ pub fn learn(h: &TestHistory) -> Admission {
         admission.class = Class::Collapses;
         return admission;
     }
-    let worthwhile = alone >= PROBE_FROM;
+    // A probe is measured against the time alone: with no light run, there is none.
+    let worthwhile = alone >= PROBE_FROM && !light.is_empty();
     match shared {
         Some(need) if need < charge * 0.9 => {
             admission.class = Class::Shares;
@@ -284,10 +303,28 @@ mod tests {
         assert_ne!(a.class, Class::Collapses);
     }
 
-    /// The history of a run made while other work loaded the machine must not make a
-    /// busy test look long or elastic: with no light run, the loaded runs are the basis.
+    /// The bytes benchmark of issue 13: a history learned while seven builds loaded
+    /// the machine must not make a busy test look long, waiting or elastic.
     #[test]
-    fn a_history_learned_under_outside_load_reads_as_unloaded_durations() {
+    fn a_history_learned_under_outside_load_is_read_as_if_alone() {
+        // A busy test given a fifth of a core: 1 s of wall for 0.2 s of CPU.
+        let a = learn(&history([run(1000, 200, Some(5.0)), run(1000, 210, Some(5.0))]));
+        assert_eq!(a.class, Class::Busy, "{a:?}");
+        assert_eq!(a.demand, 1.0);
+        assert_eq!(a.alone, Duration::from_millis(200));
+        assert_eq!(a.stretch, None, "no light run: nothing to measure a stretch against");
+        assert!(!a.probe, "nor a probe to measure");
+        // A waiting test stays waiting, and a busy test is never lifted past a core.
+        assert_eq!(learn(&history([run(1000, 10, Some(5.0))])).class, Class::Waiting);
+        assert_eq!(learn(&history([run(1000, 900, Some(5.0))])).demand, 1.0);
+        // Against a light run, the same loaded run is a busy test's stretch.
+        let b = learn(&history([run(200, 198, Some(1.0)), run(1000, 200, Some(5.0))]));
+        assert_eq!(b.class, Class::Busy, "{b:?}");
+        assert_eq!(b.stretch, Some((5.0, 5.0)));
+    }
+
+    #[test]
+    fn a_loaded_run_counts_for_batching_at_its_unloaded_duration() {
         let r = run(400, 100, Some(4.0));
         assert_eq!(unloaded(&r), Duration::from_millis(100));
         assert_eq!(unloaded(&run(400, 100, Some(1.0))), Duration::from_millis(400));

@@ -82,6 +82,8 @@ struct Attempt {
     leaked: bool,
     rerun: Option<BatchFailure>,
     error: Option<String>,
+    /// The CPU pressure it ran under (runnable threads per core), if sampled.
+    pressure: Option<f64>,
     /// Whether another attempt was planned after this one.
     retried: bool,
     /// Whether the run stopped before that planned retry started.
@@ -203,6 +205,7 @@ impl HtmlReporter {
             leaked: r.leaked,
             rerun: r.rerun,
             error: r.error.clone(),
+            pressure: r.pressure,
             retried: f.will_retry,
             abandoned: false,
             output,
@@ -473,16 +476,22 @@ impl<'a> Page<'a> {
         let _ = write!(
             self.out,
             "<section id=\"slowest\">\n<h2>Slowest tests</h2>\n<table class=\"slow\">\n<thead><tr><th>#</th><th>test</th><th>binary</th>\
-             <th class=\"num\">duration</th><th class=\"num\">CPU</th><th class=\"num\">usual</th><th></th></tr></thead>\n<tbody>\n"
+             <th class=\"num\">duration</th><th class=\"num\">CPU</th><th class=\"num\">usual</th>\
+             <th class=\"num\">pressure</th><th>beside others</th><th></th></tr></thead>\n<tbody>\n"
         );
         for (n, a) in rows.iter().enumerate() {
             let pct = a.duration.as_secs_f64() / max * 100.0;
             let usual = if a.test.expected_known { fmt_dur(a.test.expected) } else { "–".into() };
             let attempt = if a.attempt > 1 { format!(" <small>attempt {}</small>", a.attempt) } else { String::new() };
+            let pressure = a.pressure.map_or_else(|| "–".into(), |p| format!("{p:.1}"));
+            // What adaptive concurrency learned of the test before this run.
+            let learned = &a.test.admission;
+            let beside = format!("{} ({:.2} cores)", learned.class.word(), learned.demand);
             let _ = writeln!(
                 self.out,
                 "<tr><td class=\"num\">{}</td><td class=\"name\">{}{attempt}</td><td>{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"track\"><span class=\"{}\" style=\"width:{pct:.1}%\"></span></td></tr>",
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{pressure}</td><td>{beside}</td>\
+                 <td class=\"track\"><span class=\"{}\" style=\"width:{pct:.1}%\"></span></td></tr>",
                 n + 1,
                 esc(&escape_name(&a.test.name)),
                 esc(a.test.binary_id().as_str()),
@@ -492,7 +501,11 @@ impl<'a> Page<'a> {
                 Class::of(a).css(),
             );
         }
-        self.out.push_str("</tbody>\n</table>\n<p class=\"note\">Usual: the median of the test's recorded runs before this one.</p>\n</section>\n");
+        self.out.push_str(
+            "</tbody>\n</table>\n<p class=\"note\">Usual: the median of the test's recorded runs before this one. \
+             Pressure: the machine's runnable threads per core while it ran. Beside others: what adaptive concurrency \
+             learned of the test from its history, and the cores it charged it.</p>\n</section>\n",
+        );
     }
 
     /// A problem test's verdict: how its last attempt ended.

@@ -135,6 +135,7 @@ struct TestFinishedLine<'a> {
     leaked: bool,
     batched: bool,
     rerun_reason: Option<&'static str>,
+    pressure: Option<f64>,
     output: Option<Output>,
 }
 
@@ -179,6 +180,7 @@ impl<'a> TestFinishedLine<'a> {
             leaked: r.leaked,
             batched: r.batched,
             rerun_reason: r.rerun.map(rerun_name),
+            pressure: r.pressure,
             output: failed.then(|| Output {
                 stdout: text(&r.stdout),
                 stderr: text(&r.stderr),

@@ -135,6 +135,54 @@ fn write_budget(out: &mut impl Write, budget: &crate::config::Budget) -> io::Res
     Ok(())
 }
 
+/// The most tests listed by name for each class that adaptive concurrency treats
+/// apart from the cautious default.
+const LISTED_PER_CLASS: usize = 10;
+
+/// What adaptive concurrency learned of the selected tests from the history: how many
+/// tests fall in each class, and by name the ones it packs (they share cores well) or
+/// keeps apart (they collapse beside others), with what each is charged.
+fn write_learned(out: &mut impl Write, plan: &TestPlan) -> io::Result<()> {
+    use crate::plan::admission::Class;
+    writeln!(out, "adaptive concurrency, learned from the history (see `cargo tempo history`)")?;
+    let classes = [Class::Unknown, Class::Waiting, Class::Busy, Class::Shares, Class::Collapses];
+    for class in classes {
+        let tests: Vec<_> = plan.tests.iter().filter(|t| t.admission.class == class).collect();
+        if tests.is_empty() {
+            continue;
+        }
+        let probes = tests.iter().filter(|t| t.admission.probe).count();
+        let charged: f64 = tests.iter().map(|t| t.admission.demand).sum::<f64>() / tests.len() as f64;
+        let probing = if probes > 0 { format!(", {probes} to be measured under load") } else { String::new() };
+        writeln!(
+            out,
+            "  {:<20}{} test{}, charged {charged:.2} cores on average{probing}",
+            class.word(),
+            tests.len(),
+            if tests.len() == 1 { "" } else { "s" }
+        )?;
+        if matches!(class, Class::Shares | Class::Collapses) {
+            for t in tests.iter().take(LISTED_PER_CLASS) {
+                let stretch = t
+                    .admission
+                    .stretch
+                    .map_or_else(String::new, |(s, p)| format!(", stretched {s:.1}x at pressure {p:.1}"));
+                writeln!(
+                    out,
+                    "    {} {}: charged {:.2}{stretch}",
+                    t.binary_id(),
+                    super::style::escape_name(&t.name),
+                    t.admission.demand
+                )?;
+            }
+            if tests.len() > LISTED_PER_CLASS {
+                writeln!(out, "    and {} more", tests.len() - LISTED_PER_CLASS)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 // About 80 lines: the output's sections in the order they are printed.
 /// Writes the resolved profile and, for each override, the tests it applies to.
 pub fn write_show_config(
@@ -178,6 +226,9 @@ pub fn write_show_config(
         writeln!(out, "  {key:<20}{value}")?;
     }
     write_budget(out, &profile.budget)?;
+    if profile.test_threads == TestThreads::Adaptive {
+        write_learned(out, plan)?;
+    }
     if !profile.test_groups.is_empty() {
         writeln!(out, "test groups")?;
         for (name, max) in &profile.test_groups {
