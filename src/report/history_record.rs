@@ -79,9 +79,11 @@ impl Reporter for HistoryReporter {
                     None => self.history.settle_all(),
                 }
                 let Some(path) = &self.path else { return Ok(()) };
+                crate::phase::mark("history save");
                 if let Some(warning) = self.history.clone().save_merged(path).map_err(WriteError::into_io)? {
                     eprintln!("warning: {warning}");
                 }
+                crate::phase::mark("history saved");
                 return Ok(());
             }
             _ => return Ok(()),
