@@ -348,4 +348,10 @@ impl crate::events::Reporter for Both<'_> {
         let second = self.1.report(event);
         first.and(second)
     }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        let first = self.0.finish();
+        let second = self.1.finish();
+        first.and(second)
+    }
 }
