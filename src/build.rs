@@ -402,6 +402,7 @@ pub fn read_build(
                 if package.has_build_script && binary.build_script.is_none() {
                     waiting.entry(artifact.package_id).or_default().push(binary);
                 } else {
+                    crate::phase::mark("binary reported");
                     on_event(BuildEvent::Binary(Arc::new(binary)));
                 }
             }
@@ -414,6 +415,7 @@ pub fn read_build(
         on_event(BuildEvent::Binary(Arc::new(binary)));
     }
     let status = started.child.wait().map_err(Error::BuildMessages)?;
+    crate::phase::mark("cargo test --no-run done");
     // Cargo's last words (`Finished ...`, or why it failed) come before tempo's.
     started.join_stderr();
     if !status.success() {

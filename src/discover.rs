@@ -3,7 +3,8 @@
 //! Each binary is run twice with `--list --format terse`: once for every test and once
 //! with `--ignored` to learn which of them are ignored. Binaries are listed in parallel,
 //! from the package directory and with the environment they will later run in, because
-//! custom harnesses may decide what exists from either.
+//! custom harnesses may decide what exists from either. A warm run takes libtest's
+//! lists from [`cache`] instead, while each binary is the file it was.
 //!
 //! Doctests have no binary: rustdoc lists them, through `cargo test --doc -- --list`,
 //! and each source file's doctests become one unit that runs together.
@@ -21,6 +22,10 @@ use crate::build::{DocUnit, PackageInfo, TestBinary, cargo_program};
 use crate::env::{BinaryEnv, RunEnv};
 use crate::error::{Error, Result};
 use crate::test_id::{BinaryId, TargetKind};
+
+pub mod cache;
+
+pub use cache::ListCache;
 
 /// One test case as the binary reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +112,17 @@ fn run_list(binary: &TestBinary, env: &BinaryEnv, ignored: bool) -> Result<Vec<S
     parse_terse(stdout).map_err(|reason| fail(reason, &out.stderr))
 }
 
-/// Lists one binary's tests.
-pub fn list_binary(binary: Arc<TestBinary>, env: Arc<BinaryEnv>) -> Result<ListedBinary> {
+/// Lists one binary's tests: from `cache` while the binary is unchanged, else by
+/// running it (and then remembering its list there).
+pub fn list_binary(binary: Arc<TestBinary>, env: Arc<BinaryEnv>, cache: Option<&ListCache>) -> Result<ListedBinary> {
+    let miss = match cache.map(|c| c.get(&binary)) {
+        Some(Ok(tests)) => {
+            crate::phase::mark(&format!("listed {} (cached)", binary.id));
+            return Ok(ListedBinary { binary, env, tests });
+        }
+        Some(Err(miss)) => Some(miss),
+        None => None,
+    };
     let (all, ignored) = rayon::join(|| run_list(&binary, &env, false), || run_list(&binary, &env, true));
     let ignored: HashSet<String> = ignored?.into_iter().collect();
     let mut tests: Vec<TestCase> = all?
@@ -119,12 +133,19 @@ pub fn list_binary(binary: Arc<TestBinary>, env: Arc<BinaryEnv>) -> Result<Liste
         })
         .collect();
     tests.sort_by(|a, b| a.name.cmp(&b.name));
+    if let (Some(cache), Some(miss)) = (cache, miss) {
+        cache.store(&binary, miss, &tests);
+    }
+    crate::phase::mark(&format!("listed {}", binary.id));
     Ok(ListedBinary { binary, env, tests })
 }
 
 /// Lists many binaries at once; if several fail, one of their errors is returned.
-pub fn list_all(binaries: Vec<(Arc<TestBinary>, Arc<BinaryEnv>)>) -> Result<Vec<ListedBinary>> {
-    binaries.into_par_iter().map(|(b, e)| list_binary(b, e)).collect()
+pub fn list_all(
+    binaries: Vec<(Arc<TestBinary>, Arc<BinaryEnv>)>,
+    cache: Option<&ListCache>,
+) -> Result<Vec<ListedBinary>> {
+    binaries.into_par_iter().map(|(b, e)| list_binary(b, e, cache)).collect()
 }
 
 /// Lists a library's doctests with `cargo test --doc --package NAME -- --list`

@@ -429,6 +429,13 @@ pub fn signal_name(signal: i32) -> String {
 pub trait Reporter {
     /// Handles one event.
     fn report(&mut self, event: &Event) -> io::Result<()>;
+
+    /// Completes what the reporter started in the background for the run's end (the
+    /// history's write, which overlaps the others' reports): [`Fanout`] calls it on
+    /// every reporter once all have heard [`Event::RunFinished`].
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Sends every event to several reporters, in order.
@@ -460,6 +467,13 @@ impl Reporter for Fanout {
         for r in &mut self.reporters {
             if let Err(e) = r.report(event) {
                 self.write_errors.push(WriteError::from_io(e)?);
+            }
+        }
+        if let Event::RunFinished(_) = event {
+            for r in &mut self.reporters {
+                if let Err(e) = r.finish() {
+                    self.write_errors.push(WriteError::from_io(e)?);
+                }
             }
         }
         Ok(())

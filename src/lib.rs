@@ -25,6 +25,7 @@ pub mod flaky;
 pub mod history;
 pub mod junit_merge;
 pub mod limits;
+pub mod phase;
 pub mod plan;
 pub mod report;
 pub mod schedule;

@@ -593,6 +593,7 @@ pub enum ListFormatArg {
 
 /// Parses the process's arguments, runs the command and returns the exit code.
 pub fn main() -> i32 {
+    crate::phase::start();
     let mut args: Vec<OsString> = std::env::args_os().collect();
     // Run directly as `cargo-tempo run ...`, there is no `tempo` word to skip.
     if args.get(1).is_none_or(|a| a != "tempo") {

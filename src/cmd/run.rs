@@ -127,9 +127,14 @@ pub struct ReporterOverrides {
 }
 
 /// Lists one freshly built binary and plans its tests, for a pipelined run.
-fn plan_binary(binary: Arc<TestBinary>, run_env: &RunEnv, inputs: &PlanInputs<'_>) -> Result<TestPlan> {
+fn plan_binary(
+    binary: Arc<TestBinary>,
+    run_env: &RunEnv,
+    inputs: &PlanInputs<'_>,
+    cache: &discover::ListCache,
+) -> Result<TestPlan> {
     let env = Arc::new(BinaryEnv::for_binary(&binary, run_env));
-    let listed = discover::list_binary(binary, env)?;
+    let listed = discover::list_binary(binary, env, Some(cache))?;
     Ok(TestPlan::new(vec![listed], inputs))
 }
 
@@ -185,6 +190,7 @@ fn feed_run(
 ) {
     let tx = deliver.tx;
     let list_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    let cache = discover::ListCache::open(&setup.workspace.root.join(&setup.profile.store_dir));
     let doc_packages: std::sync::Mutex<Vec<Arc<crate::build::PackageInfo>>> = Default::default();
     let built = rayon::scope(|scope| {
         build::read_build(started, &setup.workspace, |event| match event {
@@ -199,8 +205,8 @@ fn feed_run(
                 if !selectable(setup, selection, &binary) {
                     return;
                 }
-                let (list_error, deliver) = (&list_error, &deliver);
-                scope.spawn(move |_| match plan_binary(binary, run_env, inputs) {
+                let (list_error, deliver, cache) = (&list_error, &deliver, &cache);
+                scope.spawn(move |_| match plan_binary(binary, run_env, inputs, cache) {
                     Ok(plan) => deliver.send(plan),
                     Err(e) => {
                         list_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
@@ -209,6 +215,8 @@ fn feed_run(
             }
         })
     });
+    // Written while the tests run: every binary has been listed by now.
+    cache.save();
     // Doctests are listed once the build is over: listing them runs cargo, which
     // waits for the build's lock anyway.
     if let (Ok(()), Some(doc_args)) = (&built, doc_args) {

@@ -54,6 +54,7 @@ pub(crate) fn filter_error(expr: &str, err: &crate::filter::FilterParseError) ->
 pub(crate) fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) -> Result<Setup> {
     env::warm_up();
     let workspace = build::workspace(cargo)?;
+    crate::phase::mark("cargo metadata done");
     setup_for(workspace, config, selection, || build::dependency_graph(cargo))
 }
 
@@ -127,7 +128,9 @@ pub(crate) fn setup_while_building(
         FilterExpr::parse(text).map_err(|e| filter_error(text, &e))?;
     }
     let started = StartedBuild::start(cargo)?;
+    crate::phase::mark("cargo test --no-run started");
     let setup = setup(cargo, config, selection)?;
+    crate::phase::mark("setup done");
     Ok((setup, started))
 }
 
@@ -195,6 +198,7 @@ pub(crate) fn setup_and_binaries(
 pub(crate) fn load_history(setup: &Setup) -> (History, std::path::PathBuf) {
     let path = history::path(&setup.workspace.root.join(&setup.profile.store_dir));
     let (history, warning) = History::load(&path);
+    crate::phase::mark("history loaded");
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
     }
@@ -226,7 +230,10 @@ pub(crate) fn list_tests(
             (b, env)
         })
         .collect();
-    let mut listed: Vec<ListedBinary> = discover::list_all(with_env)?;
+    let cache = discover::ListCache::open(&workspace.root.join(&profile.store_dir));
+    let listed = discover::list_all(with_env, Some(&cache));
+    cache.save();
+    let mut listed: Vec<ListedBinary> = listed?;
     if let Some(doc_args) = doc_args {
         let units: Vec<Vec<ListedBinary>> = doc_packages
             .into_par_iter()
@@ -339,6 +346,12 @@ impl crate::events::Reporter for Both<'_> {
         // deafen the other; the first error is the one returned.
         let first = self.0.report(event);
         let second = self.1.report(event);
+        first.and(second)
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        let first = self.0.finish();
+        let second = self.1.finish();
         first.and(second)
     }
 }

@@ -237,6 +237,7 @@ pub fn run_fed(
     // From here on, however the run ends, even by a panic, what it started ends too.
     let end_of_run = EndOfRun::start(&info.run_id, config.grace_period);
     reporter.report(&Event::RunStarted(info))?;
+    crate::phase::mark("run started");
 
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Dispatch>();
     let (msg_tx, msg_rx) = crossbeam_channel::unbounded::<Msg>();
@@ -285,7 +286,9 @@ pub fn run_fed(
     result?;
     stats.wall = last_end;
     stats.not_run = scheduler.not_started() + late_not_run;
+    crate::phase::mark("tests done");
     reporter.report(&Event::RunFinished(stats.clone()))?;
+    crate::phase::mark("reports written");
     // tempo's own bug says more than a build error: it may be why the build stopped.
     Ok((stats, bug.or(build_error)))
 }

@@ -31,12 +31,21 @@ pub struct HistoryReporter {
     profile: String,
     /// The shard this run is, with what it recorded so far.
     shard: Option<(crate::shard::Partition, History)>,
+    /// The history's write, started when the run finished and joined by `finish`.
+    saving: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
 impl HistoryReporter {
     /// A reporter that adds to `history` and saves it to `path`.
     pub fn new(path: PathBuf, history: History) -> HistoryReporter {
-        HistoryReporter { path: Some(path), history, started: now_secs(), profile: String::new(), shard: None }
+        HistoryReporter {
+            path: Some(path),
+            history,
+            started: now_secs(),
+            profile: String::new(),
+            shard: None,
+            saving: None,
+        }
     }
 
     /// Makes the run's test records those of one shard of a split (`--partition`).
@@ -48,7 +57,7 @@ impl HistoryReporter {
     /// A reporter that adds to `history` and never saves it: for runs that must not
     /// leave a record (a `tune` sweep) but whose later runs may learn from it.
     pub fn in_memory(history: History) -> HistoryReporter {
-        HistoryReporter { path: None, history, started: now_secs(), profile: String::new(), shard: None }
+        HistoryReporter { path: None, history, started: now_secs(), profile: String::new(), shard: None, saving: None }
     }
 
     /// The history, with what the run added.
@@ -57,7 +66,26 @@ impl HistoryReporter {
     }
 }
 
+impl HistoryReporter {
+    /// Writes the history on the calling thread.
+    fn write_now(&self) -> io::Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        if let Some(warning) = self.history.clone().save_merged(path).map_err(WriteError::into_io)? {
+            eprintln!("warning: {warning}");
+        }
+        Ok(())
+    }
+}
+
 impl Reporter for HistoryReporter {
+    fn finish(&mut self) -> io::Result<()> {
+        match self.saving.take().map(std::thread::JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the thread writing the history panicked")),
+        }
+    }
+
     fn report(&mut self, event: &Event) -> io::Result<()> {
         let finished = match event {
             Event::TestFinished(f) if !f.will_retry => f,
@@ -78,9 +106,22 @@ impl Reporter for HistoryReporter {
                     Some((partition, recorded)) => self.history.record_shard(partition, recorded.tests),
                     None => self.history.settle_all(),
                 }
-                let Some(path) = &self.path else { return Ok(()) };
-                if let Some(warning) = self.history.clone().save_merged(path).map_err(WriteError::into_io)? {
-                    eprintln!("warning: {warning}");
+                let Some(path) = self.path.clone() else { return Ok(()) };
+                // Written on a thread of its own, while the other reporters write
+                // theirs (the HTML report, JUnit): `finish` waits for it.
+                let history = self.history.clone();
+                let save = move || {
+                    crate::phase::mark("history save");
+                    if let Some(warning) = history.save_merged(&path).map_err(WriteError::into_io)? {
+                        eprintln!("warning: {warning}");
+                    }
+                    crate::phase::mark("history saved");
+                    Ok(())
+                };
+                match std::thread::Builder::new().name("tempo-history".into()).spawn(save) {
+                    Ok(handle) => self.saving = Some(handle),
+                    // No thread to be had: write it here.
+                    Err(_) => return self.write_now(),
                 }
                 return Ok(());
             }

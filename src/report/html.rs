@@ -237,10 +237,13 @@ impl HtmlReporter {
             return Ok(());
         }
         let html = self.render(stats);
-        crate::files::write_file("HTML report", &self.path, html.as_bytes()).map_err(|e| {
+        crate::phase::mark("html rendered");
+        let r = crate::files::write_file("HTML report", &self.path, html.as_bytes()).map_err(|e| {
             e.with_hint("; make its directory writable, choose another path with --report PATH, or pass --no-report")
                 .into_io()
-        })
+        });
+        crate::phase::mark("html written");
+        r
     }
 }
 
