@@ -200,6 +200,13 @@ pub struct DocUnit {
     pub skip: Vec<String>,
     /// `cargo test --doc`'s arguments before `--`.
     pub cargo_args: Arc<[std::ffi::OsString]>,
+    /// libtest's `--test-threads` for the unit: 1 runs its doctests one after
+    /// another, each start printed as it happens; more run that many at once, and
+    /// libtest prints each result only when it ends (see `execute/doctest_unit.rs`).
+    pub threads: usize,
+    /// Every doctest name of the package, sorted as libtest sorts them: with more
+    /// than one thread, the order tells which doctest starts when a slot frees.
+    pub names: Arc<[String]>,
 }
 
 impl TestBinary {

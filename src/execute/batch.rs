@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::capture::CaptureBuf;
-use super::doctest_unit::DoctestRun;
+use super::doctest_unit::{DoctestRun, WideUnit};
 use super::libtest_output::{LINE_LIMIT, LineParser, Parsed, TestResult, strip_suffix};
 use super::supervise::{self, AfterExit, Control, Limits, Supervised};
 use super::{deadline, unix};
@@ -68,12 +68,14 @@ pub struct BatchEnd {
 /// (see [`crate::build::DocUnit`]).
 fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
     let first = &tests[0];
+    let mut threads = 1;
     let mut cmd = match &first.binary.doc {
         Some(unit) => {
             // Run where tempo runs, so that a relative `--manifest-path` still holds;
             // cargo runs rustdoc in the package's directory.
             let mut cmd = Command::new(&first.binary.path);
-            cmd.args(unit.cargo_args.iter()).arg("--").args(unit.filters.iter());
+            cmd.args(unit.cargo_args.iter()).arg("--").args(doc_filters(tests, unit));
+            threads = unit.threads;
             for skip in &unit.skip {
                 cmd.arg("--skip").arg(skip);
             }
@@ -87,7 +89,7 @@ fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
             cmd
         }
     };
-    cmd.args(["--test-threads", "1", "--color", "never"]);
+    cmd.arg("--test-threads").arg(threads.to_string()).args(["--color", "never"]);
     if tests.iter().any(|t| t.ignored) {
         cmd.arg("--include-ignored");
     }
@@ -101,6 +103,26 @@ fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.process_group(0);
     cmd
+}
+
+/// The name filters a doctest unit's run passes libtest: the unit's own, or, for a
+/// unit of a whole package of which fewer tests run (a filter left the others out),
+/// the source files of those that run, when no file's path has whitespace (which
+/// rustdoc would split). libtest's filters match substrings, so a file's filter may
+/// also select another file's doctests; their results are not looked at.
+fn doc_filters(tests: &[TestRef], unit: &crate::build::DocUnit) -> Vec<String> {
+    if !unit.filters.is_empty() {
+        return unit.filters.clone();
+    }
+    let files = |names: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+        let mut files: Vec<String> = names.map(|n| n.split(" - ").next().unwrap_or(n).to_owned()).collect();
+        files.sort();
+        files.dedup();
+        files
+    };
+    let running = files(&mut tests.iter().map(|t| t.name.as_str()));
+    let all = files(&mut unit.names.iter().map(String::as_str));
+    if running == all || running.iter().any(|f| f.contains(char::is_whitespace)) { Vec::new() } else { running }
 }
 
 /// What a batch knows of the test running now.
@@ -167,6 +189,8 @@ struct Batch<'a, E> {
     parser: LineParser,
     /// A doctest unit's output and failures, which settle its tests at the end.
     doc: Option<DoctestRun>,
+    /// A doctest unit with several threads: which doctests run, and since when.
+    wide: Option<(WideUnit, HashMap<usize, Instant>)>,
     running: Option<Running>,
     /// The test that stalled the batch, which was ended for it.
     ended_for: Option<(usize, BatchFailure)>,
@@ -190,6 +214,12 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
             resolved: vec![false; tests.len()],
             parser: LineParser::with_limit(LINE_LIMIT.max(longest + 1024)),
             doc: tests[0].binary.doc.is_some().then(|| DoctestRun::new(spec.output_cap)),
+            wide: tests[0]
+                .binary
+                .doc
+                .as_ref()
+                .filter(|u| u.threads > 1)
+                .map(|u| (WideUnit::new(&u.names, &doc_filters(tests, u), &u.skip, u.threads), HashMap::new())),
             running: None,
             ended_for: None,
             timed_out: None,
@@ -209,18 +239,53 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
         if self.resolved[i] {
             return;
         }
+        self.running = Some(self.running_since(i, at));
+        (self.on_event)(BatchEvent::Started(i));
+    }
+
+    fn running_since(&self, i: usize, at: Instant) -> Running {
         let test = &self.tests[i];
         let slow = &test.settings.slow_timeout;
-        self.running = Some(Running {
+        Running {
             index: i,
             started: at,
-            cpu_at_start: unix::process_cpu(self.pid),
+            cpu_at_start: if self.wide.is_some() { None } else { unix::process_cpu(self.pid) },
             next_slow: deadline(at, slow.period),
             stall_at: stall_limit(test).and_then(|d| deadline(at, d)),
             terminate_at: slow.terminate_after.and_then(|n| deadline(at, slow.period.saturating_mul(n))),
             output: CaptureBuf::new(self.spec.output_cap),
-        });
-        (self.on_event)(BatchEvent::Started(i));
+        }
+    }
+
+    /// A wide doctest unit began, or a result freed one of its threads: the doctests
+    /// that start now (see [`WideUnit`]).
+    fn wide_starts(&mut self, names: Vec<String>, at: Instant) {
+        let Some((_, starts)) = self.wide.as_mut() else { return };
+        let mut started = Vec::new();
+        for name in names {
+            if let Some(&i) = self.index.get(name.as_str())
+                && !self.resolved[i]
+            {
+                starts.insert(i, at);
+                started.push(i);
+            }
+        }
+        for i in started {
+            (self.on_event)(BatchEvent::Started(i));
+        }
+        self.watch_oldest();
+    }
+
+    /// In a wide unit the deadlines watched are those of the doctest that has run
+    /// longest: it reaches a slow period or its timeout first.
+    fn watch_oldest(&mut self) {
+        let Some((_, starts)) = self.wide.as_ref() else { return };
+        let oldest = starts.iter().min_by_key(|(i, at)| (**at, **i)).map(|(i, at)| (*i, *at));
+        match oldest {
+            Some((i, _)) if self.running.as_ref().is_some_and(|r| r.index == i) => {}
+            Some((i, at)) => self.running = Some(self.running_since(i, at)),
+            None => self.running = None,
+        }
     }
 
     /// A test started before the previous one's result could be read: that one runs
@@ -241,7 +306,19 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
             return;
         }
         self.resolved[i] = true;
-        let r = self.running.take().filter(|r| r.index == i);
+        let r = match self.wide.as_mut() {
+            Some((_, starts)) => {
+                let since = starts.remove(&i);
+                match self.running.take() {
+                    Some(r) if r.index == i => Some(r),
+                    other => {
+                        self.running = other;
+                        since.map(|at| self.running_since(i, at))
+                    }
+                }
+            }
+            None => self.running.take().filter(|r| r.index == i),
+        };
         match result {
             TestResult::Ok => self.passed(i, r, at),
             TestResult::Failed | TestResult::Ignored => match self.doc.as_mut() {
@@ -325,6 +402,20 @@ impl<E: FnMut(BatchEvent)> Supervised for Batch<'_, E> {
         }
         let parsed = self.parser.feed(bytes);
         if self.ended_for.is_some() || self.timed_out.is_some() {
+            return;
+        }
+        if let Some((wide, _)) = self.wide.as_mut() {
+            // rustdoc's first output is `running N tests`, as libtest starts them.
+            let first = wide.begin();
+            self.wide_starts(first, at);
+            for parsed in parsed {
+                // Each line is a result: the start it reads as is the result's time.
+                if let Parsed::Result(name, result) = parsed {
+                    self.result(&name, result, at);
+                    let next = self.wide.as_mut().and_then(|(w, _)| w.completed());
+                    self.wide_starts(next.into_iter().collect(), at);
+                }
+            }
             return;
         }
         for parsed in parsed {
