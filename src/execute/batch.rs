@@ -517,4 +517,78 @@ mod tests {
         );
         assert_eq!(passed, [(0, Outcome::Pass)], "{end:?}");
     }
+
+    /// A doctest unit with two libtest threads prints only results. `a` and `b` start
+    /// with the run; `c` starts when `a`'s result comes, 0.3 s in, so its duration is
+    /// the 0.3 s since then, not the 0.6 s since the run began; a failure stays a
+    /// failure with the output libtest printed for it, and the threads are passed on.
+    #[test]
+    fn a_wide_doctest_unit_derives_each_start_from_the_results_before_it() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-cargo");
+        let args = dir.path().join("args");
+        let body = format!(
+            "#!/bin/sh\necho \"$*\" > '{}'\nprintf '\\nrunning 3 tests\\n'\nsleep 0.3\nprintf 'test a ... ok\\n'\n\
+             sleep 0.3\nprintf 'test c ... FAILED\\n'\nprintf 'test b ... ok\\n'\n\
+             printf '\\nfailures:\\n\\n---- c stdout ----\\nc broke\\n\\nfailures:\\n    c\\n'\nexit 101\n",
+            args.display()
+        );
+        std::fs::write(&script, body).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let fake = crate::plan::fake::binary_at(script, dir.path().to_owned());
+        let names: Arc<[String]> = ["a", "b", "c"].map(String::from).into();
+        let binary = Arc::new(crate::build::TestBinary {
+            id: fake.id.clone(),
+            path: fake.path.clone(),
+            kind: fake.kind,
+            filter_kind: "doctest",
+            target_name: fake.target_name.clone(),
+            package: Arc::clone(&fake.package),
+            build_script: None,
+            doc: Some(crate::build::DocUnit {
+                filters: vec![],
+                skip: vec![],
+                cargo_args: Arc::from(vec![std::ffi::OsString::from("test")]),
+                threads: 2,
+                names,
+            }),
+        });
+        let tests: Vec<TestRef> = ["c", "a", "b"]
+            .iter()
+            .map(|name| {
+                let mut test = crate::plan::fake::test(name, |_| {});
+                Arc::get_mut(&mut test).expect("just made").binary = Arc::clone(&binary);
+                test
+            })
+            .collect();
+        let spec = BatchSpec { slot: 0, output_cap: 1 << 16, grace_period: Duration::from_secs(1), attempt: 1 };
+        let mut started = Vec::new();
+        let mut finished = HashMap::new();
+        let begin = Instant::now();
+        run_batch(
+            &tests,
+            &spec,
+            begin,
+            |_| {},
+            |event| match event {
+                BatchEvent::Started(i) => started.push(tests[i].name.clone()),
+                BatchEvent::Finished(i, result) => {
+                    finished.insert(tests[i].name.clone(), result);
+                }
+                BatchEvent::Slow(..) => {}
+            },
+        );
+        assert_eq!(started, ["a", "b", "c"]);
+        let ms = |name: &str| finished[name].duration.as_millis();
+        assert!(ms("a") >= 250 && ms("c") >= 250, "a took {} ms, c {} ms", ms("a"), ms("c"));
+        assert!(ms("c") + 150 < ms("b"), "c took {} ms, timed from a's result; b {} ms", ms("c"), ms("b"));
+        assert_eq!(finished["a"].outcome, Outcome::Pass);
+        assert_eq!(finished["c"].outcome, Outcome::Fail(ExitStatus::Code(101)));
+        assert!(String::from_utf8_lossy(&finished["c"].stdout.bytes).contains("c broke"));
+        let args = std::fs::read_to_string(&args).unwrap();
+        assert!(args.contains("--test-threads 2"), "{args}");
+    }
 }
