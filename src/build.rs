@@ -184,11 +184,12 @@ pub struct TestBinary {
     pub doc: Option<DocUnit>,
 }
 
-/// The doctests of one source file of a library, run together by `cargo test --doc`.
+/// The doctests of a library (or, split, of part of it), run together by one
+/// `cargo test --doc`.
 ///
 /// rustdoc splits its test arguments at whitespace, and doctest names hold spaces
-/// (`src/lib.rs - add (line 5)`), so no name can be passed as an exact filter; the
-/// file's path, which has none, selects the unit.
+/// (`src/lib.rs - add (line 5)`), so no name can be passed as an exact filter; a
+/// file's path, which has none, can select part of a package.
 #[derive(Debug, Clone)]
 pub struct DocUnit {
     /// libtest's name filters, none with whitespace (rustdoc would split it): a

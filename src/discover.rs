@@ -6,7 +6,7 @@
 //! custom harnesses may decide what exists from either.
 //!
 //! Doctests have no binary: rustdoc lists them, through `cargo test --doc -- --list`,
-//! and each source file's doctests become one unit that runs together.
+//! and a package's doctests become one unit that runs them, several at a time.
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
@@ -223,16 +223,23 @@ fn max_doctests_per_unit() -> Option<usize> {
 pub const DOCTEST_THREADS_ENV: &str = "TEMPO_DOCTEST_THREADS";
 
 /// How many doctests a unit runs at once: `TEMPO_DOCTEST_THREADS` (1 to
-/// [`crate::limits::MAX_TEST_THREADS`]; other values are ignored), else one more
-/// than the cores. A doctest is mostly rustc compiling it and the linker, and the
-/// linker and the file system leave a core idle now and then, which one more
-/// compile fills (measured in docs/design.md "Doctests").
+/// [`crate::limits::MAX_TEST_THREADS`]; another value is ignored with a warning),
+/// else one more than the cores. A doctest is mostly rustc compiling it and the
+/// linker, and the linker and the file system leave a core idle now and then, which
+/// one more compile fills (measured in docs/design.md "Doctests").
 fn doctest_threads(cores: usize) -> usize {
-    std::env::var(DOCTEST_THREADS_ENV)
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| (1..=crate::limits::MAX_TEST_THREADS).contains(n))
-        .unwrap_or_else(|| cores.max(1).saturating_add(1))
+    let default = cores.max(1).saturating_add(1);
+    let Ok(value) = std::env::var(DOCTEST_THREADS_ENV) else { return default };
+    match value.parse::<usize>() {
+        Ok(n) if (1..=crate::limits::MAX_TEST_THREADS).contains(&n) => n,
+        _ => {
+            eprintln!(
+                "warning: {DOCTEST_THREADS_ENV}={value:?} is not from 1 to {}; running {default} doctests at once",
+                crate::limits::MAX_TEST_THREADS
+            );
+            default
+        }
+    }
 }
 
 /// What one doctest unit selects: libtest filters and `--skip` patterns.
