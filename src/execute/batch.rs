@@ -309,6 +309,12 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
         let r = match self.wide.as_mut() {
             Some((_, starts)) => {
                 let since = starts.remove(&i);
+                if since.is_none() {
+                    // Ended before its derived start (merged doctests run as two
+                    // libtest runs, so the order is approximate there): it starts and
+                    // ends now, so that every result follows its start.
+                    (self.on_event)(BatchEvent::Started(i));
+                }
                 match self.running.take() {
                     Some(r) if r.index == i => Some(r),
                     other => {
