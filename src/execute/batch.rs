@@ -524,28 +524,17 @@ mod tests {
         assert_eq!(passed, [(0, Outcome::Pass)], "{end:?}");
     }
 
-    /// A doctest unit with two libtest threads prints only results. `a` and `b` start
-    /// with the run; `c` starts when `a`'s result comes, 0.3 s in, so its duration is
-    /// the 0.3 s since then, not the 0.6 s since the run began; a failure stays a
-    /// failure with the output libtest printed for it, and the threads are passed on.
-    #[test]
-    fn a_wide_doctest_unit_derives_each_start_from_the_results_before_it() {
-        use std::os::unix::fs::PermissionsExt;
+    /// Tests `names` of a doctest unit of `a`, `b` and `c` run with two threads by
+    /// the program at `script`, with their settings adjusted.
+    fn wide_doc_tests(
+        script: std::path::PathBuf,
+        dir: &std::path::Path,
+        names: &[&str],
+        adjust: impl Fn(&mut crate::plan::TestSettings),
+    ) -> Vec<TestRef> {
         use std::sync::Arc;
-
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("fake-cargo");
-        let args = dir.path().join("args");
-        let body = format!(
-            "#!/bin/sh\necho \"$*\" > '{}'\nprintf '\\nrunning 3 tests\\n'\nsleep 0.3\nprintf 'test a ... ok\\n'\n\
-             sleep 0.3\nprintf 'test c ... FAILED\\n'\nprintf 'test b ... ok\\n'\n\
-             printf '\\nfailures:\\n\\n---- c stdout ----\\nc broke\\n\\nfailures:\\n    c\\n'\nexit 101\n",
-            args.display()
-        );
-        std::fs::write(&script, body).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let fake = crate::plan::fake::binary_at(script, dir.path().to_owned());
-        let names: Arc<[String]> = ["a", "b", "c"].map(String::from).into();
+        let fake = crate::plan::fake::binary_at(script, dir.to_owned());
+        let all: Arc<[String]> = ["a", "b", "c"].map(String::from).into();
         let binary = Arc::new(crate::build::TestBinary {
             id: fake.id.clone(),
             path: fake.path.clone(),
@@ -559,17 +548,76 @@ mod tests {
                 skip: vec![],
                 cargo_args: Arc::from(vec![std::ffi::OsString::from("test")]),
                 threads: 2,
-                names,
+                names: all,
             }),
         });
-        let tests: Vec<TestRef> = ["c", "a", "b"]
+        names
             .iter()
             .map(|name| {
-                let mut test = crate::plan::fake::test(name, |_| {});
+                let mut test = crate::plan::fake::test(name, &adjust);
                 Arc::get_mut(&mut test).expect("just made").binary = Arc::clone(&binary);
                 test
             })
-            .collect();
+            .collect()
+    }
+
+    /// In a wide unit the doctest that has run longest is watched: `a` passes, `b`
+    /// then hangs past its timeout and is reported as timed out, the unit's process
+    /// group is ended (the script's sleeping child with it), and `c`, which libtest
+    /// had started in `a`'s place, goes back to the queue.
+    #[test]
+    fn a_wide_doctest_unit_times_out_its_longest_running_doctest() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-cargo");
+        let body = "#!/bin/sh\nprintf '\\nrunning 3 tests\\n'\nprintf 'test a ... ok\\n'\nsleep 30\n";
+        std::fs::write(&script, body).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tests = wide_doc_tests(script, dir.path(), &["a", "b", "c"], |s| {
+            s.slow_timeout.period = Duration::from_millis(200);
+            s.slow_timeout.terminate_after = Some(2);
+        });
+        let spec = BatchSpec { slot: 0, output_cap: 1 << 16, grace_period: Duration::from_millis(200), attempt: 1 };
+        let mut finished = HashMap::new();
+        let begin = Instant::now();
+        let end = run_batch(
+            &tests,
+            &spec,
+            begin,
+            |_| {},
+            |event| {
+                if let BatchEvent::Finished(i, result) = event {
+                    finished.insert(tests[i].name.clone(), result.outcome);
+                }
+            },
+        );
+        assert!(begin.elapsed() < Duration::from_secs(20), "the unit was ended, not waited for");
+        assert_eq!(finished.get("a"), Some(&Outcome::Pass));
+        assert_eq!(finished.get("b"), Some(&Outcome::Timeout), "{finished:?}");
+        assert_eq!(end.unrun, [2], "{end:?}");
+    }
+
+    /// A doctest unit with two libtest threads prints only results. `a` and `b` start
+    /// with the run; `c` starts when `a`'s result comes, 0.3 s in, so its duration is
+    /// the 0.3 s since then, not the 0.6 s since the run began; a failure stays a
+    /// failure with the output libtest printed for it, and the threads are passed on.
+    #[test]
+    fn a_wide_doctest_unit_derives_each_start_from_the_results_before_it() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-cargo");
+        let args = dir.path().join("args");
+        let body = format!(
+            "#!/bin/sh\necho \"$*\" > '{}'\nprintf '\\nrunning 3 tests\\n'\nsleep 0.3\nprintf 'test a ... ok\\n'\n\
+             sleep 0.3\nprintf 'test c ... FAILED\\n'\nprintf 'test b ... ok\\n'\n\
+             printf '\\nfailures:\\n\\n---- c stdout ----\\nc broke\\n\\nfailures:\\n    c\\n'\nexit 101\n",
+            args.display()
+        );
+        std::fs::write(&script, body).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tests = wide_doc_tests(script, dir.path(), &["c", "a", "b"], |_| {});
         let spec = BatchSpec { slot: 0, output_cap: 1 << 16, grace_period: Duration::from_secs(1), attempt: 1 };
         let mut started = Vec::new();
         let mut finished = HashMap::new();
