@@ -184,11 +184,12 @@ pub struct TestBinary {
     pub doc: Option<DocUnit>,
 }
 
-/// The doctests of one source file of a library, run together by `cargo test --doc`.
+/// The doctests of a library (or, split, of part of it), run together by one
+/// `cargo test --doc`.
 ///
 /// rustdoc splits its test arguments at whitespace, and doctest names hold spaces
-/// (`src/lib.rs - add (line 5)`), so no name can be passed as an exact filter; the
-/// file's path, which has none, selects the unit.
+/// (`src/lib.rs - add (line 5)`), so no name can be passed as an exact filter; a
+/// file's path, which has none, can select part of a package.
 #[derive(Debug, Clone)]
 pub struct DocUnit {
     /// libtest's name filters, none with whitespace (rustdoc would split it): a
@@ -200,6 +201,13 @@ pub struct DocUnit {
     pub skip: Vec<String>,
     /// `cargo test --doc`'s arguments before `--`.
     pub cargo_args: Arc<[std::ffi::OsString]>,
+    /// libtest's `--test-threads` for the unit: 1 runs its doctests one after
+    /// another, each start printed as it happens; more run that many at once, and
+    /// libtest prints each result only when it ends (see `execute/doctest_unit.rs`).
+    pub threads: usize,
+    /// Every doctest name of the package, sorted as libtest sorts them: with more
+    /// than one thread, the order tells which doctest starts when a slot frees.
+    pub names: Arc<[String]>,
 }
 
 impl TestBinary {

@@ -7,7 +7,7 @@
 //! lists from [`cache`] instead, while each binary is the file it was.
 //!
 //! Doctests have no binary: rustdoc lists them, through `cargo test --doc -- --list`,
-//! and each source file's doctests become one unit that runs together.
+//! and a package's doctests become one unit that runs them, several at a time.
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
@@ -181,11 +181,9 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
     let (all, ignored) = rayon::join(|| list(false), || list(true));
     let ignored: HashSet<String> = ignored?.0.into_iter().collect();
     let (all, merged) = all?;
-    // Each run of `cargo test --doc` compiles what it runs. Doctests compiled one by
-    // one (editions before 2024) are compiled only when selected, so they are split
-    // into units that spread over the slots. Merged doctests (edition 2024) are
-    // compiled together on every run, whatever is selected: one unit per package
-    // pays that once.
+    let mut names: Vec<String> = all.clone();
+    names.sort();
+    let names: Arc<[String]> = names.into();
     let tests: Vec<TestCase> = all
         .into_iter()
         .map(|name| {
@@ -193,10 +191,19 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
             TestCase { name, ignored }
         })
         .collect();
-    let units = if merged {
-        vec![(DocFilters::default(), tests)]
-    } else {
-        split_doctests(tests, max_doctests_per_unit(crate::env::available_cores()))
+    // One `cargo test --doc` per package, its doctests run several at a time by
+    // libtest's threads: each run pays cargo's start and rustdoc collecting the
+    // crate's doctests, and merged doctests (edition 2024) compile whole on every run,
+    // so one run per package is the cheapest, and libtest balances its threads itself
+    // (measured in docs/design.md "Doctests"). `TEMPO_DOCTESTS_PER_UNIT` still splits
+    // the doctests of editions before 2024 into units of one thread each.
+    let per_unit = if merged { None } else { max_doctests_per_unit() };
+    let (units, threads) = match per_unit {
+        Some(max) => (split_doctests(tests, max), 1),
+        None => {
+            let threads = doctest_threads(crate::env::available_cores()).min(tests.len().max(1));
+            (vec![(DocFilters::default(), tests)], threads)
+        }
     };
     Ok(units
         .into_iter()
@@ -214,6 +221,8 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
                     filters: filters.filters,
                     skip: filters.skip,
                     cargo_args: Arc::clone(&cargo_args),
+                    threads,
+                    names: Arc::clone(&names),
                 }),
             });
             // cargo sets the package's own variables for rustdoc; tempo adds its run's.
@@ -224,19 +233,34 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
         .collect())
 }
 
-/// How many doctests one unit runs at most, beyond which a file is split: a unit
-/// runs its doctests one after another (each compiled by rustdoc, 50-150 ms), so a
-/// file with a hundred of them would keep one slot busy long after the others
-/// finished. 16 on two cores (a unit of 1-2 s, against about 0.2 s for cargo's start
-/// and rustdoc collecting the crate's doctests), fewer on more cores, never below 8.
-/// `TEMPO_DOCTESTS_PER_UNIT` sets it (the tests use it to split a small fixture).
-fn max_doctests_per_unit(cores: usize) -> usize {
-    const SMALLEST: usize = 8;
-    std::env::var("TEMPO_DOCTESTS_PER_UNIT")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| SMALLEST.max(64 / (2 * cores.max(1))))
+/// How many doctests one unit runs at most, when `TEMPO_DOCTESTS_PER_UNIT` asks
+/// for a package's doctests to be split into units of one thread each (the tests use
+/// it to split a small fixture): `None` runs them all in one unit.
+fn max_doctests_per_unit() -> Option<usize> {
+    std::env::var("TEMPO_DOCTESTS_PER_UNIT").ok().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0)
+}
+
+/// The environment variable that sets how many doctests one unit runs at once.
+pub const DOCTEST_THREADS_ENV: &str = "TEMPO_DOCTEST_THREADS";
+
+/// How many doctests a unit runs at once: `TEMPO_DOCTEST_THREADS` (1 to
+/// [`crate::limits::MAX_TEST_THREADS`]; another value is ignored with a warning),
+/// else one more than the cores. A doctest is mostly rustc compiling it and the
+/// linker, and the linker and the file system leave a core idle now and then, which
+/// one more compile fills (measured in docs/design.md "Doctests").
+fn doctest_threads(cores: usize) -> usize {
+    let default = cores.max(1).saturating_add(1);
+    let Ok(value) = std::env::var(DOCTEST_THREADS_ENV) else { return default };
+    match value.parse::<usize>() {
+        Ok(n) if (1..=crate::limits::MAX_TEST_THREADS).contains(&n) => n,
+        _ => {
+            eprintln!(
+                "warning: {DOCTEST_THREADS_ENV}={value:?} is not from 1 to {}; running {default} doctests at once",
+                crate::limits::MAX_TEST_THREADS
+            );
+            default
+        }
+    }
 }
 
 /// What one doctest unit selects: libtest filters and `--skip` patterns.

@@ -394,7 +394,7 @@ impl Scheduler {
             || (attempt == 1 && self.may_batch(&test));
         self.running += 1;
         let batch = if test.binary.doc.is_some() {
-            // Doctests run through `cargo test --doc`, a file's at a time, never alone.
+            // Doctests run through `cargo test --doc`, a unit (a package) at a time, never alone.
             Some(if attempt == 1 { self.gather_doc_unit(&test) } else { Arc::from([test.clone()]) })
         } else if attempt == 1 && self.may_batch(&test) {
             self.gather_batch(&test)
@@ -452,7 +452,7 @@ impl Scheduler {
         (batch.len() > 1).then(|| batch.into())
     }
 
-    /// Gathers the first attempts of every doctest of `first`'s source file: rustdoc
+    /// Gathers the first attempts of every doctest of `first`'s unit: rustdoc
     /// runs them all whatever the filter, so they all take their results from it.
     fn gather_doc_unit(&mut self, first: &TestRef) -> Arc<[TestRef]> {
         let mut unit = vec![first.clone()];

@@ -181,3 +181,17 @@ fn a_file_with_many_doctests_is_split_into_units() {
     assert!(with_file[0].contains("--skip sub") && with_file[0].contains("--skip nonzero"), "{}", with_file[0]);
     assert!(runs.iter().any(|r| r.contains("-- nonzero ")), "{runs:?}");
 }
+
+/// A package's doctests run in one `cargo test --doc` with several libtest threads
+/// (`TEMPO_DOCTEST_THREADS`, else one more than the cores), and still each doctest
+/// gets its own outcome (checked against `expected.toml`); splitting into units
+/// (`TEMPO_DOCTESTS_PER_UNIT`) runs each with one thread.
+#[test]
+fn a_package_runs_its_doctests_in_one_unit_of_several_threads() {
+    build_doctest_fixture();
+    let (_, runs) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTEST_THREADS", "4")]);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].contains("--test-threads 4") && !runs[0].contains("src/"), "{}", runs[0]);
+    let (_, split) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTESTS_PER_UNIT", "2")]);
+    assert!(split.iter().all(|r| r.contains("--test-threads 1")), "{split:?}");
+}

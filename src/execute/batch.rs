@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::capture::CaptureBuf;
-use super::doctest_unit::DoctestRun;
+use super::doctest_unit::{DoctestRun, WideUnit};
 use super::libtest_output::{LINE_LIMIT, LineParser, Parsed, TestResult, strip_suffix};
 use super::supervise::{self, AfterExit, Control, Limits, Supervised};
 use super::{deadline, unix};
@@ -68,12 +68,14 @@ pub struct BatchEnd {
 /// (see [`crate::build::DocUnit`]).
 fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
     let first = &tests[0];
+    let mut threads = 1;
     let mut cmd = match &first.binary.doc {
         Some(unit) => {
             // Run where tempo runs, so that a relative `--manifest-path` still holds;
             // cargo runs rustdoc in the package's directory.
             let mut cmd = Command::new(&first.binary.path);
-            cmd.args(unit.cargo_args.iter()).arg("--").args(unit.filters.iter());
+            cmd.args(unit.cargo_args.iter()).arg("--").args(doc_filters(tests, unit));
+            threads = unit.threads;
             for skip in &unit.skip {
                 cmd.arg("--skip").arg(skip);
             }
@@ -87,7 +89,7 @@ fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
             cmd
         }
     };
-    cmd.args(["--test-threads", "1", "--color", "never"]);
+    cmd.arg("--test-threads").arg(threads.to_string()).args(["--color", "never"]);
     if tests.iter().any(|t| t.ignored) {
         cmd.arg("--include-ignored");
     }
@@ -101,6 +103,26 @@ fn command(tests: &[TestRef], spec: &BatchSpec) -> Command {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.process_group(0);
     cmd
+}
+
+/// The name filters a doctest unit's run passes libtest: the unit's own, or, for a
+/// unit of a whole package of which fewer tests run (a filter left the others out),
+/// the source files of those that run, when no file's path has whitespace (which
+/// rustdoc would split). libtest's filters match substrings, so a file's filter may
+/// also select another file's doctests; their results are not looked at.
+fn doc_filters(tests: &[TestRef], unit: &crate::build::DocUnit) -> Vec<String> {
+    if !unit.filters.is_empty() {
+        return unit.filters.clone();
+    }
+    let files = |names: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+        let mut files: Vec<String> = names.map(|n| n.split(" - ").next().unwrap_or(n).to_owned()).collect();
+        files.sort();
+        files.dedup();
+        files
+    };
+    let running = files(&mut tests.iter().map(|t| t.name.as_str()));
+    let all = files(&mut unit.names.iter().map(String::as_str));
+    if running == all || running.iter().any(|f| f.contains(char::is_whitespace)) { Vec::new() } else { running }
 }
 
 /// What a batch knows of the test running now.
@@ -167,6 +189,8 @@ struct Batch<'a, E> {
     parser: LineParser,
     /// A doctest unit's output and failures, which settle its tests at the end.
     doc: Option<DoctestRun>,
+    /// A doctest unit with several threads: which doctests run, and since when.
+    wide: Option<(WideUnit, HashMap<usize, Instant>)>,
     running: Option<Running>,
     /// The test that stalled the batch, which was ended for it.
     ended_for: Option<(usize, BatchFailure)>,
@@ -190,6 +214,12 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
             resolved: vec![false; tests.len()],
             parser: LineParser::with_limit(LINE_LIMIT.max(longest + 1024)),
             doc: tests[0].binary.doc.is_some().then(|| DoctestRun::new(spec.output_cap)),
+            wide: tests[0]
+                .binary
+                .doc
+                .as_ref()
+                .filter(|u| u.threads > 1)
+                .map(|u| (WideUnit::new(&u.names, &doc_filters(tests, u), &u.skip, u.threads), HashMap::new())),
             running: None,
             ended_for: None,
             timed_out: None,
@@ -209,18 +239,53 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
         if self.resolved[i] {
             return;
         }
+        self.running = Some(self.running_since(i, at));
+        (self.on_event)(BatchEvent::Started(i));
+    }
+
+    fn running_since(&self, i: usize, at: Instant) -> Running {
         let test = &self.tests[i];
         let slow = &test.settings.slow_timeout;
-        self.running = Some(Running {
+        Running {
             index: i,
             started: at,
-            cpu_at_start: unix::process_cpu(self.pid),
+            cpu_at_start: if self.wide.is_some() { None } else { unix::process_cpu(self.pid) },
             next_slow: deadline(at, slow.period),
             stall_at: stall_limit(test).and_then(|d| deadline(at, d)),
             terminate_at: slow.terminate_after.and_then(|n| deadline(at, slow.period.saturating_mul(n))),
             output: CaptureBuf::new(self.spec.output_cap),
-        });
-        (self.on_event)(BatchEvent::Started(i));
+        }
+    }
+
+    /// A wide doctest unit began, or a result freed one of its threads: the doctests
+    /// that start now (see [`WideUnit`]).
+    fn wide_starts(&mut self, names: Vec<String>, at: Instant) {
+        let Some((_, starts)) = self.wide.as_mut() else { return };
+        let mut started = Vec::new();
+        for name in names {
+            if let Some(&i) = self.index.get(name.as_str())
+                && !self.resolved[i]
+            {
+                starts.insert(i, at);
+                started.push(i);
+            }
+        }
+        for i in started {
+            (self.on_event)(BatchEvent::Started(i));
+        }
+        self.watch_oldest();
+    }
+
+    /// In a wide unit the deadlines watched are those of the doctest that has run
+    /// longest: it reaches a slow period or its timeout first.
+    fn watch_oldest(&mut self) {
+        let Some((_, starts)) = self.wide.as_ref() else { return };
+        let oldest = starts.iter().min_by_key(|(i, at)| (**at, **i)).map(|(i, at)| (*i, *at));
+        match oldest {
+            Some((i, _)) if self.running.as_ref().is_some_and(|r| r.index == i) => {}
+            Some((i, at)) => self.running = Some(self.running_since(i, at)),
+            None => self.running = None,
+        }
     }
 
     /// A test started before the previous one's result could be read: that one runs
@@ -241,7 +306,25 @@ impl<'a, E: FnMut(BatchEvent)> Batch<'a, E> {
             return;
         }
         self.resolved[i] = true;
-        let r = self.running.take().filter(|r| r.index == i);
+        let r = match self.wide.as_mut() {
+            Some((_, starts)) => {
+                let since = starts.remove(&i);
+                if since.is_none() {
+                    // Ended before its derived start (merged doctests run as two
+                    // libtest runs, so the order is approximate there): it starts and
+                    // ends now, so that every result follows its start.
+                    (self.on_event)(BatchEvent::Started(i));
+                }
+                match self.running.take() {
+                    Some(r) if r.index == i => Some(r),
+                    other => {
+                        self.running = other;
+                        since.map(|at| self.running_since(i, at))
+                    }
+                }
+            }
+            None => self.running.take().filter(|r| r.index == i),
+        };
         match result {
             TestResult::Ok => self.passed(i, r, at),
             TestResult::Failed | TestResult::Ignored => match self.doc.as_mut() {
@@ -325,6 +408,20 @@ impl<E: FnMut(BatchEvent)> Supervised for Batch<'_, E> {
         }
         let parsed = self.parser.feed(bytes);
         if self.ended_for.is_some() || self.timed_out.is_some() {
+            return;
+        }
+        if let Some((wide, _)) = self.wide.as_mut() {
+            // rustdoc's first output is `running N tests`, as libtest starts them.
+            let first = wide.begin();
+            self.wide_starts(first, at);
+            for parsed in parsed {
+                // Each line is a result: the start it reads as is the result's time.
+                if let Parsed::Result(name, result) = parsed {
+                    self.result(&name, result, at);
+                    let next = self.wide.as_mut().and_then(|(w, _)| w.completed());
+                    self.wide_starts(next.into_iter().collect(), at);
+                }
+            }
             return;
         }
         for parsed in parsed {
@@ -426,5 +523,127 @@ mod tests {
             },
         );
         assert_eq!(passed, [(0, Outcome::Pass)], "{end:?}");
+    }
+
+    /// Tests `names` of a doctest unit of `a`, `b` and `c` run with two threads by
+    /// the program at `script`, with their settings adjusted.
+    fn wide_doc_tests(
+        script: std::path::PathBuf,
+        dir: &std::path::Path,
+        names: &[&str],
+        adjust: impl Fn(&mut crate::plan::TestSettings),
+    ) -> Vec<TestRef> {
+        use std::sync::Arc;
+        let fake = crate::plan::fake::binary_at(script, dir.to_owned());
+        let all: Arc<[String]> = ["a", "b", "c"].map(String::from).into();
+        let binary = Arc::new(crate::build::TestBinary {
+            id: fake.id.clone(),
+            path: fake.path.clone(),
+            kind: fake.kind,
+            filter_kind: "doctest",
+            target_name: fake.target_name.clone(),
+            package: Arc::clone(&fake.package),
+            build_script: None,
+            doc: Some(crate::build::DocUnit {
+                filters: vec![],
+                skip: vec![],
+                cargo_args: Arc::from(vec![std::ffi::OsString::from("test")]),
+                threads: 2,
+                names: all,
+            }),
+        });
+        names
+            .iter()
+            .map(|name| {
+                let mut test = crate::plan::fake::test(name, &adjust);
+                Arc::get_mut(&mut test).expect("just made").binary = Arc::clone(&binary);
+                test
+            })
+            .collect()
+    }
+
+    /// In a wide unit the doctest that has run longest is watched: `a` passes, `b`
+    /// then hangs past its timeout and is reported as timed out, the unit's process
+    /// group is ended (the script's sleeping child with it), and `c`, which libtest
+    /// had started in `a`'s place, goes back to the queue.
+    #[test]
+    fn a_wide_doctest_unit_times_out_its_longest_running_doctest() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-cargo");
+        let body = "#!/bin/sh\nprintf '\\nrunning 3 tests\\n'\nprintf 'test a ... ok\\n'\nsleep 30\n";
+        std::fs::write(&script, body).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tests = wide_doc_tests(script, dir.path(), &["a", "b", "c"], |s| {
+            s.slow_timeout.period = Duration::from_millis(200);
+            s.slow_timeout.terminate_after = Some(2);
+        });
+        let spec = BatchSpec { slot: 0, output_cap: 1 << 16, grace_period: Duration::from_millis(200), attempt: 1 };
+        let mut finished = HashMap::new();
+        let begin = Instant::now();
+        let end = run_batch(
+            &tests,
+            &spec,
+            begin,
+            |_| {},
+            |event| {
+                if let BatchEvent::Finished(i, result) = event {
+                    finished.insert(tests[i].name.clone(), result.outcome);
+                }
+            },
+        );
+        assert!(begin.elapsed() < Duration::from_secs(20), "the unit was ended, not waited for");
+        assert_eq!(finished.get("a"), Some(&Outcome::Pass));
+        assert_eq!(finished.get("b"), Some(&Outcome::Timeout), "{finished:?}");
+        assert_eq!(end.unrun, [2], "{end:?}");
+    }
+
+    /// A doctest unit with two libtest threads prints only results. `a` and `b` start
+    /// with the run; `c` starts when `a`'s result comes, 0.3 s in, so its duration is
+    /// the 0.3 s since then, not the 0.6 s since the run began; a failure stays a
+    /// failure with the output libtest printed for it, and the threads are passed on.
+    #[test]
+    fn a_wide_doctest_unit_derives_each_start_from_the_results_before_it() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-cargo");
+        let args = dir.path().join("args");
+        let body = format!(
+            "#!/bin/sh\necho \"$*\" > '{}'\nprintf '\\nrunning 3 tests\\n'\nsleep 0.3\nprintf 'test a ... ok\\n'\n\
+             sleep 0.3\nprintf 'test c ... FAILED\\n'\nprintf 'test b ... ok\\n'\n\
+             printf '\\nfailures:\\n\\n---- c stdout ----\\nc broke\\n\\nfailures:\\n    c\\n'\nexit 101\n",
+            args.display()
+        );
+        std::fs::write(&script, body).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tests = wide_doc_tests(script, dir.path(), &["c", "a", "b"], |_| {});
+        let spec = BatchSpec { slot: 0, output_cap: 1 << 16, grace_period: Duration::from_secs(1), attempt: 1 };
+        let mut started = Vec::new();
+        let mut finished = HashMap::new();
+        let begin = Instant::now();
+        run_batch(
+            &tests,
+            &spec,
+            begin,
+            |_| {},
+            |event| match event {
+                BatchEvent::Started(i) => started.push(tests[i].name.clone()),
+                BatchEvent::Finished(i, result) => {
+                    finished.insert(tests[i].name.clone(), result);
+                }
+                BatchEvent::Slow(..) => {}
+            },
+        );
+        assert_eq!(started, ["a", "b", "c"]);
+        let ms = |name: &str| finished[name].duration.as_millis();
+        assert!(ms("a") >= 250 && ms("c") >= 250, "a took {} ms, c {} ms", ms("a"), ms("c"));
+        assert!(ms("c") + 150 < ms("b"), "c took {} ms, timed from a's result; b {} ms", ms("c"), ms("b"));
+        assert_eq!(finished["a"].outcome, Outcome::Pass);
+        assert_eq!(finished["c"].outcome, Outcome::Fail(ExitStatus::Code(101)));
+        assert!(String::from_utf8_lossy(&finished["c"].stdout.bytes).contains("c broke"));
+        let args = std::fs::read_to_string(&args).unwrap();
+        assert!(args.contains("--test-threads 2"), "{args}");
     }
 }

@@ -82,3 +82,79 @@ impl DoctestRun {
         }
     }
 }
+
+/// Which doctests a unit with several libtest threads runs now, derived from the
+/// results it prints.
+///
+/// With more than one thread libtest prints nothing when a test starts, only
+/// `test NAME ... ok` when it ends. It starts the tests it selected in name order,
+/// as many as it has threads, and the next one each time a result comes in (an
+/// ignored test's result comes at once). So the first `threads` tests start when the
+/// run starts and the k-th result starts the next test in order: each doctest's
+/// start, and so its duration, is derived from the lines as they arrive.
+#[derive(Debug)]
+pub struct WideUnit {
+    /// The names libtest runs, in its order.
+    order: Vec<String>,
+    next: usize,
+    threads: usize,
+    begun: bool,
+}
+
+impl WideUnit {
+    /// The unit's doctests among `names` (sorted as libtest sorts) that libtest selects
+    /// with these filters (any of them a substring of the name, or none given) and
+    /// skip patterns (substrings too).
+    pub fn new(names: &[String], filters: &[String], skip: &[String], threads: usize) -> WideUnit {
+        let selected = |n: &&String| {
+            (filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+                && !skip.iter().any(|s| n.contains(s.as_str()))
+        };
+        let mut order: Vec<String> = names.iter().filter(selected).cloned().collect();
+        order.sort();
+        WideUnit { order, next: 0, threads: threads.max(1), begun: false }
+    }
+
+    /// The run began (rustdoc printed its `running N tests`): the first tests start.
+    /// Returns them, or nothing if it had begun already.
+    pub fn begin(&mut self) -> Vec<String> {
+        if self.begun {
+            return Vec::new();
+        }
+        self.begun = true;
+        let first = self.threads.min(self.order.len());
+        self.next = first;
+        self.order[..first].to_vec()
+    }
+
+    /// A result came in: the test that starts in its place, if any is left.
+    pub fn completed(&mut self) -> Option<String> {
+        let name = self.order.get(self.next)?.clone();
+        self.next += 1;
+        Some(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Two threads: `a` and `b` start with the run, each result starts the next
+    /// name in order, and the filter and skip patterns leave out what libtest would.
+    #[test]
+    fn each_result_starts_the_next_selected_doctest_in_name_order() {
+        let all = names(&["src/b.rs - y (line 1)", "src/a.rs - x (line 9)", "src/a.rs - x (line 2)", "src/c.rs - z"]);
+        let mut unit = WideUnit::new(&all, &names(&["src/a.rs", "src/b.rs"]), &names(&["line 9"]), 2);
+        assert_eq!(unit.begin(), names(&["src/a.rs - x (line 2)", "src/b.rs - y (line 1)"]));
+        assert_eq!(unit.begin(), Vec::<String>::new(), "the run begins once");
+        assert_eq!(unit.completed(), None, "nothing is left to start");
+        let mut unit = WideUnit::new(&all, &[], &[], 3);
+        assert_eq!(unit.begin().len(), 3);
+        assert_eq!(unit.completed().as_deref(), Some("src/c.rs - z"));
+        assert_eq!(unit.completed(), None);
+    }
+}
