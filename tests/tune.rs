@@ -69,6 +69,21 @@ fn tune(workspace: &Path, args: &[&str]) -> Swept {
         .unwrap_or_else(|| panic!("no recommendation line after the table:\n{stdout}"));
     assert!([1, 2, 4].contains(&recommended), "{stdout}");
     assert!(recommendation.contains("tolerance 5.0%"), "{recommendation}");
+    // Issue 14: the learned policy beside the counts, a class for each of the 8 tests.
+    // (Which class, for a sleep of a few milliseconds, depends on how long the
+    // process took to start on this machine.)
+    let learned = lines.iter().find(|l| l.starts_with("adaptive learned: "));
+    if adaptive {
+        let learned = learned.unwrap_or_else(|| panic!("no learned policy:\n{stdout}"));
+        let counted: usize = learned["adaptive learned: ".len()..]
+            .split(", ")
+            .map(|part| part.split_whitespace().next().and_then(|n| n.parse::<usize>().ok()).expect(learned))
+            .sum();
+        assert_eq!(counted, 8, "{learned}");
+        assert!(learned.contains(" waiting"), "{learned}");
+    } else {
+        assert!(learned.is_none(), "nextest's engine learns nothing:\n{stdout}");
+    }
 
     let path = |prefix: &str| -> PathBuf {
         PathBuf::from(lines.iter().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{stdout}")))

@@ -150,7 +150,7 @@ pub fn run(opts: TuneOptions) -> Result<i32> {
             return Ok(exit_code::TEST_RUN_FAILED);
         }
     };
-    let report = TuneReport::new(
+    let mut report = TuneReport::new(
         p.engine.name(),
         &p.profile,
         cores,
@@ -159,6 +159,7 @@ pub fn run(opts: TuneOptions) -> Result<i32> {
         opts.tolerance,
         samples,
     );
+    report.learned = p.engine.learned();
     let svg_path = p.report_dir.join("tune.svg");
     let md_path = p.report_dir.join("tune.md");
     let json_path = p.report_dir.join("tune.json");

@@ -109,6 +109,13 @@ impl SweepPlan {
         self.test_count
     }
 
+    /// What adaptive concurrency has learned of the tests, from the history on disk
+    /// and the sweep's own runs so far (see `plan::admission::summary`).
+    pub fn learned(&self) -> String {
+        let plan = self.plan(self.cores);
+        crate::plan::admission::summary(plan.tests.iter().map(|t| &t.admission))
+    }
+
     /// The plan for a run on `slots` slots: `threads-required = "num-test-threads"`
     /// depends on the slot count, so each count gets its own.
     fn plan(&self, slots: usize) -> TestPlan {

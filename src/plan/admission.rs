@@ -107,6 +107,31 @@ impl Admission {
         Admission { demand: 1.0, probe: false, class: Class::Unknown, alone: Duration::ZERO, stretch: None };
 }
 
+/// One line on what adaptive concurrency learned of a set of tests: how many fall in
+/// each class, and what the ones that share cores are charged on average.
+pub fn summary<'a>(admissions: impl IntoIterator<Item = &'a Admission>) -> String {
+    let mut counts = [0usize; 5];
+    let mut shared = 0.0;
+    for a in admissions {
+        counts[a.class as usize] += 1;
+        if a.class == Class::Shares {
+            shared += a.demand;
+        }
+    }
+    let [unknown, waiting, busy, shares, collapses] = counts;
+    let mut parts = vec![format!("{busy} busy (a core each)"), format!("{waiting} waiting")];
+    if shares > 0 {
+        parts.push(format!("{shares} sharing cores ({:.2} cores each on average)", shared / shares as f64));
+    }
+    if collapses > 0 {
+        parts.push(format!("{collapses} collapsing beside others (kept apart)"));
+    }
+    if unknown > 0 {
+        parts.push(format!("{unknown} not measured yet"));
+    }
+    parts.join(", ")
+}
+
 /// The cores a single-slot test is charged from its appetite `r` (its CPU-to-wall
 /// ratio alone): a test that mostly waits is charged `r`; up to 1.2, one core (a
 /// single-threaded busy test measures anything from 0.3 on a loaded machine to 1.1

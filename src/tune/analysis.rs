@@ -79,6 +79,10 @@ pub struct TuneReport {
     pub rows: Vec<Row>,
     /// The recommendation, when at least one thread count was measured.
     pub recommendation: Option<Recommendation>,
+    /// What adaptive concurrency learned of the tests by the end of the sweep (tempo's
+    /// engine only), to read beside its row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<String>,
 }
 
 /// The median of some values (the mean of the middle two for an even count).
@@ -182,6 +186,7 @@ impl TuneReport {
             baseline_threads: baseline.map(|(threads, _)| threads),
             rows,
             recommendation,
+            learned: None,
         }
     }
 
@@ -273,6 +278,9 @@ impl TuneReport {
             out.push_str(&line);
             out.push('\n');
         }
+        if let Some(learned) = &self.learned {
+            out.push_str(&format!("adaptive learned: {learned}\n"));
+        }
         out
     }
 
@@ -299,6 +307,9 @@ impl TuneReport {
         }
         if let Some(line) = self.recommendation_line() {
             md.push_str(&format!("\n**{line}**\n"));
+        }
+        if let Some(learned) = &self.learned {
+            md.push_str(&format!("\nAdaptive concurrency learned: {learned}.\n"));
         }
         md.push_str("\n![wall time and CPU utilization against the thread count](tune.svg)\n");
         md

@@ -95,6 +95,10 @@ pub(crate) trait Engine {
     fn test_count(&self) -> Option<usize>;
     /// Runs the selected tests once.
     fn run(&mut self, setting: Setting) -> Result<RunEnd>;
+    /// What adaptive concurrency learned of the tests, when the engine is tempo's.
+    fn learned(&self) -> Option<String> {
+        None
+    }
 }
 
 /// An engine ready to run, and where its results go.

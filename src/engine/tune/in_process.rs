@@ -65,6 +65,10 @@ impl Engine for TempoEngine {
         Some(self.sweep.test_count())
     }
 
+    fn learned(&self) -> Option<String> {
+        Some(self.sweep.learned())
+    }
+
     fn run(&mut self, setting: Setting) -> Result<RunEnd> {
         let mut failures = Failures::default();
         let stats = self.sweep.run(setting.threads(), &mut failures)?;
