@@ -469,7 +469,8 @@ impl Scheduler {
                 i += 1;
             }
         }
-        (batch.len() > 1).then(|| batch.into())
+        // A loud test runs under libtest's capture even with nobody to join it.
+        (batch.len() > 1 || first.loud).then(|| batch.into())
     }
 
     /// Gathers the first attempts of every doctest of `first`'s unit: rustdoc
@@ -709,6 +710,7 @@ mod tests {
             attempts: 1,
             batched: false,
             pressure: Some(1.0),
+            output_bytes: None,
         }];
         let history = crate::history::TestHistory { runs: runs.into_iter().collect(), ..Default::default() };
         let mut admission = crate::plan::admission::learn(&history);

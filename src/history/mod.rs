@@ -94,6 +94,10 @@ pub struct RunRecord {
     /// written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "pressure")]
     pub pressure: Option<f64>,
+    /// How many bytes it printed to stdout and stderr together, when it ran in a
+    /// process of its own (a batch's passing tests print into libtest's capture).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
 }
 
 /// The largest pressure a record may hold: far beyond any machine that still runs.
@@ -148,6 +152,10 @@ pub struct TestHistory {
     /// adaptive concurrency never probes it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub collapses: bool,
+    /// It printed so much in a run of its own that it runs under libtest's capture
+    /// from then on (see `plan::LOUD_FROM`); its later runs, captured, cannot show it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loud: bool,
 }
 
 impl TestHistory {
@@ -399,6 +407,13 @@ impl History {
     pub fn mark_isolation_sensitive(&mut self, binary_id: &str, name: &str) {
         if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
             h.isolation_sensitive = true;
+        }
+    }
+
+    /// Records that a test prints so much that it runs under libtest's capture.
+    pub fn mark_loud(&mut self, binary_id: &str, name: &str) {
+        if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
+            h.loud = true;
         }
     }
 

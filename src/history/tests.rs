@@ -9,6 +9,7 @@ fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
         attempts: 1,
         batched: false,
         pressure: None,
+        output_bytes: None,
     }
 }
 
@@ -418,6 +419,7 @@ mod fuzz_tests {
                         attempts: 1,
                         batched: false,
                         pressure: None,
+                        output_bytes: None,
                     }
                 },
             );

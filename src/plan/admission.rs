@@ -254,6 +254,7 @@ mod tests {
             attempts: 1,
             batched: false,
             pressure,
+            output_bytes: None,
         }
     }
 

@@ -39,6 +39,9 @@ pub struct TestInstance {
     pub failed_last: bool,
     /// Whether it may run in a batch with other tests of its binary (see `isolation`).
     pub batchable: bool,
+    /// Whether it prints so much that it runs under libtest's own capture even when
+    /// it runs alone: a batch of one (see [`LOUD_FROM`]).
+    pub loud: bool,
     /// What adaptive concurrency charges it, learned from its history (see
     /// [`admission`]); [`admission::Admission::UNKNOWN`] without history.
     pub admission: admission::Admission,
@@ -261,7 +264,8 @@ impl TestPlan {
                     let history = inputs.history.and_then(|h| h.get(q.binary_id, q.test_name));
                     let failed_last = history.is_some_and(crate::history::TestHistory::failed_last);
                     // A file's doctests only ever run together (see `DocUnit`).
-                    let batchable = lb.binary.doc.is_some() || may_batch(&settings, history);
+                    let loud = lb.binary.doc.is_none() && is_loud(&settings, history);
+                    let batchable = lb.binary.doc.is_some() || loud || may_batch(&settings, history);
                     plan.tests.push(Arc::new(TestInstance {
                         binary: Arc::clone(&lb.binary),
                         env: Arc::clone(&lb.env),
@@ -272,6 +276,7 @@ impl TestPlan {
                         expected_known,
                         failed_last,
                         batchable,
+                        loud,
                         admission: history.map_or(admission::Admission::UNKNOWN, admission::learn),
                     }));
                 } else {
@@ -296,6 +301,36 @@ pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(
 /// whether the test waits.
 const WAITS_MEASURABLE_FROM: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// A test that printed this much in a run of its own, and always passed, runs under
+/// libtest's own capture from then on, even alone. Output that nobody will read
+/// costs a system call per write when it is passed through (`--nocapture`):
+/// bytes 1.12's `advance_bytes_mut_remaining_capacity` makes 2.8 million
+/// `eprintln!` calls, 4.7 s so and 0.6 s in libtest's capture. What that gives up:
+/// if such a test hangs and is killed, its output is lost with its process (a
+/// failure's output is not: libtest prints it, and the test runs again alone).
+pub const LOUD_FROM: u64 = 256 * 1024;
+
+/// Whether a test prints so much that it runs under libtest's capture (see
+/// [`LOUD_FROM`]): only under `isolation = "auto"` or `"batch"`, with settings a
+/// batch allows, and when every recorded run passed.
+pub fn is_loud(settings: &TestSettings, history: Option<&crate::history::TestHistory>) -> bool {
+    shareable(settings, history)
+        && settings.isolation != Isolation::Process
+        && history.is_some_and(|h| h.loud && h.runs.iter().all(|r| r.outcome == "pass"))
+}
+
+/// Whether a test's settings and history let it share a process at all: only tests
+/// whose passing output nobody wants (libtest keeps a passing test's output to
+/// itself), with the plain command line (one slot, no extra arguments), and not one
+/// that failed in a batch and passed alone.
+fn shareable(settings: &TestSettings, history: Option<&crate::history::TestHistory>) -> bool {
+    settings.threads_required == 1
+        && settings.success_output == OutputMode::Never
+        && !settings.junit_store_success_output
+        && settings.run_extra_args.is_empty()
+        && !history.is_some_and(|h| h.isolation_sensitive)
+}
+
 /// Whether a test may share a process with others, given its settings and history.
 ///
 /// Only tests whose passing output nobody wants can share one (libtest keeps a
@@ -306,12 +341,7 @@ const WAITS_MEASURABLE_FROM: std::time::Duration = std::time::Duration::from_mil
 /// mostly wait: a batch runs its tests one after another, so tests that sleep or wait
 /// on I/O are better off in processes of their own, overlapping.
 pub fn may_batch(settings: &TestSettings, history: Option<&crate::history::TestHistory>) -> bool {
-    let shareable = settings.threads_required == 1
-        && settings.success_output == OutputMode::Never
-        && !settings.junit_store_success_output
-        && settings.run_extra_args.is_empty()
-        && !history.is_some_and(|h| h.isolation_sensitive);
-    shareable
+    shareable(settings, history)
         && match settings.isolation {
             Isolation::Process => false,
             Isolation::Batch => true,
@@ -400,6 +430,7 @@ pub mod fake {
             expected_known: false,
             failed_last: false,
             batchable: false,
+            loud: false,
             admission: admission::Admission::UNKNOWN,
         })
     }
@@ -423,10 +454,12 @@ mod tests {
                     attempts: 1,
                     batched: false,
                     pressure: None,
+                    output_bytes: None,
                 })
                 .collect(),
             isolation_sensitive: false,
             collapses: false,
+            loud: false,
         }
     }
 

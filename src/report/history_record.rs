@@ -137,6 +137,10 @@ impl Reporter for HistoryReporter {
             batched: r.batched,
             // Two decimals, which JSON reads back exactly, so that a merge of two
             // copies of the file sees one record as one.
+            output_bytes: (!r.batched).then(|| {
+                let bytes = |o: &crate::events::CapturedOutput| (o.bytes.len() as u64).saturating_add(o.dropped);
+                bytes(&r.stdout).saturating_add(bytes(&r.stderr))
+            }),
             pressure: r.pressure.map(|p| (p.clamp(0.0, crate::history::MAX_PRESSURE) * 100.0).round() / 100.0),
         };
         let test = &finished.test;
@@ -144,9 +148,13 @@ impl Reporter for HistoryReporter {
             Some((_, recorded)) => recorded,
             None => &mut self.history,
         };
+        let loud = record.output_bytes >= Some(crate::plan::LOUD_FROM);
         history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
         if r.isolation_sensitive() {
             history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
+        }
+        if loud {
+            history.mark_loud(test.binary_id().as_str(), &test.name);
         }
         if history.get(test.binary_id().as_str(), &test.name).is_some_and(crate::plan::admission::collapsed) {
             history.mark_collapses(test.binary_id().as_str(), &test.name);

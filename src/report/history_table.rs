@@ -146,6 +146,7 @@ mod tests {
                 attempts: 1,
                 batched: false,
                 pressure: None,
+                output_bytes: None,
             };
             history.record("pkg", hostile::NAME, "pkg", record);
         }

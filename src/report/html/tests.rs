@@ -318,6 +318,7 @@ fn tests_the_history_calls_flaky_are_marked() {
         attempts: 1,
         batched: false,
         pressure: None,
+        output_bytes: None,
     };
     history.record("pkg", "wobbly", "pkg", record("pass"));
     history.record("pkg", "wobbly", "pkg", record("fail"));
