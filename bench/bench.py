@@ -7,6 +7,7 @@
     bench/bench.py --workloads real:itertools,real:bytes@1.12.2
     bench/bench.py --threads default                 # every tool at its own default thread count
     bench/bench.py --workloads mixed --tools tempo,tempo@2,tempo@8,nextest
+    bench/bench.py --verdict                         # issue 14: real suites, -j sweep, doctests, verdict
 
 A tool may carry its own thread count: `tempo@8`, `nextest@default`,
 `tempo@adaptive`; `default` passes no thread option at all (tempo's default is
@@ -20,6 +21,11 @@ time is time.perf_counter() around the whole command, which includes cargo's
 no-op build check (the same for every tool, since they share the workload's
 target directory). The report gives the median, min and max per tool and the
 ratio of each median to nextest's and to cargo test's.
+
+With --verdict (issue 14) every tool runs at its default, tempo also at -j 1x,
+2x, 4x and 8x the cores, the doctest-heavy suites also run the doctest tools
+(--doc-compare), and the report ends with a verdict table: each ratio issue 14
+sets a target for, marked against it.
 
 Full output of the last run of each tool is kept in bench/work/_logs/.
 See bench/README.md for the methodology.
@@ -562,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="where --write-results writes (default: bench/RESULTS.md)")
     args = ap.parse_args(argv)
     if args.verdict:
-        if "--tools" in (argv if argv is not None else sys.argv):
+        if any(a.startswith("--tools") for a in (argv if argv is not None else sys.argv[1:])):
             ap.error("--verdict chooses the tools itself; leave out --tools")
         cores = default_threads()
         args.threads = "default"
