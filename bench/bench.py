@@ -7,6 +7,7 @@
     bench/bench.py --workloads real:itertools,real:bytes@1.12.2
     bench/bench.py --threads default                 # every tool at its own default thread count
     bench/bench.py --workloads mixed --tools tempo,tempo@2,tempo@8,nextest
+    bench/bench.py --verdict                         # issue 14: real suites, -j sweep, doctests, verdict
 
 A tool may carry its own thread count: `tempo@8`, `nextest@default`,
 `tempo@adaptive`; `default` passes no thread option at all (tempo's default is
@@ -20,6 +21,11 @@ time is time.perf_counter() around the whole command, which includes cargo's
 no-op build check (the same for every tool, since they share the workload's
 target directory). The report gives the median, min and max per tool and the
 ratio of each median to nextest's and to cargo test's.
+
+With --verdict (issue 14) every tool runs at its default, tempo also at -j 1x,
+2x, 4x and 8x the cores, the doctest-heavy suites also run the doctest tools
+(--doc-compare), and the report ends with a verdict table: each ratio issue 14
+sets a target for, marked against it.
 
 Full output of the last run of each tool is kept in bench/work/_logs/.
 See bench/README.md for the methodology.
@@ -49,9 +55,23 @@ sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
 import fetch_real  # noqa: E402
 import gen  # noqa: E402
 
-ALL_TOOLS = ["tempo", "nextest", "cargo-test", "tempo-base"]
+ALL_TOOLS = ["tempo", "nextest", "cargo-test", "tempo-base", "tempo-doc", "tempo-doconly", "cargo-test-all",
+             "cargo-test-doc"]
 TOOL_LABEL = {"tempo": "cargo tempo", "nextest": "cargo nextest", "cargo-test": "cargo test",
-              "tempo-base": "cargo tempo (base)"}
+              "tempo-base": "cargo tempo (base)", "tempo-doc": "cargo tempo --doc",
+              "tempo-doconly": "cargo tempo --doc, doctests only", "cargo-test-all": "cargo test, all targets",
+              "cargo-test-doc": "cargo test --doc"}
+# The doctest comparisons of issue 14, run on a doctest-heavy suite with --doc-compare
+# (or --verdict): tempo restricted to doctests against `cargo test --doc`, and tempo
+# with doctests against a plain `cargo test` (all its targets, doctests included).
+DOC_TOOLS = ["tempo-doconly", "cargo-test-doc", "tempo-doc", "cargo-test-all"]
+# The targets of the verdict (bench/README.md#verdict): tempo's default run against
+# the faster of cargo test and nextest, and against the best tempo -j N; the doctest
+# ratios against cargo test --doc and a plain cargo test.
+TARGET_VS_OTHERS = 1.0
+TARGET_VS_BEST_J = 1.15
+TARGET_DOC_ONLY = 0.85
+TARGET_DOC_ALL = 0.9
 # `tempo-base` is another build of tempo (`--base-bin`), run with the same arguments as
 # `tempo`, so that a change can be measured against the revision before it, interleaved
 # in the same rounds. It keeps its history apart (see `run_env`), since two revisions
@@ -98,12 +118,20 @@ def expand_workloads(arg: str) -> list[str]:
         if not w:
             continue
         if w == "all":
-            out += SYNTHETIC + [f"real:{n}" for n in fetch_real.REAL_CRATES]
+            out += SYNTHETIC + [f"real:{n}" for n in fetch_real.REAL_SUITES]
         elif w == "real":
-            out += [f"real:{n}" for n in fetch_real.REAL_CRATES]
+            out += [f"real:{n}" for n in fetch_real.REAL_SUITES]
         else:
             out.append(w)
     return list(dict.fromkeys(out))
+
+
+def is_doc_suite(workload: str) -> bool:
+    """A doctest-heavy real suite of the pinned set: --doc-compare runs the doctest tools on it."""
+    if not workload.startswith("real:"):
+        return False
+    suite = fetch_real.REAL_SUITES.get(workload[len("real:"):].partition("@")[0])
+    return suite is not None and suite.doc
 
 
 def split_spec(spec: str, threads: str) -> tuple[str, str]:
@@ -124,10 +152,13 @@ def tool_command(spec: str, ws: Path, threads: str, tempo_bin: Path, doc: bool =
     cargo test run the doctests too (nextest cannot)."""
     tool, threads = split_spec(spec, threads)
     default = threads == "default"
-    if tool in ("tempo", "tempo-base"):
+    if tool in ("tempo", "tempo-base", "tempo-doc", "tempo-doconly"):
         j = [] if default else ["-j", threads]
-        binary = tempo_bin if tool == "tempo" else BASE_BIN
-        return [str(binary), "tempo", "run", "--workspace", "--no-fail-fast", *j, *(["--doc"] if doc else []),
+        binary = BASE_BIN if tool == "tempo-base" else tempo_bin
+        docs = ["--doc"] if doc or tool in ("tempo-doc", "tempo-doconly") else []
+        if tool == "tempo-doconly":
+            docs += ["-E", "kind(doctest)"]
+        return [str(binary), "tempo", "run", "--workspace", "--no-fail-fast", *j, *docs,
                 "--manifest-path", str(ws / "Cargo.toml")]
     if tool == "nextest":
         j = [] if default else ["--test-threads", threads]
@@ -137,6 +168,12 @@ def tool_command(spec: str, ws: Path, threads: str, tempo_bin: Path, doc: bool =
         # runners run; it leaves out doctests, which nextest cannot run.
         j = [] if default else ["--", "--test-threads", threads]
         targets = [] if doc else ["--tests"]
+        return ["cargo", "test", "-q", "--workspace", "--no-fail-fast", *targets, *j]
+    if tool in ("cargo-test-all", "cargo-test-doc"):
+        # A plain `cargo test` (lib, bins, integration tests, then doctests), and
+        # `cargo test --doc` (doctests only): what tempo --doc is compared with.
+        j = [] if default else ["--", "--test-threads", threads]
+        targets = ["--doc"] if tool == "cargo-test-doc" else []
         return ["cargo", "test", "-q", "--workspace", "--no-fail-fast", *targets, *j]
     raise ValueError(tool)
 
@@ -322,6 +359,74 @@ def table(res: Result, tools: list[str], clean: bool = False) -> str:
     return "\n".join(lines)
 
 
+def verdict_rows(res: Result, threads: str) -> list[tuple[str, str, float | None, float]]:
+    """(what, how, ratio, target) for each target of issue 14 this workload's runs can
+    judge; a ratio of None means a run it needs is missing (left out or failed to run)."""
+    med = {t: statistics.median(r.seconds for r in runs) for t, runs in res.runs.items() if runs}
+    eff = {t: split_spec(t, threads) for t in med}
+    default = next((t for t, (n, j) in eff.items() if n == "tempo" and j in ("default", "adaptive")), None)
+    rows: list[tuple[str, str, float | None, float]] = []
+    others = [t for t, (n, _) in eff.items() if n in ("nextest", "cargo-test")]
+    sweep = [t for t, (n, j) in eff.items() if n == "tempo" and j.isdigit()]
+    if default and others:
+        best = min(others, key=lambda t: med[t])
+        rows.append(("tempo / min(cargo test, nextest)", f"{med[default]:.2f} / {med[best]:.2f} ({label(best)})",
+                     med[default] / med[best], TARGET_VS_OTHERS))
+    if default and sweep:
+        best = min(sweep, key=lambda t: med[t])
+        rows.append(("tempo / best tempo -j N", f"{med[default]:.2f} / {med[best]:.2f} ({label(best)})",
+                     med[default] / med[best], TARGET_VS_BEST_J))
+    for a, b, what, target in (("tempo-doconly", "cargo-test-doc", "tempo --doc doctests only / cargo test --doc",
+                                TARGET_DOC_ONLY),
+                               ("tempo-doc", "cargo-test-all", "tempo --doc / cargo test (all targets)",
+                                TARGET_DOC_ALL)):
+        ta = next((t for t, (n, _) in eff.items() if n == a), None)
+        tb = next((t for t, (n, _) in eff.items() if n == b), None)
+        if ta and tb:
+            rows.append((what, f"{med[ta]:.2f} / {med[tb]:.2f}", med[ta] / med[tb], target))
+    return rows
+
+
+def count_mismatch(res: Result) -> str:
+    """The runners compared must run the same tests: names the test-count pairs that
+    differ between tools meant to run the same set (the doctest tools count apart)."""
+    groups = {"tests": ("tempo", "tempo-base", "nextest", "cargo-test"), "all": ("tempo-doc", "cargo-test-all"),
+              "doc": ("tempo-doconly", "cargo-test-doc")}
+    notes = []
+    for g, names in groups.items():
+        seen = {}
+        for t, runs in res.runs.items():
+            if t.partition("@")[0] in names and runs and runs[-1].passed is not None:
+                seen[t] = runs[-1].passed + (runs[-1].failed or 0)
+        if len(set(seen.values())) > 1:
+            notes.append(f"{g}: " + ", ".join(f"{label(t)} {n}" for t, n in seen.items()))
+    return "; ".join(notes)
+
+
+def verdict(results: list[Result], threads: str) -> str:
+    """The verdict section: every ratio issue 14 sets a target for, per workload,
+    marked against its target, so the report shows at a glance where targets hold."""
+    lines = ["| workload | comparison | medians s | ratio | target | holds |", "|---|---|---|---:|---:|:---:|"]
+    held = total = 0
+    for res in results:
+        for what, how, ratio, target in verdict_rows(res, threads):
+            ok = ratio is not None and ratio <= target
+            held += ok
+            total += 1
+            lines.append(f"| {res.workload} | {what} | {how} | {ratio:.2f}x | ≤ {target:.2f}x | "
+                         f"{'yes' if ok else '**NO**'} |")
+    if total == 0:
+        return ""
+    mism = [(r.workload, count_mismatch(r)) for r in results]
+    out = [f"### Verdict: {held} of {total} targets hold", "",
+           "Each ratio is a median over a median (below 1.00x: tempo is faster). tempo is tempo's default "
+           "run (adaptive concurrency, no `-j`).", "", *lines]
+    bad = [f"- {w}: test counts differ ({m})" for w, m in mism if m]
+    if bad:
+        out += ["", "Runners that should run the same tests counted differently:", *bad]
+    return "\n".join(out)
+
+
 def workload_title(res: Result) -> str:
     try:
         where = res.path.relative_to(REPO)
@@ -351,14 +456,23 @@ def report(results: list[Result], tools: list[str], info: dict[str, str], args: 
         out.append("- **doctests included**: tempo with `--doc`, `cargo test` with all its targets (doctests too); "
                    "nextest cannot run doctests")
     out.append("- commands (run in the workload's directory):")
-    for t in tools:
+    used = list(dict.fromkeys(tools + [t for r in results for t in r.runs]))
+    for t in used:
         cmd = tool_command(t, Path("W"), args.threads, Path("cargo-tempo" if t.startswith("tempo") else ""), args.doc)
+        cmd = [f"'{c}'" if " " in c or "(" in c else c for c in cmd]
         out.append(f"  - {label(t)}: `{' '.join(cmd)}`")
+    if args.doc_compare:
+        out.append("- doctest comparisons (the last four tools) on the doctest-heavy suites only: "
+                   + ", ".join(f"`real:{n}`" for n, su in fetch_real.REAL_SUITES.items() if su.doc))
     out.append("")
     for res in results:
         out.append(workload_title(res))
         out.append("")
-        out.append(table(res, tools, args.clean))
+        out.append(table(res, tools + [t for t in res.runs if t not in tools], args.clean))
+        out.append("")
+    v = verdict(results, args.threads)
+    if v:
+        out.append(v)
         out.append("")
     return "\n".join(out)
 
@@ -369,7 +483,8 @@ def write_results(body: str, info: dict[str, str], args: argparse.Namespace, too
     day, tempo revision, workloads, tools, rounds and threads."""
     day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     key = f"{day} tempo={info['tempo']} workloads={','.join(workloads)} tools={','.join(tools)} " \
-          f"rounds={args.rounds} threads={args.threads}" + (" clean" if args.clean else "") + (" doc" if args.doc else "")
+          f"rounds={args.rounds} threads={args.threads}" + (" clean" if args.clean else "") + (" doc" if args.doc else "") \
+        + (" doc-compare" if args.doc_compare else "")
     section = f"## {info['date']}\n<!-- bench-key: {key} -->\n\n{body.rstrip()}\n"
     if path.exists():
         text = path.read_text()
@@ -438,6 +553,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--doc", action="store_true",
                     help="run the doctests too: tempo with --doc, cargo test without --tests; nextest, which "
                          "cannot run doctests, is left out")
+    ap.add_argument("--doc-compare", action="store_true",
+                    help="on the doctest-heavy real suites (REAL_SUITES with doc=True) also run, interleaved in the "
+                         "same rounds, " + ", ".join(DOC_TOOLS) + ": the doctest targets of issue 14")
+    ap.add_argument("--verdict", action="store_true",
+                    help="issue 14's measurement in one run: the pinned real suites (unless --workloads), every tool "
+                         "at its default, tempo at -j cores, 2x, 4x and 8x cores, and --doc-compare; the report ends "
+                         "with the verdict table")
     ap.add_argument("--clean", action="store_true",
                     help="remove the workload's target directory before every run: measure build plus tests")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds before one run is killed (default: %(default)s)")
@@ -445,6 +567,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results-file", type=Path, default=RESULTS_MD,
                     help="where --write-results writes (default: bench/RESULTS.md)")
     args = ap.parse_args(argv)
+    if args.verdict:
+        if any(a.startswith("--tools") for a in (argv if argv is not None else sys.argv[1:])):
+            ap.error("--verdict chooses the tools itself; leave out --tools")
+        cores = default_threads()
+        args.threads = "default"
+        args.tools = ",".join(["tempo", *(f"tempo@{k * cores}" for k in (1, 2, 4, 8)), "nextest", "cargo-test"])
+        args.doc_compare = True
+        if args.workloads == ",".join(SYNTHETIC):
+            args.workloads = "real"
+    if args.doc and args.doc_compare:
+        ap.error("--doc and --doc-compare don't mix: --doc-compare runs the doctest tools by themselves")
 
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     bad = [t for t in tools if t.partition("@")[0] not in ALL_TOOLS]
@@ -458,9 +591,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.base_bin is None or not args.base_bin.exists():
             ap.error("the tempo-base tool needs --base-bin PATH, an existing cargo-tempo binary")
         BASE_BIN = args.base_bin.resolve()
-    if any(t.partition("@")[0] == "tempo" for t in tools) and not ensure_tempo(tempo_bin, not args.no_build_tempo,
-                                                                     args.rebuild_tempo):
-        tools = [t for t in tools if t.partition("@")[0] != "tempo"]
+    uses_tempo = any(t.partition("@")[0] in ("tempo", "tempo-doc", "tempo-doconly") for t in tools) or args.doc_compare
+    if uses_tempo and not ensure_tempo(tempo_bin, not args.no_build_tempo, args.rebuild_tempo):
+        tools = [t for t in tools if t.partition("@")[0] not in ("tempo", "tempo-doc", "tempo-doconly")]
+        args.doc_compare = False
     tools = [t for t in tools if tool_available(t.partition("@")[0])]
     if args.doc and any(t.startswith("nextest") for t in tools):
         log("--doc: leaving out nextest, which cannot run doctests")
@@ -476,15 +610,16 @@ def main(argv: list[str] | None = None) -> int:
         ws = resolve_workload(w)
         res = Result(w, ws)
         safe = w.replace(":", "_").replace("@", "-")
+        wtools = tools + [t for t in DOC_TOOLS if args.doc_compare and is_doc_suite(w) and t not in tools]
         log(f"{w}: warming the build in {ws}")
-        for t in tools:
+        for t in wtools:
             clean_target(ws, args.clean)
             run = timed_run(tool_command(t, ws, args.threads, tempo_bin, args.doc), ws,
                             LOG_DIR / f"{safe}.{t}.warmup.log", args.timeout, run_env(w, args.clean, t))
             res.warm[t] = run
             log(f"  warm-up {t:<14} {run.seconds:7.2f} s  exit {run.rc}")
         for r in range(args.rounds):
-            order = tools[r % len(tools):] + tools[:r % len(tools)]
+            order = wtools[r % len(wtools):] + wtools[:r % len(wtools)]
             for t in order:
                 clean_target(ws, args.clean)
                 run = timed_run(tool_command(t, ws, args.threads, tempo_bin, args.doc), ws,
@@ -494,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  round {r + 1}/{args.rounds} {t:<14} {run.seconds:7.2f} s  exit {run.rc}{counts}"
                     + ("  (rebuilt!)" if run.rebuilt and not args.clean else ""))
         results.append(res)
-        log("\n" + workload_title(res) + "\n\n" + table(res, tools, args.clean) + "\n")
+        log("\n" + workload_title(res) + "\n\n" + table(res, wtools, args.clean) + "\n")
 
     body = report(results, tools, info, args, tempo_bin)
     print(body)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fetch published crates (with their test suites) from crates.io for benchmarking.
 
-    bench/fetch_real.py                      # the pinned crates in REAL_CRATES
+    bench/fetch_real.py                      # the pinned suites in REAL_SUITES (crates and workspaces)
+    bench/fetch_real.py crossbeam            # one assembled workspace of REAL_WORKSPACES
     bench/fetch_real.py semver strsim@0.11.1 # named crates (latest or pinned version)
 
 For each crate this creates a scratch Cargo project in bench/real/_fetch that
@@ -25,24 +26,74 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REAL_DIR = BENCH_DIR / "real"
 FETCH_DIR = REAL_DIR / "_fetch"
 
-# The crates the benchmark uses by default, pinned so that results stay
-# comparable. Each one ships its tests/ directory in the published package,
-# builds in well under a minute on 2 cores, and passes under cargo-nextest
-# (checked when they were chosen; see bench/README.md).
-REAL_CRATES: dict[str, str] = {
-    # 444 tests in 13 binaries (many quickcheck properties); ~9 s under nextest -j2.
-    "itertools": "0.15.0",
-    # 115 tests in 7 binaries, one of them a ~4.6 s straggler; ~5 s under nextest -j2.
-    "hashbrown": "0.17.2",
-    # 1080 tests in 14 binaries, one of them a ~22 s straggler; ~41 s under nextest -j2.
-    "bytes": "1.12.2",
+@dataclass(frozen=True)
+class Suite:
+    """One pinned real suite of the benchmark: what it stands for, and what was measured
+    when it was chosen (bench/README.md has the same table, with the timings)."""
+
+    version: str
+    # What the suite covers among the kinds of suite issue 14 names: `lock/channel`,
+    # `property`, `tiny`, `should_panic`, `doctest-2021`, `doctest-2024`, `workspace`.
+    categories: tuple[str, ...]
+    # Doctest-heavy: bench.py also runs the doctest comparisons on it (`--doc-compare`).
+    doc: bool = False
+    note: str = ""
+
+
+# The suites the benchmark uses by default (`real`), pinned so that results stay
+# comparable. Each one ships its tests in the published package, builds on 2 cores in
+# about a minute or less, and its whole suite takes a few seconds to ~25 s under
+# `cargo nextest run` on 2 cores. Test counts and failures are in bench/README.md.
+REAL_SUITES: dict[str, Suite] = {
+    # lock and channel concurrency: threads that contend on locks, park and time out.
+    "parking_lot": Suite("0.13.0", ("lock/channel",), note="mutex, rwlock, condvar, once tests with threads and timeouts"),
+    "spin": Suite("0.12.3", ("lock/channel",), note="spin locks: threads that busy-wait on each other"),
+    # CPU-bound property tests.
+    "itertools": Suite("0.15.0", ("property",), note="many quickcheck properties of 0.1-1 s"),
+    "indexmap": Suite("2.14.2", ("doctest-2024", "property", "should_panic"), doc=True,
+                      note="edition 2024 (merged doctests); quickcheck properties; index-out-of-bounds panics"),
+    # Many tiny tests.
+    "semver": Suite("1.0.28", ("tiny",), note="parse and compare tests of microseconds"),
+    "regex-syntax": Suite("0.8.12", ("tiny",), note="instant parser unit tests, nearly all in the library"),
+    "strsim": Suite("0.11.1", ("tiny",), note="instant string-metric tests"),
+    # should_panic-heavy.
+    "arrayvec": Suite("0.7.9", ("should_panic",), note="capacity-overflow and index panics"),
+    "hashbrown": Suite("0.17.2", ("doctest-2024", "should_panic"), doc=True,
+                       note="edition 2024, ~300 doctests; one ~4.6 s straggler (test_lots_of_insertions)"),
+    # Doctest-heavy, edition 2021.
+    "either": Suite("1.19.0", ("doctest-2021",), doc=True, note="61 doctests and 8 unit tests"),
+    "crossbeam-utils": Suite("0.8.23", ("doctest-2021", "lock/channel"), doc=True,
+                             note="~80 doctests; scoped threads, parker, sharded lock, atomics"),
 }
+
+# Multi-package workspaces assembled from crates.io packages: member -> version. Each
+# member is copied into bench/real/NAME-ws/MEMBER, and the generated root manifest
+# lists them as members and patches crates.io to the local copies, so the members
+# depend on each other by path as they do in their own repository. Run as `real:NAME`.
+REAL_WORKSPACES: dict[str, dict[str, str]] = {
+    # crossbeam's repository, less crossbeam-channel (~95 s a run, mostly timing loops)
+    # and crossbeam-queue (one 41 s test): both alone exceed the time budget.
+    "crossbeam": {"crossbeam-utils": "0.8.23", "crossbeam-epoch": "0.9.21", "crossbeam-deque": "0.8.8"},
+}
+REAL_SUITES["crossbeam"] = Suite("ws", ("workspace", "lock/channel"),
+                                 note="crossbeam-utils, -epoch, -deque as one workspace, by path")
+
+# Tried and left out of the pinned set (each still runs as `real:NAME@VERSION`):
+# bytes 1.12.2 (1080 tests, 34 should_panic, passes; but ~30-50 s a run under nextest
+# -j2, mostly one test that prints ~2.8 million lines: over the time budget),
+# flume 0.12.0 (236 tests, ~60 s a run, `basic::recv_timeout` fails under load, and
+# ~2 minutes to build its dev-dependencies), smallvec 1.16.6 (63 tests, few panics),
+# crossbeam-channel 0.5.17 (~95 s a run), crossbeam-queue 0.3.14 (one 41 s test).
+
+# NAME -> version of the single crates of the pinned set (kept for `fetch_real.py` without arguments).
+REAL_CRATES: dict[str, str] = {n: s.version for n, s in REAL_SUITES.items() if n not in REAL_WORKSPACES}
 
 
 def cargo_home() -> Path:
@@ -60,6 +111,8 @@ def crate_dir(name: str, version: str) -> Path:
 
 def find_existing(name: str) -> Path | None:
     """The already fetched copy of `name`: the pinned version if present, else the newest."""
+    if name in REAL_WORKSPACES:
+        return workspace_dir(name) if (workspace_dir(name) / "Cargo.toml").is_file() else None
     pinned = REAL_CRATES.get(name)
     if pinned and (crate_dir(name, pinned) / "Cargo.toml").is_file():
         return crate_dir(name, pinned)
@@ -130,8 +183,43 @@ def make_workspace_root(manifest: Path) -> None:
         manifest.write_text(text.rstrip("\n") + "\n\n# Added by tempo's bench/fetch_real.py: a workspace of its own.\n[workspace]\n")
 
 
+def workspace_dir(name: str) -> Path:
+    return REAL_DIR / f"{name}-ws"
+
+
+def fetch_workspace(name: str, force: bool = False, quiet: bool = False) -> Path:
+    """Assembles the workspace `name` of REAL_WORKSPACES in bench/real/NAME-ws: each
+    member's published source in a directory of its own, a root manifest listing them,
+    and `[patch.crates-io]` so that they use each other's local copy."""
+    members = REAL_WORKSPACES[name]
+    dest = workspace_dir(name)
+    if (dest / "Cargo.toml").is_file() and not force:
+        return dest
+    out = None if not quiet else subprocess.DEVNULL
+    for member, version in members.items():
+        write_scratch(member, version)
+        subprocess.run(["cargo", "fetch", "--manifest-path", str(FETCH_DIR / "Cargo.toml")],
+                       check=True, stdout=out, stderr=out)
+        mdest = dest / member
+        if mdest.exists():
+            shutil.rmtree(mdest)
+        shutil.copytree(unpacked_source(member, version), mdest, symlinks=True)
+        for p in mdest.rglob("*"):
+            if not p.is_symlink():
+                p.chmod(p.stat().st_mode | 0o200)
+    root = ["# Generated by tempo's bench/fetch_real.py: crates.io packages as one workspace.",
+            "[workspace]", 'resolver = "2"', "members = [" + ", ".join(json.dumps(m) for m in members) + "]",
+            "", "[patch.crates-io]"]
+    root += [f'{json.dumps(m)} = {{ path = {json.dumps(m)} }}' for m in members]
+    (dest / "Cargo.toml").write_text("\n".join(root) + "\n")
+    return dest
+
+
 def fetch(spec: str, force: bool = False, quiet: bool = False) -> Path:
-    """Fetches NAME[@VERSION] and returns the directory of its workspace copy."""
+    """Fetches NAME[@VERSION] (or assembles the workspace NAME) and returns the
+    directory of its workspace root."""
+    if spec in REAL_WORKSPACES:
+        return fetch_workspace(spec, force, quiet)
     name, version = parse_spec(spec)
     if version and not force and (crate_dir(name, version) / "Cargo.toml").is_file():
         return crate_dir(name, version)
@@ -158,11 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("crates", nargs="*", help="NAME or NAME@VERSION (default: the pinned set)")
     ap.add_argument("--force", action="store_true", help="copy again even if already present")
     args = ap.parse_args(argv)
-    specs = args.crates or [f"{n}@{v}" for n, v in REAL_CRATES.items()]
+    specs = args.crates or [n if n in REAL_WORKSPACES else f"{n}@{s.version}" for n, s in REAL_SUITES.items()]
     for spec in specs:
         dest = fetch(spec, force=args.force)
-        tests = dest / "tests"
-        n_files = len(list(tests.glob("*.rs"))) if tests.is_dir() else 0
+        n_files = sum(1 for _ in dest.glob("**/tests/*.rs"))
         print(f"{spec}: {dest.relative_to(BENCH_DIR.parent)} ({n_files} files in tests/)")
     return 0
 
