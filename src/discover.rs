@@ -148,6 +148,11 @@ pub fn list_all(
     binaries.into_par_iter().map(|(b, e)| list_binary(b, e, cache)).collect()
 }
 
+/// The libtest flag that makes rustdoc compile no merged program for a doctest list:
+/// rustdoc 1.95 treats every doctest as standalone when its test arguments hold it
+/// (its output would not be shown from a merged run), and `--list` runs nothing.
+pub const LIST_UNMERGED: &str = "--show-output";
+
 /// Lists a library's doctests with `cargo test --doc --package NAME -- --list`
 /// (which also builds the library if it is not built), and groups them by source
 /// file: one [`ListedBinary`] per file, whose `doc` unit runs them.
@@ -157,11 +162,22 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
     cargo_args.extend(doc_args.iter().cloned());
     let cargo_args: Arc<[OsString]> = cargo_args.into();
     let id = BinaryId::new(&package.name, TargetKind::Doctest, "");
+    // Splitting a package into units needs to know whether its doctests are merged
+    // (a merged package is never split), which only the list's closing timing line
+    // tells; that list compiles the merged program. Otherwise the list need not.
+    let per_unit = max_doctests_per_unit();
     let list = |ignored: bool| -> Result<(Vec<String>, bool)> {
         let mut cmd = Command::new(cargo_program());
         cmd.args(cargo_args.iter()).args(["--", "--list", "--format", "terse"]);
         if ignored {
             cmd.arg("--ignored");
+        }
+        if per_unit.is_none() {
+            // rustdoc makes every doctest standalone when libtest is given
+            // `--show-output`, so an edition 2024 list does not compile the merged
+            // program (1.1-1.2 s on indexmap, for each of the two lists); a
+            // doctest's name does not depend on it, and `--list` shows no output.
+            cmd.arg(LIST_UNMERGED);
         }
         cmd.stdin(Stdio::null());
         let fail = |reason: String, stderr: &[u8]| Error::ListFailed {
@@ -197,7 +213,7 @@ pub fn list_doctests(package: Arc<PackageInfo>, doc_args: &[OsString], run_env: 
     // so one run per package is the cheapest, and libtest balances its threads itself
     // (measured in docs/design.md "Doctests"). `TEMPO_DOCTESTS_PER_UNIT` still splits
     // the doctests of editions before 2024 into units of one thread each.
-    let per_unit = if merged { None } else { max_doctests_per_unit() };
+    let per_unit = if merged { None } else { per_unit };
     let (units, threads) = match per_unit {
         Some(max) => (split_doctests(tests, max), 1),
         None => {

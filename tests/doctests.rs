@@ -137,21 +137,31 @@ fn list_doc_lists_the_doctests_that_run_doc_runs() {
 #[test]
 fn merged_doctests_run_as_one_unit_per_package() {
     build_merged_doctest_fixture();
-    let (stdout, runs) = run_doc_logging_cargo(&merged_doctest_fixture(), &[]);
+    let (stdout, runs, compiles) = run_doc_logging_cargo(&merged_doctest_fixture(), &[]);
     assert!(stdout.contains("this merged doctest fails"), "{stdout}");
     assert_eq!(runs.len(), 1, "one run for both files: {runs:?}");
     assert!(!runs[0].contains("src/"), "the run selects no file: {}", runs[0]);
+    // Listing (the doctests and the ignored ones) compiles no merged program: only
+    // the run does, once, and says so in its closing timing line.
+    assert_eq!(compiles, 1, "the merged doctests compile once per run");
 }
 
 /// Runs `cargo tempo run --doc` on `workspace` with `CARGO` pointing at a script that
 /// logs each cargo command before running it; checks every outcome against the
-/// fixture's `expected.toml`, and returns the output and the doctest runs (`cargo
-/// test --doc` without `--list`).
-fn run_doc_logging_cargo(workspace: &std::path::Path, env: &[(&str, &str)]) -> (String, Vec<String>) {
+/// fixture's `expected.toml`, and returns the output, the doctest runs (`cargo
+/// test --doc` without `--list`) and how many times rustdoc compiled merged doctests
+/// (its closing line, `... merged doctests compilation took ...`, in any cargo output).
+fn run_doc_logging_cargo(workspace: &std::path::Path, env: &[(&str, &str)]) -> (String, Vec<String>, usize) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("cargo.log");
+    let outputs = dir.path().join("cargo.out");
     let wrapper = dir.path().join("cargo");
-    let script = format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), env!("CARGO"));
+    let script = format!(
+        "#!/bin/bash\nset -o pipefail\necho \"$*\" >> '{}'\n'{}' \"$@\" | tee -a '{}'\n",
+        log.display(),
+        env!("CARGO"),
+        outputs.display()
+    );
     std::fs::write(&wrapper, script).unwrap();
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut cmd = tempo(workspace);
@@ -162,7 +172,12 @@ fn run_doc_logging_cargo(workspace: &std::path::Path, env: &[(&str, &str)]) -> (
     let calls = std::fs::read_to_string(&log).unwrap();
     let runs =
         calls.lines().filter(|l| l.starts_with("test --doc") && !l.contains("--list")).map(str::to_owned).collect();
-    (stdout, runs)
+    let compiles = std::fs::read_to_string(&outputs)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("all doctests ran in ") && l.contains("merged doctests compilation took"))
+        .count();
+    (stdout, runs, compiles)
 }
 
 /// A file with more doctests than a unit takes is split by item paths, each unit a
@@ -172,9 +187,9 @@ fn run_doc_logging_cargo(workspace: &std::path::Path, env: &[(&str, &str)]) -> (
 #[test]
 fn a_file_with_many_doctests_is_split_into_units() {
     build_doctest_fixture();
-    let (_, whole) = run_doc_logging_cargo(&doctest_fixture(), &[]);
+    let (_, whole, _) = run_doc_logging_cargo(&doctest_fixture(), &[]);
     assert_eq!(whole.len(), 1, "eight doctests in one file are one unit: {whole:?}");
-    let (_, runs) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTESTS_PER_UNIT", "2")]);
+    let (_, runs, _) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTESTS_PER_UNIT", "2")]);
     assert!(runs.len() >= 4, "units of at most two doctests: {runs:?}");
     let with_file: Vec<&String> = runs.iter().filter(|r| r.contains("doccy/src/lib.rs")).collect();
     assert_eq!(with_file.len(), 1, "{runs:?}");
@@ -189,9 +204,9 @@ fn a_file_with_many_doctests_is_split_into_units() {
 #[test]
 fn a_package_runs_its_doctests_in_one_unit_of_several_threads() {
     build_doctest_fixture();
-    let (_, runs) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTEST_THREADS", "4")]);
+    let (_, runs, _) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTEST_THREADS", "4")]);
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert!(runs[0].contains("--test-threads 4") && !runs[0].contains("src/"), "{}", runs[0]);
-    let (_, split) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTESTS_PER_UNIT", "2")]);
+    let (_, split, _) = run_doc_logging_cargo(&doctest_fixture(), &[("TEMPO_DOCTESTS_PER_UNIT", "2")]);
     assert!(split.iter().all(|r| r.contains("--test-threads 1")), "{split:?}");
 }
