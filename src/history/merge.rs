@@ -66,6 +66,7 @@ pub(super) fn merge_tests(
             entry.isolation_sensitive |= theirs.isolation_sensitive;
             entry.collapses |= theirs.collapses;
             entry.loud |= theirs.loud;
+            entry.should_panic |= theirs.should_panic;
             entry.runs = union_by_time(std::mem::take(&mut entry.runs), theirs.runs, |r| r.at, MAX_RUNS);
         }
     }

@@ -156,6 +156,11 @@ pub struct TestHistory {
     /// from then on (see `plan::LOUD_FROM`); its later runs, captured, cannot show it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub loud: bool,
+    /// It is a `#[should_panic]` test (libtest said so when it ran in a process of its
+    /// own): there, its time includes symbolising the panic's backtrace when
+    /// `RUST_BACKTRACE` is set, which a batch pays once (see `plan::may_batch`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub should_panic: bool,
 }
 
 impl TestHistory {
@@ -407,6 +412,13 @@ impl History {
     pub fn mark_isolation_sensitive(&mut self, binary_id: &str, name: &str) {
         if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
             h.isolation_sensitive = true;
+        }
+    }
+
+    /// Records that a test is a `#[should_panic]` test.
+    pub fn mark_should_panic(&mut self, binary_id: &str, name: &str) {
+        if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
+            h.should_panic = true;
         }
     }
 

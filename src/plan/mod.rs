@@ -297,6 +297,19 @@ impl TestPlan {
 /// in proportion, to be worth giving up, and a batch's tests run one after another.
 pub const BATCH_AT_MOST: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How long a `#[should_panic]` test may take in a process of its own and still be
+/// batched: there, with `RUST_BACKTRACE` set (as many machines and CI set it), its
+/// panic symbolises a backtrace from the test binary's debug info, 70-250 ms on the
+/// 2-core reference machine for indexmap 2.14 and bytes 1.12, which a batch pays
+/// once. Without this the history fed itself: the tests measured long alone, so they
+/// were never batched, so they were always measured alone.
+pub const SHOULD_PANIC_ALONE_AT_MOST: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The longest a recorded run may have taken for the test to be batched.
+fn batch_at_most(h: &crate::history::TestHistory, r: &crate::history::RunRecord) -> std::time::Duration {
+    if h.should_panic && !r.batched { SHOULD_PANIC_ALONE_AT_MOST } else { BATCH_AT_MOST }
+}
+
 /// Below this, a test's CPU-to-wall ratio says more about process start-up than about
 /// whether the test waits.
 const WAITS_MEASURABLE_FROM: std::time::Duration = std::time::Duration::from_millis(5);
@@ -348,7 +361,7 @@ pub fn may_batch(settings: &TestSettings, history: Option<&crate::history::TestH
             Isolation::Auto => history.is_some_and(|h| {
                 !h.runs.is_empty()
                     // A run under load counts at what it would have taken without it.
-                    && h.runs.iter().all(|r| r.outcome == "pass" && admission::unloaded(r) <= BATCH_AT_MOST)
+                    && h.runs.iter().all(|r| r.outcome == "pass" && admission::unloaded(r) <= batch_at_most(h, r))
                     // A process's start-up is most of a test of a few milliseconds,
                     // so only longer tests can show that they wait.
                     && (h.expected().is_some_and(|d| d < WAITS_MEASURABLE_FROM)
@@ -460,6 +473,7 @@ mod tests {
             isolation_sensitive: false,
             collapses: false,
             loud: false,
+            should_panic: false,
         }
     }
 
@@ -475,6 +489,15 @@ mod tests {
         assert!(!batch(&history(&[(150_000, 150_000, "pass")])), "too long to be worth a batch");
         assert!(!batch(&history(&[(50, 40, "pass"), (50, 40, "fail")])), "it failed once");
         assert!(!may_batch(&auto, None), "no history: nextest's behaviour first");
+        // Issue 14: a should_panic test alone symbolises a backtrace a batch pays once.
+        let mut panics = history(&[(240_000, 70_000, "pass")]);
+        assert!(!batch(&panics), "240 ms alone, as any test");
+        panics.should_panic = true;
+        assert!(batch(&panics), "240 ms alone, as a should_panic test");
+        panics.runs[0].duration_us = 600_000;
+        assert!(!batch(&panics), "600 ms is more than a backtrace");
+        panics.runs[0] = RunRecord { duration_us: 240_000, batched: true, ..panics.runs[0].clone() };
+        assert!(!batch(&panics), "in a batch it had no backtrace to excuse it");
         let mut sensitive = history(&[(50, 40, "pass")]);
         sensitive.isolation_sensitive = true;
         assert!(!batch(&sensitive));

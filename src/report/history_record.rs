@@ -149,9 +149,17 @@ impl Reporter for HistoryReporter {
             None => &mut self.history,
         };
         let loud = record.output_bytes >= Some(crate::plan::LOUD_FROM);
+        // libtest names a `#[should_panic]` test so in its line of a run alone.
+        let should_panic = !r.batched && {
+            let line = format!("test {} - should panic ... ", test.name);
+            r.stdout.bytes.windows(line.len()).any(|w| w == line.as_bytes())
+        };
         history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
         if r.isolation_sensitive() {
             history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
+        }
+        if should_panic {
+            history.mark_should_panic(test.binary_id().as_str(), &test.name);
         }
         if loud {
             history.mark_loud(test.binary_id().as_str(), &test.name);
