@@ -17,15 +17,14 @@
 //!   the time alone. A test that keeps its cores busy is slowed in proportion to the
 //!   pressure `p`, `s ≈ p`. One that **shares** stays well below (at most halfway from
 //!   1 to `p`): it is charged the CPU it used per second of progress, its CPU time over
-//!   its time alone, which is what it takes from the others when it runs at full speed.
+//!   its time alone, in the sharing run of the lowest pressure: what it takes from the
+//!   others at about the pressure adaptive admission keeps.
 //!   One whose stretch **collapses** (at least 3 and twice the pressure) is charged its
 //!   full appetite from then on, and never probed again.
 //! - With no run under load yet, there is no evidence of sharing: the test is charged its
 //!   appetite, and **probed**: it may start beyond the CPU budget, charged nothing, when
 //!   nothing else fits (a few at a time, see `schedule::Scheduler`), so that the run
-//!   measures it under load. A test that shares and showed almost no stretch at its most
-//!   loaded run is probed deeper the same way. The scheduler ends a probe that runs past
-//!   3 times its time alone by charging it in full, so that room is made for it.
+//!   measures it under load. The scheduler pauses a probe that hurts (see `Probe`).
 
 use std::time::Duration;
 
@@ -54,8 +53,6 @@ const COLLAPSE_STRETCH: f64 = 3.0;
 /// A collapse must also cost this much wall time, so that noise on short tests (a
 /// 2 ms test taking 7 ms) is not taken for one.
 const COLLAPSE_COST: Duration = Duration::from_millis(50);
-/// A sharing test is probed deeper while its most loaded run stretched at most this.
-const DEEPER_BELOW: f64 = 1.15;
 
 /// How a test behaves beside others, as learned from its history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +197,11 @@ pub fn learn(h: &TestHistory) -> Admission {
         return admission;
     }
     let alone_s = alone.as_secs_f64().max(1e-6);
-    let mut shared: Option<f64> = None;
+    // The run that shared at the lowest pressure: its CPU is what the test takes at
+    // about the pressure adaptive admission keeps (a fully charged budget, and a
+    // probe or two). A spinner takes whatever it is given, so a run at a pressure far
+    // above that would make it look cheaper than it is beside a few others.
+    let mut shared: Option<(f64, f64)> = None;
     let mut collapse = h.collapses;
     for r in measurable.iter().filter(|r| r.passed() && !light.is_empty()) {
         let Some(p) = r.pressure.filter(|p| *p >= LOADED) else { continue };
@@ -212,7 +213,9 @@ pub fn learn(h: &TestHistory) -> Admission {
             collapse = true;
         } else if s <= 1.0 + 0.5 * (p - 1.0) {
             let per_progress = r.cpu_us as f64 / 1e6 / alone_s;
-            shared = Some(shared.map_or(per_progress, |m: f64| m.min(per_progress)));
+            if shared.is_none_or(|(lowest, _)| p < lowest) {
+                shared = Some((p, per_progress));
+            }
         }
     }
     if collapse {
@@ -222,11 +225,9 @@ pub fn learn(h: &TestHistory) -> Admission {
     // A probe is measured against the time alone: with no light run, there is none.
     let worthwhile = alone >= PROBE_FROM && !light.is_empty();
     match shared {
-        Some(need) if need < charge * 0.9 => {
+        Some((_, need)) if need < charge * 0.9 => {
             admission.class = Class::Shares;
             admission.demand = need.max(MIN_SHARED_DEMAND);
-            let calm = admission.stretch.is_some_and(|(s, _)| s <= DEEPER_BELOW);
-            admission.probe = calm && worthwhile && admission.demand > MIN_SHARED_DEMAND;
         }
         _ => admission.probe = admission.stretch.is_none() && worthwhile,
     }
@@ -301,11 +302,11 @@ mod tests {
         let a = learn(&history([run(1000, 1800, Some(1.0)), run(1200, 600, Some(3.0))]));
         assert_eq!(a.class, Class::Shares);
         assert!((a.demand - 0.6).abs() < 1e-9, "{a:?}");
-        // Its most loaded run stretched 1.2: more than the deeper probe allows.
-        assert!(!a.probe);
-        let calm = learn(&history([run(1000, 1800, Some(1.0)), run(1050, 800, Some(3.0))]));
-        assert_eq!(calm.class, Class::Shares);
-        assert!(calm.probe);
+        assert!(!a.probe, "it was measured under load");
+        // A run at a far higher pressure, where it got less CPU, does not lower it.
+        let deep = learn(&history([run(1000, 1800, Some(1.0)), run(1200, 600, Some(3.0)), run(1300, 150, Some(12.0))]));
+        assert!((deep.demand - 0.6).abs() < 1e-9, "{deep:?}");
+        assert_eq!(deep.stretch, Some((1.3, 12.0)), "the largest stretch is still shown");
     }
 
     /// The synthetic ping-pong spinners: 60 ms alone, 27 s beside another.
