@@ -28,7 +28,10 @@
 //! inode and modification time (an entry added, removed or renamed changes it).
 //! An answer is stored only if nothing keyed changed from two seconds before
 //! `cargo metadata` started (coarse file-system clocks), so that an edit while it
-//! ran cannot be paired with the answer it did not see.
+//! ran cannot be paired with the answer it did not see. For a file of the workspace
+//! that is absent, its directory's time stands in; for one up the tree (a
+//! `.cargo/config.toml` in `/tmp`) it does not, since those directories change all
+//! the time: such a file deleted while `cargo metadata` ran is the one race left.
 //!
 //! The file is `<store.dir>/cargo-metadata.json`, in the store directory of the
 //! configuration found from the workspace root guessed from the files (the store is
@@ -236,8 +239,7 @@ fn invocation_paths(inv: &Invocation) -> Option<Vec<(PathBuf, Kind)>> {
 /// The paths the answer depends on: `None` if a member glob cannot be covered.
 fn answer_paths(workspace: &Workspace) -> Option<Vec<(PathBuf, Kind)>> {
     let root_manifest = workspace.root.join("Cargo.toml");
-    let mut paths =
-        vec![(root_manifest.clone(), Kind::Content), (workspace.root.join("Cargo.lock"), Kind::Content)];
+    let mut paths = vec![(root_manifest.clone(), Kind::Content), (workspace.root.join("Cargo.lock"), Kind::Content)];
     for package in workspace.packages.values() {
         let dir = package.root();
         paths.push((package.manifest_path.clone(), Kind::Content));
@@ -303,15 +305,21 @@ impl MetadataCache {
     /// `started`, unless something it depends on changed since shortly before.
     pub fn store(&self, workspace: &Workspace, started: SystemTime) {
         let Some(invocation) = &self.invocation else { return };
-        let Some(mut paths) = invocation_paths(invocation) else { return };
+        let Some(before) = invocation_paths(invocation) else { return };
         let Some(answer) = answer_paths(workspace) else { return };
-        paths.extend(answer);
         let since = started.checked_sub(RACY).unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut items = Vec::with_capacity(paths.len());
-        for (path, kind) in paths {
+        let mut items = Vec::with_capacity(before.len() + answer.len());
+        let answer_from = before.len();
+        for (i, (path, kind)) in before.into_iter().chain(answer).enumerate() {
             let (state, modified) = state_of(&path, kind);
-            // A path (or, absent, its directory) with no time cannot be shown older.
-            let racy = modified.map_or(state != State::Absent, |m| m >= since);
+            // An absent file of the workspace is judged by its directory, which its
+            // deletion changed; not so one up the tree, whose directories (`/tmp`,
+            // the home directory) change all the time. A time that cannot be read
+            // cannot be shown older.
+            let racy = match state {
+                State::Absent if i < answer_from => false,
+                _ => modified.is_none_or(|m| m >= since),
+            };
             if racy {
                 return;
             }
