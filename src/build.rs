@@ -16,13 +16,16 @@ use cargo_metadata::{Message, Metadata, MetadataCommand, PackageId};
 use crate::error::{Error, Result};
 use crate::test_id::{BinaryId, TargetKind};
 
+mod meta_cache;
+pub use meta_cache::{MetadataCache, path as meta_cache_path};
+
 /// The path of the cargo that invoked tempo (cargo sets `CARGO` for subcommands), or `cargo`.
 pub fn cargo_program() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 /// What tempo knows about a workspace package, from `cargo metadata`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct PackageInfo {
     /// The package's name, as written in its manifest.
     pub name: String,
@@ -62,7 +65,7 @@ impl PackageInfo {
 }
 
 /// The workspace as `cargo metadata` describes it.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Workspace {
     /// The workspace root directory.
     pub root: PathBuf,
@@ -91,6 +94,21 @@ pub fn guess_workspace_root(manifest_path: Option<&Path>) -> Option<PathBuf> {
         first.get_or_insert_with(|| dir.to_path_buf());
     }
     first
+}
+
+/// The workspace as `cargo metadata --no-deps` described it last time, if `cache`
+/// holds an answer for this invocation whose inputs are unchanged; otherwise cargo's
+/// answer, stored in `cache` (see [`MetadataCache`]).
+pub fn workspace_cached(opts: &CargoOptions, cache: Option<&MetadataCache>) -> Result<Workspace> {
+    let Some(cache) = cache else { return workspace(opts) };
+    if let Some(workspace) = cache.get() {
+        crate::phase::mark("cargo metadata cached");
+        return Ok(workspace);
+    }
+    let started = std::time::SystemTime::now();
+    let workspace = workspace(opts)?;
+    cache.store(&workspace, started);
+    Ok(workspace)
 }
 
 /// Reads the workspace's metadata with `cargo metadata --no-deps`.

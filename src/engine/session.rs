@@ -53,7 +53,31 @@ pub(crate) fn filter_error(expr: &str, err: &crate::filter::FilterParseError) ->
 
 pub(crate) fn setup(cargo: &CargoOptions, config: &ConfigOptions, selection: &Selection) -> Result<Setup> {
     env::warm_up();
-    let workspace = build::workspace(cargo)?;
+    // A configuration that cannot be read here is reported by `setup_for`, from the
+    // root cargo names; without it there is just no cache.
+    let guess = build::guess_workspace_root(cargo.manifest_path.as_deref()).and_then(|root| {
+        let profile = Config::load(&root, config.config_file.as_deref()).ok()?.profile(&config.profile).ok()?;
+        Some((root, profile))
+    });
+    let cache = guess.map(|(root, profile)| metadata_cache(cargo, &root, profile));
+    setup_with_cache(cargo, config, selection, cache.as_ref())
+}
+
+/// The cache of `cargo metadata`'s answer in the store directory of the profile
+/// read from the guessed workspace root (see [`build::MetadataCache`]).
+fn metadata_cache(cargo: &CargoOptions, guessed_root: &std::path::Path, mut profile: Profile) -> build::MetadataCache {
+    apply_store_dir_env(&mut profile);
+    let file = build::meta_cache_path(&guessed_root.join(&profile.store_dir));
+    build::MetadataCache::new(file, cargo)
+}
+
+fn setup_with_cache(
+    cargo: &CargoOptions,
+    config: &ConfigOptions,
+    selection: &Selection,
+    cache: Option<&build::MetadataCache>,
+) -> Result<Setup> {
+    let workspace = build::workspace_cached(cargo, cache)?;
     crate::phase::mark("cargo metadata done");
     setup_for(workspace, config, selection, || build::dependency_graph(cargo))
 }
@@ -115,6 +139,7 @@ pub(crate) fn setup_while_building(
     {
         return Err(Error::ManifestNotFound(path.clone()));
     }
+    let mut cache = None;
     if let Some(root) = build::guess_workspace_root(cargo.manifest_path.as_deref()) {
         let profile = Config::load(&root, config.config_file.as_deref())?.profile(&config.profile)?;
         if let Some(text) = &profile.default_filter {
@@ -123,13 +148,14 @@ pub(crate) fn setup_while_building(
                 help: e.render(text),
             })?;
         }
+        cache = Some(metadata_cache(cargo, &root, profile));
     }
     for text in &selection.filtersets {
         FilterExpr::parse(text).map_err(|e| filter_error(text, &e))?;
     }
     let started = StartedBuild::start(cargo)?;
     crate::phase::mark("cargo test --no-run started");
-    let setup = setup(cargo, config, selection)?;
+    let setup = setup_with_cache(cargo, config, selection, cache.as_ref())?;
     crate::phase::mark("setup done");
     Ok((setup, started))
 }
