@@ -207,8 +207,8 @@ fn the_stretch_under_load_decides_what_a_test_is_charged_and_show_config_says_so
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let learned =
         text.split("adaptive concurrency, learned from the history").nth(1).unwrap_or_else(|| panic!("{text}"));
-    assert!(learned.contains("mixed tests::spin_a: charged 0.50, stretched 1.1x at pressure 3.0"), "{text}");
-    assert!(learned.contains("mixed tests::spin_b: charged 2.00, stretched 9.0x at pressure 2.0"), "{text}");
+    assert!(learned.contains("mixed tests::spin_a: charged 0.50, stretched 1.1x at 3.0x its least pressure"), "{text}");
+    assert!(learned.contains("mixed tests::spin_b: charged 2.00, stretched 9.0x at 2.0x its least pressure"), "{text}");
     let line =
         |class: &str| learned.lines().find(|l| l.trim_start().starts_with(class)).unwrap_or_else(|| panic!("{text}"));
     assert!(line("shares").contains("1 test,"), "{text}");

@@ -415,25 +415,9 @@ impl History {
         }
     }
 
-    /// Records that a test is a `#[should_panic]` test.
-    pub fn mark_should_panic(&mut self, binary_id: &str, name: &str) {
-        if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
-            h.should_panic = true;
-        }
-    }
-
-    /// Records that a test prints so much that it runs under libtest's capture.
-    pub fn mark_loud(&mut self, binary_id: &str, name: &str) {
-        if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
-            h.loud = true;
-        }
-    }
-
-    /// Records that a test's wall time exploded beside others.
-    pub fn mark_collapses(&mut self, binary_id: &str, name: &str) {
-        if let Some(h) = self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name)) {
-            h.collapses = true;
-        }
+    /// What is known about one test, to mark what a run learned of it.
+    pub fn get_mut(&mut self, binary_id: &str, name: &str) -> Option<&mut TestHistory> {
+        self.tests.get_mut(binary_id).and_then(|t| t.get_mut(name))
     }
 
     /// Drops tests not seen within [`MAX_AGE`], then the least recently seen beyond

@@ -11,10 +11,12 @@
 //! time and the CPU pressure it ran under (the machine's runnable threads per core), and
 //! [`learn`] reads the records as follows.
 //!
-//! - The **time alone** is the shortest wall time of a run at light pressure (at most
-//!   [`LIGHT`]). The **appetite** is the highest CPU-to-wall ratio of those runs.
-//! - A run under load (pressure at least [`LOADED`]) stretched `s` = its wall time over
-//!   the time alone. A test that keeps its cores busy is slowed in proportion to the
+//! - The **baseline** is the least pressure the test was measured under (a test of many
+//!   spinning threads loads the machine by itself). The **time alone** is the shortest
+//!   wall time of a run at light pressure (at most [`LIGHT`] times the baseline), and
+//!   the **appetite** the highest CPU-to-wall ratio of those runs.
+//! - A run under load (at least [`LOADED`] times the baseline: that is its pressure `p`
+//!   below) stretched `s` = its wall time over the time alone. A test that keeps its cores busy is slowed in proportion to the
 //!   pressure `p`, `s ≈ p`. One that **shares** stays well below (at most halfway from
 //!   1 to `p`): it is charged the CPU it used per second of progress, its CPU time over
 //!   its time alone, in the sharing run of the lowest pressure: what it takes from the
@@ -39,9 +41,11 @@ pub const MIN_DEMAND: f64 = 0.02;
 /// The least a test that uses the CPU is charged, however well it shared: a test
 /// charged nothing would be admitted without limit.
 pub const MIN_SHARED_DEMAND: f64 = 0.1;
-/// A run at this CPU pressure or below ran alone or lightly loaded.
+/// A run at this CPU pressure or below, relative to the test's baseline (the least it
+/// was measured under), ran alone or lightly loaded.
 pub const LIGHT: f64 = 1.25;
-/// A run at this CPU pressure or above ran under load: its stretch is evidence.
+/// A run at this CPU pressure or above, relative to the baseline, ran under load: its
+/// stretch is evidence.
 pub const LOADED: f64 = 1.4;
 /// A run shorter than this says more about process start-up than about the test.
 const MEASURABLE: Duration = Duration::from_millis(1);
@@ -94,7 +98,8 @@ pub struct Admission {
     pub class: Class,
     /// Its shortest wall time at light pressure (or at any, if it never ran light).
     pub alone: Duration,
-    /// The largest stretch seen under load, and the pressure of that run.
+    /// The largest stretch seen under load, and the pressure of that run relative to
+    /// the baseline.
     pub stretch: Option<(f64, f64)>,
 }
 
@@ -167,29 +172,27 @@ pub fn learn(h: &TestHistory) -> Admission {
     if measurable.is_empty() {
         return Admission::UNKNOWN;
     }
-    let is_light = |r: &&&RunRecord| r.pressure.is_none_or(|p| p <= LIGHT);
-    let light: Vec<&RunRecord> = measurable.iter().filter(is_light).copied().collect();
-    // With no light run there is no baseline to measure a stretch against: every run
-    // was slowed by other work. A thread under pressure `p` gets about `1/p` of a core,
-    // so a busy test's ratio, times `p`, is lifted to the one core it would have used,
-    // but never beyond: the pressure is the machine's, and a waiting test's ratio
-    // times it would overstate it. The sampled CPU of a running test catches what
-    // this misses (`Scheduler::observed_demand`).
-    let (appetite, alone) = if light.is_empty() {
-        let unpressed = |r: &RunRecord| {
-            let raw = ratio(r);
-            raw.max((raw * r.pressure.unwrap_or(1.0)).min(1.0))
-        };
-        (
-            measurable.iter().map(|r| unpressed(r)).fold(0.0, f64::max),
-            measurable.iter().map(|r| unloaded(r)).min().unwrap_or_default(),
-        )
-    } else {
-        (
-            light.iter().map(|r| ratio(r)).fold(0.0, f64::max),
-            light.iter().map(|r| r.duration()).min().unwrap_or_default(),
-        )
+    // The baseline is the least pressure the test was measured under, not an absolute
+    // one: a test of twenty threads that spin before they park (parking_lot's
+    // producer and consumer tests) puts the pressure at 10 on two cores by itself, and
+    // a history learned while other work loaded the machine never saw it idle. A run
+    // without a reading (a batch's, an older file's) counts as light.
+    let base = measurable.iter().filter_map(|r| r.pressure).fold(f64::INFINITY, f64::min).max(1.0);
+    let base = if base.is_finite() { base } else { 1.0 };
+    let pressure = |r: &RunRecord| r.pressure.map_or(base, |p| p.max(1.0));
+    let light: Vec<&RunRecord> = measurable.iter().filter(|r| pressure(r) <= base * LIGHT).copied().collect();
+    // A thread under pressure `p` gets about `1/p` of a core, so a busy test measured
+    // only under other work's pressure shows a deflated ratio: times `p`, it is
+    // lifted to the one core it would have used, but never beyond, since the
+    // pressure may be the test's own threads, and a waiting test's ratio times it
+    // would overstate it. The sampled CPU of a running test catches what this misses
+    // (`Scheduler::observed_demand`).
+    let lifted = |r: &RunRecord| {
+        let raw = ratio(r);
+        if pressure(r) > LIGHT { raw.max((raw * pressure(r)).min(1.0)) } else { raw }
     };
+    let appetite = light.iter().map(|r| lifted(r)).fold(0.0, f64::max);
+    let alone = light.iter().map(|r| r.duration()).min().unwrap_or_default();
     let charge = demand_of(appetite);
     let mut admission = Admission { demand: charge, probe: false, class: Class::Busy, alone, stretch: None };
     if appetite < WAITING_BELOW {
@@ -203,8 +206,12 @@ pub fn learn(h: &TestHistory) -> Admission {
     // above that would make it look cheaper than it is beside a few others.
     let mut shared: Option<(f64, f64)> = None;
     let mut collapse = h.collapses;
-    for r in measurable.iter().filter(|r| r.passed() && !light.is_empty()) {
-        let Some(p) = r.pressure.filter(|p| *p >= LOADED) else { continue };
+    for r in measurable.iter().filter(|r| r.passed()) {
+        // The pressure relative to the baseline: what others added.
+        let p = pressure(r) / base;
+        if p < LOADED {
+            continue;
+        }
         let s = r.duration().as_secs_f64() / alone_s;
         if admission.stretch.is_none_or(|(worst, _)| s > worst) {
             admission.stretch = Some((s, p));
@@ -222,8 +229,7 @@ pub fn learn(h: &TestHistory) -> Admission {
         admission.class = Class::Collapses;
         return admission;
     }
-    // A probe is measured against the time alone: with no light run, there is none.
-    let worthwhile = alone >= PROBE_FROM && !light.is_empty();
+    let worthwhile = alone >= PROBE_FROM;
     match shared {
         Some((_, need)) if need < charge * 0.9 => {
             admission.class = Class::Shares;
@@ -338,9 +344,9 @@ mod tests {
         let a = learn(&history([run(1000, 200, Some(5.0)), run(1000, 210, Some(5.0))]));
         assert_eq!(a.class, Class::Busy, "{a:?}");
         assert_eq!(a.demand, 1.0);
-        assert_eq!(a.alone, Duration::from_millis(200));
-        assert_eq!(a.stretch, None, "no light run: nothing to measure a stretch against");
-        assert!(!a.probe, "nor a probe to measure");
+        assert_eq!(a.alone, Duration::from_millis(1000), "the least loaded runs are the baseline");
+        assert_eq!(a.stretch, None, "no run more loaded than the baseline");
+        assert!(a.probe, "so it is measured under more load");
         // A waiting test stays waiting, and a busy test is never lifted past a core.
         assert_eq!(learn(&history([run(1000, 10, Some(5.0))])).class, Class::Waiting);
         assert_eq!(learn(&history([run(1000, 900, Some(5.0))])).demand, 1.0);
@@ -348,6 +354,24 @@ mod tests {
         let b = learn(&history([run(200, 198, Some(1.0)), run(1000, 200, Some(5.0))]));
         assert_eq!(b.class, Class::Busy, "{b:?}");
         assert_eq!(b.stretch, Some((5.0, 5.0)));
+    }
+
+    /// parking_lot's producer and consumer tests: twenty threads that spin before they
+    /// park put the pressure at 10 by themselves. Their stretch is measured against
+    /// what others add to that.
+    #[test]
+    fn a_test_that_loads_the_machine_by_itself_is_measured_against_its_own_pressure() {
+        let alone = run(3700, 6900, Some(10.0));
+        let beside = run(4000, 3000, Some(20.0));
+        let a = learn(&history([alone.clone(), beside]));
+        assert_eq!(a.class, Class::Shares, "{a:?}");
+        assert!((a.demand - 3.0 / 3.7).abs() < 1e-9, "{a:?}");
+        let (s, p) = a.stretch.unwrap();
+        assert!((s - 4.0 / 3.7).abs() < 1e-9 && (p - 2.0).abs() < 1e-9, "{a:?}");
+        // The same run at twice its own pressure that took twice as long is busy.
+        let busy = learn(&history([alone, run(7400, 6900, Some(20.0))]));
+        assert_eq!(busy.class, Class::Busy, "{busy:?}");
+        assert_eq!(busy.demand, 2.0);
     }
 
     #[test]

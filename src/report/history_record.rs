@@ -155,17 +155,12 @@ impl Reporter for HistoryReporter {
             r.stdout.bytes.windows(line.len()).any(|w| w == line.as_bytes())
         };
         history.record(test.binary_id().as_str(), &test.name, &test.binary.package.name, record);
-        if r.isolation_sensitive() {
-            history.mark_isolation_sensitive(test.binary_id().as_str(), &test.name);
-        }
-        if should_panic {
-            history.mark_should_panic(test.binary_id().as_str(), &test.name);
-        }
-        if loud {
-            history.mark_loud(test.binary_id().as_str(), &test.name);
-        }
-        if history.get(test.binary_id().as_str(), &test.name).is_some_and(crate::plan::admission::collapsed) {
-            history.mark_collapses(test.binary_id().as_str(), &test.name);
+        if let Some(h) = history.get_mut(test.binary_id().as_str(), &test.name) {
+            // What the run learned of the test for good (see each flag).
+            h.isolation_sensitive |= r.isolation_sensitive();
+            h.should_panic |= should_panic;
+            h.loud |= loud;
+            h.collapses |= crate::plan::admission::collapsed(h);
         }
         Ok(())
     }

@@ -166,7 +166,7 @@ fn write_learned(out: &mut impl Write, plan: &TestPlan) -> io::Result<()> {
                 let stretch = t
                     .admission
                     .stretch
-                    .map_or_else(String::new, |(s, p)| format!(", stretched {s:.1}x at pressure {p:.1}"));
+                    .map_or_else(String::new, |(s, p)| format!(", stretched {s:.1}x at {p:.1}x its least pressure"));
                 writeln!(
                     out,
                     "    {} {}: charged {:.2}{stretch}",
