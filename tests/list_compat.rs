@@ -108,3 +108,24 @@ fn oneline_lists_match_nextest_on_the_generated_suites() {
         assert_eq!(ours, theirs, "lists differ for the {suite} suite");
     }
 }
+
+/// Issue 15: libtest's arguments after `--` mean to tempo what they mean to nextest.
+/// `cargo tempo run -- --skip prime` used to run only the tests matching `prime`,
+/// every word after `--` taken for a name filter.
+#[test]
+fn libtest_arguments_after_a_double_dash_match_nextest() {
+    build_fixture();
+    for filters in FILTER_CASES.iter().filter(|f| !f.is_empty()) {
+        let after: Vec<&str> = std::iter::once("--").chain(filters.iter().copied()).collect();
+        let ours = tempo_list(&fixture(), &[], &after);
+        let theirs = nextest_list(&fixture(), &[], filters);
+        assert_eq!(ours, theirs, "lists differ for `-- {}`", filters.join(" "));
+    }
+    let ours = tempo_list(&fixture(), &[], &["--", "--skip=parse"]);
+    assert_eq!(ours, nextest_list(&fixture(), &[], &["--skip=parse"]));
+    // One that tempo does not read is refused, with the ones it does.
+    let out = run_expecting(tempo(&fixture()).args(["list", "--", "--test-threads", "2"]), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unsupported libtest argument `--test-threads` after `--`"), "{stderr}");
+    assert!(stderr.contains("`--skip PATTERN`"), "{stderr}");
+}

@@ -63,6 +63,61 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The test selection the command takes, if it takes one.
+    fn filter_args_mut(&mut self) -> Option<&mut FilterArgs> {
+        match self {
+            Command::Run(a) => Some(&mut a.filter),
+            Command::List(a) => Some(&mut a.filter),
+            Command::ShowConfig(a) => Some(&mut a.filter),
+            Command::Flaky(a) => Some(&mut a.filter),
+            Command::Partition(a) => Some(&mut a.filter),
+            Command::Tune(a) => Some(&mut a.filter),
+            Command::History(_)
+            | Command::Archive(_)
+            | Command::JunitMerge(_)
+            | Command::HistoryMerge(_)
+            | Command::Watchdog { .. } => None,
+        }
+    }
+}
+
+impl FilterArgs {
+    /// Reads libtest's own arguments among the positional ones, as nextest does:
+    /// after `--`, clap hands everything over as filters, so `cargo tempo run --
+    /// --skip prime` would run only the tests matching `prime`. A name filter never
+    /// starts with `-` (a Rust path cannot), so every such word is one of libtest's:
+    /// `--exact`, `--skip PATTERN` (or `--skip=PATTERN`), `--ignored` and
+    /// `--include-ignored` mean what the options of the same name do; any other is
+    /// refused, naming the ones read.
+    fn absorb_libtest_args(&mut self) -> Result<(), String> {
+        let mut words = std::mem::take(&mut self.filters).into_iter();
+        while let Some(word) = words.next() {
+            match word.as_str() {
+                "--exact" => self.exact = true,
+                "--ignored" => self.ignored = true,
+                "--include-ignored" => self.include_ignored = true,
+                "--skip" => match words.next() {
+                    Some(pattern) => self.skip.push(pattern),
+                    None => return Err("`--skip` after `--` needs a pattern".into()),
+                },
+                w if w.starts_with("--skip=") => self.skip.push(w["--skip=".len()..].to_owned()),
+                w if w.starts_with('-') => {
+                    return Err(format!(
+                        "unsupported libtest argument `{w}` after `--`: tempo reads `--exact`, `--skip PATTERN`, \
+                         `--ignored` and `--include-ignored` there, as nextest does"
+                    ));
+                }
+                _ => self.filters.push(word),
+            }
+        }
+        if self.ignored && self.include_ignored {
+            return Err("`--ignored` and `--include-ignored` cannot be used together".into());
+        }
+        Ok(())
+    }
+}
+
 /// `cargo tempo history`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -451,6 +506,7 @@ pub struct RunArgs {
     #[arg(
         short = 'j',
         long = "test-threads",
+        visible_alias = "jobs",
         value_name = "N",
         env = "TEMPO_TEST_THREADS",
         allow_negative_numbers = true,
@@ -467,10 +523,10 @@ pub struct RunArgs {
     )]
     pub retries: Option<u32>,
     /// Keep starting tests after a failure.
-    #[arg(long, overrides_with = "fail_fast", help_heading = "Runner")]
+    #[arg(long, visible_alias = "nff", overrides_with = "fail_fast", help_heading = "Runner")]
     pub no_fail_fast: bool,
     /// Stop starting tests after the first failure (the default).
-    #[arg(long, overrides_with = "no_fail_fast", help_heading = "Runner")]
+    #[arg(long, visible_alias = "ff", overrides_with = "no_fail_fast", help_heading = "Runner")]
     pub fail_fast: bool,
     /// Stop after N failures: `N` or `N:wait` lets the running tests finish,
     /// `N:immediate` ends them, `all` never stops (overrides the profile's `fail-fast`).
@@ -606,7 +662,13 @@ pub fn main() -> i32 {
             return if err.use_stderr() { exit_code::USAGE } else { exit_code::OK };
         }
     };
-    let CargoCli::Tempo(tempo) = cli;
+    let CargoCli::Tempo(mut tempo) = cli;
+    if let Some(filter) = tempo.command.filter_args_mut()
+        && let Err(message) = filter.absorb_libtest_args()
+    {
+        eprintln!("error: {message}");
+        return exit_code::USAGE;
+    }
     let is_list = matches!(tempo.command, Command::List(_));
     install_panic_hook();
     // The last line of defence: a panic that reached this far (the run's own threads

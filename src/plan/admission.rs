@@ -159,11 +159,17 @@ pub fn unloaded(record: &RunRecord) -> Duration {
     }
 }
 
-/// Whether the records show a collapse: a run under load that stretched at least
-/// [`COLLAPSE_STRETCH`] times and twice the pressure, against the time alone.
+/// A stretch this large, and four times the pressure, is a collapse beyond doubt: the
+/// history marks the test for good (`TestHistory::collapses`). The ping-pong spinners
+/// stretch 450 times at twice the pressure. A milder collapse is judged from the
+/// records alone, so that a misjudgement ages out with them.
+const MARKED_STRETCH: f64 = 10.0;
+
+/// Whether the records show a collapse beyond doubt (see [`MARKED_STRETCH`]): the
+/// history then marks the test, and it is never probed again.
 pub fn collapsed(h: &TestHistory) -> bool {
     let learned = learn(h);
-    learned.class == Class::Collapses
+    learned.class == Class::Collapses && learned.stretch.is_some_and(|(s, p)| s >= MARKED_STRETCH && s >= 4.0 * p)
 }
 
 /// Reads a test's history into its admission (see the module's documentation).
@@ -324,6 +330,10 @@ mod tests {
         assert_eq!(a.demand, 2.0);
         assert!(!a.probe);
         assert!(collapsed(&h));
+        // A milder one is judged from the records alone, and not marked for good.
+        let mild = history([run(200, 200, Some(1.0)), run(900, 300, Some(1.5))]);
+        assert_eq!(learn(&mild).class, Class::Collapses);
+        assert!(!collapsed(&mild));
         // Once marked, it stays apart even when the collapsing run has aged out.
         let marked = TestHistory { collapses: true, ..history([run(60, 118, Some(1.0))]) };
         assert_eq!(learn(&marked).class, Class::Collapses);
