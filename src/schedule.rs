@@ -76,9 +76,6 @@ pub struct Scheduler {
     /// Whether that demand came from the history (or `threads-required`, or a
     /// batch) rather than the guess for a test with none.
     slot_known: Vec<bool>,
-    /// Whether the slot's test was learned to share cores well, or probes: what it is
-    /// seen using says nothing about what it needs, since it spins on whatever it gets.
-    slot_shares: Vec<bool>,
     /// The class of the slot's test, as learned from its history.
     slot_class: Vec<Class>,
     /// The slot's test's time alone, when a stretch past [`PROBE_LIMIT`] times it would
@@ -164,7 +161,6 @@ impl Scheduler {
             cpu_budget: None,
             slot_demand: vec![0.0; slots],
             slot_known: vec![true; slots],
-            slot_shares: vec![false; slots],
             slot_class: vec![Class::Unknown; slots],
             slot_alone: vec![Duration::ZERO; slots],
             probes: Vec::new(),
@@ -272,7 +268,6 @@ impl Scheduler {
         if let Some(p) = self.probes.iter_mut().find(|p| p.slot == slot && p.state == ProbeState::Probing) {
             p.state = ProbeState::Paused;
             self.slot_demand[slot] = p.full;
-            self.slot_shares[slot] = false;
         }
     }
 
@@ -286,6 +281,13 @@ impl Scheduler {
         let p = self.probes.iter_mut().find(|p| p.state == ProbeState::Paused)?;
         p.state = ProbeState::Resumed;
         Some(p.slot)
+    }
+
+    /// Whether the slot's test was learned to share cores well, or probes: what it is
+    /// seen using says nothing about what it needs, since it spins on whatever it gets.
+    fn spins_on_what_it_gets(&self, slot: usize) -> bool {
+        self.slot_class[slot] == Class::Shares
+            || self.probes.iter().any(|p| p.slot == slot && p.state == ProbeState::Probing)
     }
 
     /// Whether `slot` is the first slot of a running attempt.
@@ -307,7 +309,7 @@ impl Scheduler {
     /// it spins on whatever CPU it is given, and its stretch, not its CPU, says what it
     /// needs.
     pub fn observed_demand(&mut self, slot: usize, cores: f64) {
-        if !self.slot_busy.get(slot).copied().unwrap_or(false) || self.slot_shares[slot] {
+        if !self.slot_busy.get(slot).copied().unwrap_or(false) || self.spins_on_what_it_gets(slot) {
             return;
         }
         let d = &mut self.slot_demand[slot];
@@ -406,7 +408,6 @@ impl Scheduler {
             && test.binary.doc.is_none()
             && !self.may_batch(&test);
         self.slot_alone[slot] = if watched && !probe && attempt == 1 { test.admission.alone } else { Duration::ZERO };
-        self.slot_shares[slot] = probe || test.admission.class == Class::Shares;
         self.slot_known[slot] = test.admission.class != Class::Unknown
             || width > 1
             || test.binary.doc.is_some()
