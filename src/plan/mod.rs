@@ -489,6 +489,21 @@ mod tests {
         assert!(!batch(&history(&[(150_000, 150_000, "pass")])), "too long to be worth a batch");
         assert!(!batch(&history(&[(50, 40, "pass"), (50, 40, "fail")])), "it failed once");
         assert!(!may_batch(&auto, None), "no history: nextest's behaviour first");
+        // Issue 14: a test that printed a lot alone, and always passed, runs under
+        // libtest's capture from then on, even alone; not when it failed once, nor
+        // under `isolation = "process"` or with its passing output wanted.
+        let mut loud = history(&[(4_700_000, 4_000_000, "pass")]);
+        assert!(!is_loud(&auto, Some(&loud)) && !batch(&loud), "4.7 s: too long to batch");
+        loud.loud = true;
+        assert!(is_loud(&auto, Some(&loud)));
+        let mut quiet_settings = auto.clone();
+        quiet_settings.isolation = Isolation::Process;
+        assert!(!is_loud(&quiet_settings, Some(&loud)));
+        let mut wanted = auto.clone();
+        wanted.success_output = OutputMode::Immediate;
+        assert!(!is_loud(&wanted, Some(&loud)));
+        loud.runs.push_back(RunRecord { outcome: "fail".into(), ..loud.runs[0].clone() });
+        assert!(!is_loud(&auto, Some(&loud)), "it failed once: its output may be needed");
         // Issue 14: a should_panic test alone symbolises a backtrace a batch pays once.
         let mut panics = history(&[(240_000, 70_000, "pass")]);
         assert!(!batch(&panics), "240 ms alone, as any test");
