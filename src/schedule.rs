@@ -712,6 +712,7 @@ mod tests {
             batched: false,
             pressure: Some(1.0),
             output_bytes: None,
+            run: None,
         }];
         let history = crate::history::TestHistory { runs: runs.into_iter().collect(), ..Default::default() };
         let mut admission = crate::plan::admission::learn(&history);

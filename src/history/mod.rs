@@ -98,6 +98,12 @@ pub struct RunRecord {
     /// process of its own (a batch's passing tests print into libtest's capture).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bytes: Option<u64>,
+    /// Which run it was, a digest of the run's id: two runs that start within one
+    /// second can measure one test alike to the microsecond (a tiny test in a batch),
+    /// and a merge keeps each distinct record once, so without it the second was lost
+    /// (absent from files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u64>,
 }
 
 /// The largest pressure a record may hold: far beyond any machine that still runs.

@@ -10,6 +10,7 @@ fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
         batched: false,
         pressure: None,
         output_bytes: None,
+        run: None,
     }
 }
 
@@ -420,6 +421,7 @@ mod fuzz_tests {
                         batched: false,
                         pressure: None,
                         output_bytes: None,
+                        run: None,
                     }
                 },
             );
@@ -672,4 +674,20 @@ mod fuzz_tests {
             assert!(loaded > 20 && refused > 20, "{loaded} loaded, {refused} refused");
         }
     }
+}
+
+/// Regression (found by a clean-clone CI run): two runs that start within one second
+/// measured a tiny batched test alike to the microsecond, and the merge at the end of
+/// the second run kept the two equal records once, losing a run.
+#[test]
+fn records_of_two_runs_in_one_second_are_both_kept_by_a_merge() {
+    let mut first = History::default();
+    first.record("b", "t", "pkg", RunRecord { run: Some(1), ..record(7, 0, "pass") });
+    let mut second = first.clone();
+    second.record("b", "t", "pkg", RunRecord { run: Some(2), ..record(7, 0, "pass") });
+    first.merge(second.clone());
+    assert_eq!(first.get("b", "t").unwrap().runs.len(), 2, "both runs are kept");
+    // A copy of the same record (shards from one file) is still kept once.
+    first.merge(second);
+    assert_eq!(first.get("b", "t").unwrap().runs.len(), 2);
 }

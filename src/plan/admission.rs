@@ -276,6 +276,7 @@ mod tests {
             batched: false,
             pressure,
             output_bytes: None,
+            run: None,
         }
     }
 

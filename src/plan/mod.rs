@@ -468,6 +468,7 @@ mod tests {
                     batched: false,
                     pressure: None,
                     output_bytes: None,
+                    run: None,
                 })
                 .collect(),
             isolation_sensitive: false,

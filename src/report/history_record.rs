@@ -28,6 +28,8 @@ pub struct HistoryReporter {
     path: Option<PathBuf>,
     history: History,
     started: u64,
+    /// A digest of the run's id, set when the run starts (see `RunRecord::run`).
+    run: Option<u64>,
     profile: String,
     /// The shard this run is, with what it recorded so far.
     shard: Option<(crate::shard::Partition, History)>,
@@ -42,6 +44,7 @@ impl HistoryReporter {
             path: Some(path),
             history,
             started: now_secs(),
+            run: None,
             profile: String::new(),
             shard: None,
             saving: None,
@@ -57,7 +60,15 @@ impl HistoryReporter {
     /// A reporter that adds to `history` and never saves it: for runs that must not
     /// leave a record (a `tune` sweep) but whose later runs may learn from it.
     pub fn in_memory(history: History) -> HistoryReporter {
-        HistoryReporter { path: None, history, started: now_secs(), profile: String::new(), shard: None, saving: None }
+        HistoryReporter {
+            path: None,
+            history,
+            started: now_secs(),
+            run: None,
+            profile: String::new(),
+            shard: None,
+            saving: None,
+        }
     }
 
     /// The history, with what the run added.
@@ -92,6 +103,7 @@ impl Reporter for HistoryReporter {
             Event::RetryAbandoned(f) => f,
             Event::RunStarted(info) => {
                 self.profile = info.profile.clone();
+                self.run = Some(xxhash_rust::xxh64::xxh64(info.run_id.as_bytes(), 0));
                 return Ok(());
             }
             Event::RunFinished(stats) => {
@@ -137,6 +149,7 @@ impl Reporter for HistoryReporter {
             batched: r.batched,
             // Two decimals, which JSON reads back exactly, so that a merge of two
             // copies of the file sees one record as one.
+            run: self.run,
             output_bytes: (!r.batched).then(|| {
                 let bytes = |o: &crate::events::CapturedOutput| (o.bytes.len() as u64).saturating_add(o.dropped);
                 bytes(&r.stdout).saturating_add(bytes(&r.stderr))

@@ -147,6 +147,7 @@ mod tests {
                 batched: false,
                 pressure: None,
                 output_bytes: None,
+                run: None,
             };
             history.record("pkg", hostile::NAME, "pkg", record);
         }

@@ -319,6 +319,7 @@ fn tests_the_history_calls_flaky_are_marked() {
         batched: false,
         pressure: None,
         output_bytes: None,
+        run: None,
     };
     history.record("pkg", "wobbly", "pkg", record("pass"));
     history.record("pkg", "wobbly", "pkg", record("fail"));
