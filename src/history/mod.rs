@@ -132,6 +132,23 @@ fn recorded_us<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> 
 }
 
 impl RunRecord {
+    /// A passing or failing record of one attempt with nothing else known (no
+    /// pressure, output or run), for the tests of what reads the history.
+    #[cfg(test)]
+    pub fn plain(at: u64, duration_us: u64, cpu_us: u64, outcome: &str) -> RunRecord {
+        RunRecord {
+            at,
+            duration_us,
+            cpu_us,
+            outcome: outcome.into(),
+            attempts: 1,
+            batched: false,
+            pressure: None,
+            output_bytes: None,
+            run: None,
+        }
+    }
+
     /// The final attempt's duration.
     pub fn duration(&self) -> Duration {
         Duration::from_micros(self.duration_us)

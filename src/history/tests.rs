@@ -1,17 +1,7 @@
 use super::*;
 
 fn record(at: u64, ms: u64, outcome: &str) -> RunRecord {
-    RunRecord {
-        at,
-        duration_us: ms * 1000,
-        cpu_us: ms * 500,
-        outcome: outcome.into(),
-        attempts: 1,
-        batched: false,
-        pressure: None,
-        output_bytes: None,
-        run: None,
-    }
+    RunRecord::plain(at, ms * 1000, ms * 500, outcome)
 }
 
 #[test]

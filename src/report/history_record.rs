@@ -40,15 +40,7 @@ pub struct HistoryReporter {
 impl HistoryReporter {
     /// A reporter that adds to `history` and saves it to `path`.
     pub fn new(path: PathBuf, history: History) -> HistoryReporter {
-        HistoryReporter {
-            path: Some(path),
-            history,
-            started: now_secs(),
-            run: None,
-            profile: String::new(),
-            shard: None,
-            saving: None,
-        }
+        HistoryReporter { path: Some(path), ..HistoryReporter::in_memory(history) }
     }
 
     /// Makes the run's test records those of one shard of a split (`--partition`).

@@ -138,17 +138,7 @@ mod tests {
     fn names_are_escaped() {
         let mut history = History::default();
         for (at, outcome) in [(1, "pass"), (2, "fail")] {
-            let record = RunRecord {
-                at,
-                duration_us: 1000,
-                cpu_us: 0,
-                outcome: outcome.into(),
-                attempts: 1,
-                batched: false,
-                pressure: None,
-                output_bytes: None,
-                run: None,
-            };
+            let record = RunRecord::plain(at, 1000, 0, outcome);
             history.record("pkg", hostile::NAME, "pkg", record);
         }
         let mut out = Vec::new();

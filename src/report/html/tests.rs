@@ -310,17 +310,7 @@ fn a_retry_the_run_never_started_is_drawn_and_listed_as_a_failure() {
 #[test]
 fn tests_the_history_calls_flaky_are_marked() {
     let mut history = History::default();
-    let record = |outcome: &str| crate::history::RunRecord {
-        at: 1,
-        duration_us: 1000,
-        cpu_us: 500,
-        outcome: outcome.into(),
-        attempts: 1,
-        batched: false,
-        pressure: None,
-        output_bytes: None,
-        run: None,
-    };
+    let record = |outcome: &str| crate::history::RunRecord::plain(1, 1000, 500, outcome);
     history.record("pkg", "wobbly", "pkg", record("pass"));
     history.record("pkg", "wobbly", "pkg", record("fail"));
     history.record("pkg", "steady", "pkg", record("pass"));
